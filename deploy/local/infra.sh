@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# make infra: the local infrastructure on 127.0.0.1, idempotent. A server already answering on its
+# port is used as it is; a missing one is installed through apt (PostgreSQL, Redis) or built from the
+# Go module proxy (everything else) and started with its data under .data/ (ignored by git).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+DATA=$ROOT/.data
+CACHE=${ACME_CACHE:-$HOME/.cache/acme-platform}
+mkdir -p "$DATA/infra" "$DATA/dapr" "$DATA/secrets" "$CACHE/bin"
+
+log() { printf 'infra: %s\n' "$*"; }
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() {
+  for _ in $(seq 1 150); do port_open "$1" && return 0; sleep 0.2; done
+  log "nothing answers on 127.0.0.1:$1"; return 1
+}
+apt_install() {
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]} with apt"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# go_bin PKG: builds a Go command (a package of this repo, or module@version) into the cache, once.
+go_bin() {
+  local pkg=$1 name out
+  name=$(basename "${pkg%@*}")
+  if [[ $pkg == ./* ]]; then
+    out=$CACHE/bin/$name-$(cat go.sum "$pkg"/*.go deploy/local/kafkabroker/*.go 2>/dev/null | sha256sum | cut -c1-12)
+    [ -x "$out" ] || go build -o "$out" "$pkg"
+  else
+    out=$CACHE/bin/$name-${pkg#*@}
+    [ -x "$out" ] || GOBIN=$CACHE/gobin go install "$pkg"
+    [ -x "$out" ] || cp "$CACHE/gobin/$name" "$out"
+  fi
+  echo "$out"
+}
+
+# start NAME PORT CMD...: starts CMD in the background (its own session, so it outlives make) unless
+# something already answers on PORT; its pid and log go to .data/infra.
+start() {
+  local name=$1 port=$2; shift 2
+  if port_open "$port"; then log "$name: 127.0.0.1:$port answers, using it"; return 0; fi
+  log "$name: starting on 127.0.0.1:$port"
+  setsid nohup "$@" >"$DATA/infra/$name.log" 2>&1 </dev/null &
+  echo $! >"$DATA/infra/$name.pid"
+  wait_port "$port" || { tail -20 "$DATA/infra/$name.log"; return 1; }
+}
+
+postgres() {
+  port_open 5432 && { log "postgres: 127.0.0.1:5432 answers, using it"; return 0; }
+  apt_install postgresql
+  local ver; ver=$(ls /etc/postgresql | sort -V | tail -1)
+  local conf=/etc/postgresql/$ver/main
+  # Loopback only, and trust for local connections: a development server with no password to leak.
+  sed -i "s/^#\?listen_addresses.*/listen_addresses = '127.0.0.1'/" "$conf/postgresql.conf"
+  grep -q '^host all all 127.0.0.1/32 trust' "$conf/pg_hba.conf" ||
+    sed -i '1i host all all 127.0.0.1/32 trust' "$conf/pg_hba.conf"
+  log "postgres: starting cluster $ver/main"
+  pg_ctlcluster --skip-systemctl-redirect "$ver" main start
+  wait_port 5432
+}
+
+redis() {
+  port_open 6379 && { log "redis: 127.0.0.1:6379 answers, using it"; return 0; }
+  apt_install redis-server
+  start redis 6379 redis-server --bind 127.0.0.1 --port 6379 --save "" --appendonly no --dir "$DATA/infra" --daemonize no
+}
+
+postgres
+redis
+#     name   port  command
+start kafka  9092  "$(go_bin ./deploy/local/cmd/kafka)" -port 9092 -data "$DATA/kafka"
+go run ./deploy/local/cmd/devsetup -secrets "$DATA/secrets/secrets.json" -databases acme_users,acme_audit
+log "ready: postgres 127.0.0.1:5432, redis 127.0.0.1:6379, kafka 127.0.0.1:9092"

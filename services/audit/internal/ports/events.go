@@ -1,0 +1,39 @@
+// Package ports connects the audit app to Dapr: deliveries from its subscriptions, and the
+// acme.audit.v1 query API over gRPC.
+package ports
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/acme/platform/services/audit/internal/app"
+	"github.com/acme/platform/services/platform/errs"
+	"github.com/acme/platform/services/platform/events"
+	"github.com/acme/platform/services/platform/subscriber"
+)
+
+// Events records every event delivered on the audit topic.
+type Events struct {
+	App   app.Service
+	Codec *events.Codec
+	Log   *slog.Logger
+}
+
+// Handle is the subscriber.Handler for acme.audit.log.
+func (h Events) Handle(ctx context.Context, m subscriber.Message) error {
+	e, err := h.Codec.Decode(m.Topic, m.Data)
+	if err != nil {
+		return subscriber.Permanent(err)
+	}
+	stored, err := h.App.RecordEvent(ctx, m.Topic, e)
+	var de *errs.Error
+	if errors.As(err, &de) && de.Kind == errs.KindInvalid {
+		return subscriber.Permanent(err)
+	}
+	if err != nil {
+		return err
+	}
+	h.Log.DebugContext(ctx, "audit event", "event_id", e.EventID, "type", e.Type, "stored", stored)
+	return nil
+}

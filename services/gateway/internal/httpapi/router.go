@@ -1,0 +1,122 @@
+// Package httpapi is the gateway's REST API: the routes of contracts/openapi/acme.yaml, each turned
+// into a gRPC call on a backend through Dapr service invocation.
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+
+	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
+	"github.com/acme/platform/services/platform/errs"
+	"github.com/acme/platform/services/platform/telemetry"
+)
+
+// API holds the backends the routes call.
+type API struct {
+	Users usersv1.UsersServiceClient
+	Log   *slog.Logger
+	// Ready reports whether the gateway can serve: its sidecar is up.
+	Ready func(*http.Request) error
+	// BackendTimeout bounds each backend call (default 10s).
+	BackendTimeout time.Duration
+}
+
+// Handler returns the gateway's HTTP handler, traced with OpenTelemetry.
+func (a *API) Handler() http.Handler { return otelhttp.NewHandler(a.Engine(), "gateway") }
+
+// Engine returns the routes; Engine().Routes() is what the OpenAPI parity test compares.
+func (a *API) Engine() *gin.Engine {
+	gin.SetMode(gin.ReleaseMode)
+	if a.BackendTimeout == 0 {
+		a.BackendTimeout = 10 * time.Second
+	}
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	r.Use(a.requestID, a.accessLog, a.recover, limitBody)
+	r.NoRoute(func(c *gin.Context) { fail(c, errs.NotFound("route.not_found", "no such route")) })
+	r.NoMethod(func(c *gin.Context) {
+		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ErrorBody{Error: ErrorDetail{Code: "route.method_not_allowed",
+			Message: "this route does not accept " + c.Request.Method, RequestID: requestID(c)}})
+	})
+
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", a.readyz)
+
+	v1 := r.Group("/v1")
+	v1.POST("/users", a.register)
+	v1.POST("/auth/login", a.login)
+	v1.POST("/auth/logout", a.authenticate, a.logout)
+	v1.GET("/users/me", a.authenticate, a.me)
+	return r
+}
+
+const requestIDHeader = "X-Request-Id"
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{8,128}$`)
+
+// requestID keeps a well-formed X-Request-Id from the client or makes one, answers with it, and puts it
+// in the context that backend calls and log lines read.
+func (a *API) requestID(c *gin.Context) {
+	id := c.GetHeader(requestIDHeader)
+	if !validRequestID.MatchString(id) {
+		b := make([]byte, 12)
+		_, _ = rand.Read(b)
+		id = hex.EncodeToString(b)
+	}
+	c.Set(requestIDHeader, id)
+	c.Header(requestIDHeader, id)
+	c.Request = c.Request.WithContext(telemetry.WithRequestID(c.Request.Context(), id))
+	c.Next()
+}
+
+func requestID(c *gin.Context) string { return c.GetString(requestIDHeader) }
+
+func (a *API) accessLog(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	attrs := []any{"method", c.Request.Method, "path", c.Request.URL.Path, "route", c.FullPath(),
+		"status", c.Writer.Status(), "duration_ms", float64(time.Since(start).Microseconds()) / 1000,
+		"bytes", c.Writer.Size(), "client", c.ClientIP()}
+	if len(c.Errors) > 0 {
+		attrs = append(attrs, "error", c.Errors.String())
+	}
+	a.Log.InfoContext(c.Request.Context(), "request", attrs...)
+}
+
+// recover turns a panic into a 500 with the error body; the process and other requests carry on.
+func (a *API) recover(c *gin.Context) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.Log.ErrorContext(c.Request.Context(), "panic", "panic", r, "path", c.Request.URL.Path)
+			fail(c, errs.Internal(nil))
+		}
+	}()
+	c.Next()
+}
+
+func limitBody(c *gin.Context) {
+	if c.Request.ContentLength > MaxBodyBytes {
+		fail(c, errTooLarge)
+		return
+	}
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, MaxBodyBytes)
+	c.Next()
+}
+
+func (a *API) readyz(c *gin.Context) {
+	if a.Ready != nil {
+		if err := a.Ready(c.Request); err != nil {
+			c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "reason": err.Error()})
+			return
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready"})
+}

@@ -1,0 +1,164 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
+	"github.com/acme/platform/services/platform/errs"
+)
+
+// User is the public view of an account.
+type User struct {
+	ID          string    `json:"id"`
+	Email       string    `json:"email"`
+	DisplayName string    `json:"display_name"`
+	Region      string    `json:"region"`
+	Roles       []string  `json:"roles"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+var regions = map[string]usersv1.Region{"us": usersv1.Region_REGION_US, "eu": usersv1.Region_REGION_EU}
+
+func regionName(r usersv1.Region) string {
+	for k, v := range regions {
+		if v == r {
+			return k
+		}
+	}
+	return ""
+}
+
+func userView(u *usersv1.User) User {
+	roles := u.GetRoles()
+	if roles == nil {
+		roles = []string{}
+	}
+	return User{ID: u.GetId(), Email: u.GetEmail(), DisplayName: u.GetDisplayName(), Region: regionName(u.GetRegion()),
+		Roles: roles, CreatedAt: u.GetCreatedAt().AsTime().UTC()}
+}
+
+func (a *API) backend(c *gin.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.Request.Context(), a.BackendTimeout)
+}
+
+type registerRequest struct {
+	Email       *string `json:"email"`
+	Password    *string `json:"password"`
+	DisplayName *string `json:"display_name"`
+	Region      *string `json:"region"`
+}
+
+func (a *API) register(c *gin.Context) {
+	var req registerRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	if err := firstErr(field("email", req.Email, 254), field("password", req.Password, 128),
+		field("display_name", req.DisplayName, 100), field("region", req.Region, 2)); err != nil {
+		fail(c, err)
+		return
+	}
+	region, ok := regions[*req.Region]
+	if !ok {
+		fail(c, errs.Invalid("user.region_invalid", "region", `region must be "us" or "eu"`))
+		return
+	}
+	ctx, cancel := a.backend(c)
+	defer cancel()
+	resp, err := a.Users.Register(ctx, &usersv1.RegisterRequest{Email: *req.Email, Password: *req.Password,
+		DisplayName: *req.DisplayName, Region: region})
+	if err != nil {
+		fail(c, backendErr(err))
+		return
+	}
+	c.Header("Location", "/v1/users/"+resp.GetUser().GetId())
+	c.JSON(http.StatusCreated, gin.H{"user": userView(resp.GetUser())})
+}
+
+type loginRequest struct {
+	Email    *string `json:"email"`
+	Password *string `json:"password"`
+}
+
+func (a *API) login(c *gin.Context) {
+	var req loginRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	if err := firstErr(field("email", req.Email, 254), field("password", req.Password, 128)); err != nil {
+		fail(c, err)
+		return
+	}
+	ctx, cancel := a.backend(c)
+	defer cancel()
+	resp, err := a.Users.Login(ctx, &usersv1.LoginRequest{Email: *req.Email, Password: *req.Password})
+	if err != nil {
+		fail(c, backendErr(err))
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, gin.H{
+		"access_token": resp.GetAccessToken(), "refresh_token": resp.GetRefreshToken(), "token_type": resp.GetTokenType(),
+		"expires_at": resp.GetAccessTokenExpiresAt().AsTime().UTC(), "user": userView(resp.GetUser()),
+	})
+}
+
+const (
+	ctxToken    = "acme.token"
+	ctxIdentity = "acme.identity"
+)
+
+// authenticate validates the bearer token with users on every request (the guide's step 3): no cache,
+// so a logout takes effect on the very next request.
+func (a *API) authenticate(c *gin.Context) {
+	h := c.GetHeader("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	token = strings.TrimSpace(token)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > 4096 {
+		fail(c, errs.Unauthenticated("auth.token_missing", "a Bearer access token is required"))
+		return
+	}
+	ctx, cancel := a.backend(c)
+	defer cancel()
+	id, err := a.Users.ValidateToken(ctx, &usersv1.ValidateTokenRequest{AccessToken: token})
+	if err != nil {
+		fail(c, backendErr(err))
+		return
+	}
+	c.Set(ctxToken, token)
+	c.Set(ctxIdentity, id)
+	c.Next()
+}
+
+func identity(c *gin.Context) *usersv1.ValidateTokenResponse {
+	id, _ := c.MustGet(ctxIdentity).(*usersv1.ValidateTokenResponse)
+	return id
+}
+
+func (a *API) logout(c *gin.Context) {
+	ctx, cancel := a.backend(c)
+	defer cancel()
+	if _, err := a.Users.Logout(ctx, &usersv1.LogoutRequest{AccessToken: c.GetString(ctxToken)}); err != nil {
+		fail(c, backendErr(err))
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (a *API) me(c *gin.Context) {
+	ctx, cancel := a.backend(c)
+	defer cancel()
+	resp, err := a.Users.GetUser(ctx, &usersv1.GetUserRequest{UserId: identity(c).GetUserId()})
+	if err != nil {
+		fail(c, backendErr(err))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"user": userView(resp.GetUser())})
+}

@@ -1,0 +1,156 @@
+package events
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sync"
+
+	"github.com/hamba/avro/v2"
+
+	avrocontracts "github.com/acme/platform/contracts/avro"
+)
+
+// ContentType is what the outbox records for Avro single-object datums.
+const ContentType = "application/avro"
+
+var magic = []byte{0xC3, 0x01}
+
+// ErrUndecodable marks bytes that are not a datum of a known schema of the topic; no retry helps.
+var ErrUndecodable = errors.New("not an event of a known schema")
+
+type topicSchemas struct {
+	reader  avro.Schema
+	writers map[string]avro.Schema // by fingerprint: the current schema and every historic one
+	header  []byte                 // magic + fingerprint of the reader
+}
+
+// Codec encodes envelopes with a topic's current schema and decodes datums written with any known
+// version of it.
+type Codec struct {
+	topics map[string]*topicSchemas
+	compat *avro.SchemaCompatibility
+	mu     sync.Mutex
+	resolv map[string]avro.Schema
+}
+
+// NewCodec reads the schemas from contracts/avro.
+func NewCodec() (*Codec, error) { return NewCodecFS(avrocontracts.FS) }
+
+// NewCodecFS reads <topic>.avsc and history/<topic>/*.avsc from fsys.
+func NewCodecFS(fsys fs.FS) (*Codec, error) {
+	c := &Codec{topics: map[string]*topicSchemas{}, compat: avro.NewSchemaCompatibility(), resolv: map[string]avro.Schema{}}
+	for _, topic := range Topics {
+		reader, err := parseFile(fsys, topic+".avsc")
+		if err != nil {
+			return nil, err
+		}
+		fp, err := Fingerprint(reader)
+		if err != nil {
+			return nil, err
+		}
+		ts := &topicSchemas{reader: reader, writers: map[string]avro.Schema{string(fp): reader}, header: append(append([]byte{}, magic...), fp...)}
+		old, _ := fs.Glob(fsys, path.Join("history", topic, "*.avsc"))
+		for _, name := range old {
+			w, err := parseFile(fsys, name)
+			if err != nil {
+				return nil, err
+			}
+			wfp, err := Fingerprint(w)
+			if err != nil {
+				return nil, err
+			}
+			if _, known := ts.writers[string(wfp)]; !known {
+				ts.writers[string(wfp)] = w
+			}
+		}
+		c.topics[topic] = ts
+	}
+	return c, nil
+}
+
+func parseFile(fsys fs.FS, name string) (avro.Schema, error) {
+	b, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, err
+	}
+	// A fresh cache per file: every file must stand alone, and versions of one name may differ.
+	s, err := avro.ParseBytesWithCache(b, "", &avro.SchemaCache{})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return s, nil
+}
+
+// Fingerprint is the schema's CRC-64-AVRO fingerprint, little-endian, as single-object encoding
+// writes it.
+func Fingerprint(s avro.Schema) ([]byte, error) {
+	return s.FingerprintUsing(avro.CRC64AvroLE)
+}
+
+// Schema returns a topic's current schema.
+func (c *Codec) Schema(topic string) (avro.Schema, bool) {
+	ts, ok := c.topics[topic]
+	if !ok {
+		return nil, false
+	}
+	return ts.reader, true
+}
+
+// Encode writes e as a single-object datum of the topic's current schema.
+func (c *Codec) Encode(topic string, e Envelope) ([]byte, error) {
+	ts, ok := c.topics[topic]
+	if !ok {
+		return nil, fmt.Errorf("no schema for topic %q", topic)
+	}
+	body, err := avro.Marshal(ts.reader, e)
+	if err != nil {
+		return nil, fmt.Errorf("encode %s for %s: %w", e.Type, topic, err)
+	}
+	out := make([]byte, 0, len(ts.header)+len(body))
+	return append(append(out, ts.header...), body...), nil
+}
+
+// Decode reads a single-object datum of topic, written with the current schema or an older one.
+func (c *Codec) Decode(topic string, data []byte) (Envelope, error) {
+	var e Envelope
+	ts, ok := c.topics[topic]
+	if !ok {
+		return e, fmt.Errorf("%w: no schema for topic %q", ErrUndecodable, topic)
+	}
+	if len(data) < 10 || !bytes.Equal(data[:2], magic) {
+		return e, fmt.Errorf("%w: missing single-object header", ErrUndecodable)
+	}
+	fp := string(data[2:10])
+	writer, ok := ts.writers[fp]
+	if !ok {
+		return e, fmt.Errorf("%w: unknown schema fingerprint %x", ErrUndecodable, data[2:10])
+	}
+	schema := ts.reader
+	if writer != ts.reader {
+		var err error
+		if schema, err = c.resolved(topic+fp, ts.reader, writer); err != nil {
+			return e, fmt.Errorf("%w: %w", ErrUndecodable, err)
+		}
+	}
+	if err := avro.Unmarshal(schema, data[10:], &e); err != nil {
+		return e, fmt.Errorf("%w: %w", ErrUndecodable, err)
+	}
+	return e, nil
+}
+
+func (c *Codec) resolved(key string, reader, writer avro.Schema) (avro.Schema, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.resolv[key]; ok {
+		return s, nil
+	}
+	s, err := c.compat.Resolve(reader, writer)
+	if err != nil {
+		return nil, err
+	}
+	c.resolv[key] = s
+	return s, nil
+}

@@ -1,0 +1,125 @@
+// Package events is the platform's event model: the four Kafka topics, the envelope every event
+// carries, the typed payloads, and the Avro codec that turns them into bytes any Kafka consumer can
+// read (Avro single-object encoding: 0xC3 0x01, the schema's CRC-64-AVRO fingerprint, the datum).
+package events
+
+import (
+	"time"
+
+	"github.com/hamba/avro/v2"
+)
+
+// Topics, as in the architecture guide.
+const (
+	TopicUsers    = "acme.users.events"
+	TopicProjects = "acme.projects.events"
+	TopicBilling  = "acme.billing.events"
+	TopicAudit    = "acme.audit.log"
+)
+
+// Topics lists every topic with a schema.
+var Topics = []string{TopicUsers, TopicProjects, TopicBilling, TopicAudit}
+
+// Envelope is the shape shared by every topic's record: who did what to which subject, when, where.
+type Envelope struct {
+	EventID          string    `avro:"event_id"`
+	Type             string    `avro:"type"`
+	OccurredAt       time.Time `avro:"occurred_at"`
+	Subject          string    `avro:"subject"`
+	Actor            string    `avro:"actor"`
+	Region           string    `avro:"region"`
+	AggregateVersion int64     `avro:"aggregate_version"`
+	// Payload is one of the topic's payload types below.
+	Payload any `avro:"payload"`
+}
+
+// acme.users.events payloads.
+type (
+	UserRegistered struct {
+		UserID      string `avro:"user_id"`
+		Email       string `avro:"email"`
+		DisplayName string `avro:"display_name"`
+	}
+	UserErased struct {
+		UserID string `avro:"user_id"`
+	}
+)
+
+// acme.projects.events payloads.
+type (
+	ProjectCreated struct {
+		ProjectID  string   `avro:"project_id"`
+		OwnerID    string   `avro:"owner_id"`
+		Name       string   `avro:"name"`
+		Slug       string   `avro:"slug"`
+		Visibility string   `avro:"visibility"`
+		Tags       []string `avro:"tags"`
+	}
+	ProjectUpdated struct {
+		ProjectID  string   `avro:"project_id"`
+		Name       string   `avro:"name"`
+		Visibility string   `avro:"visibility"`
+		Tags       []string `avro:"tags"`
+	}
+	ProjectArchived struct {
+		ProjectID string `avro:"project_id"`
+		Archived  bool   `avro:"archived"`
+	}
+	ProjectDeleted struct {
+		ProjectID string `avro:"project_id"`
+	}
+	MemberChanged struct {
+		ProjectID string `avro:"project_id"`
+		UserID    string `avro:"user_id"`
+		Role      string `avro:"role"`
+	}
+)
+
+// acme.billing.events payloads.
+type (
+	SubscriptionChanged struct {
+		AccountID      string `avro:"account_id"`
+		SubscriptionID string `avro:"subscription_id"`
+		Plan           string `avro:"plan"`
+		Status         string `avro:"status"`
+	}
+	InvoiceEvent struct {
+		AccountID   string `avro:"account_id"`
+		InvoiceID   string `avro:"invoice_id"`
+		AmountCents int64  `avro:"amount_cents"`
+		Currency    string `avro:"currency"`
+		Status      string `avro:"status"`
+	}
+	UsageRecorded struct {
+		AccountID string `avro:"account_id"`
+		Metric    string `avro:"metric"`
+		Quantity  int64  `avro:"quantity"`
+	}
+)
+
+// AuditDetails is the payload of acme.audit.log.
+type AuditDetails struct {
+	Source       string            `avro:"source"`
+	ResourceType string            `avro:"resource_type"`
+	Outcome      string            `avro:"outcome"`
+	Details      map[string]string `avro:"details"`
+}
+
+func init() {
+	// Union branches decode into these types by their full Avro names.
+	for name, v := range map[string]any{
+		"acme.users.v1.UserRegistered":        UserRegistered{},
+		"acme.users.v1.UserErased":            UserErased{},
+		"acme.projects.v1.ProjectCreated":     ProjectCreated{},
+		"acme.projects.v1.ProjectUpdated":     ProjectUpdated{},
+		"acme.projects.v1.ProjectArchived":    ProjectArchived{},
+		"acme.projects.v1.ProjectDeleted":     ProjectDeleted{},
+		"acme.projects.v1.MemberChanged":      MemberChanged{},
+		"acme.billing.v1.SubscriptionChanged": SubscriptionChanged{},
+		"acme.billing.v1.InvoiceEvent":        InvoiceEvent{},
+		"acme.billing.v1.UsageRecorded":       UsageRecorded{},
+		"acme.audit.v1.AuditDetails":          AuditDetails{},
+	} {
+		avro.Register(name, v)
+	}
+}

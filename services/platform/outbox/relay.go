@@ -1,0 +1,187 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Publisher sends one outbox row to its topic. The Dapr adapter is the production one.
+type Publisher interface {
+	Publish(ctx context.Context, m Message) error
+}
+
+// Message is an outbox row on its way out.
+type Message struct {
+	Seq          int64
+	EventID      string
+	Topic        string
+	PartitionKey string
+	EventType    string
+	ContentType  string
+	Payload      []byte
+}
+
+// Relay publishes pending outbox rows in seq order. Several replicas may run one each: a transaction
+// advisory lock lets one of them publish at a time, which keeps each aggregate's events in order.
+type Relay struct {
+	Pool      *pgxpool.Pool
+	Publisher Publisher
+	Log       *slog.Logger
+	// BatchSize rows are published per transaction (default 100).
+	BatchSize int
+	// PollInterval is the fallback when no notification arrives (default 1s).
+	PollInterval time.Duration
+	// Retention keeps published rows this long for inspection (default 24h).
+	Retention time.Duration
+}
+
+// relayLockKey is the advisory lock that elects the publishing replica.
+const relayLockKey = 0x61636d65 // "acme"
+
+func (r *Relay) defaults() {
+	if r.BatchSize <= 0 {
+		r.BatchSize = 100
+	}
+	if r.PollInterval <= 0 {
+		r.PollInterval = time.Second
+	}
+	if r.Retention <= 0 {
+		r.Retention = 24 * time.Hour
+	}
+}
+
+// Run publishes until ctx ends. Rows left pending by a crash or a failed publish are picked up again:
+// delivery is at least once.
+func (r *Relay) Run(ctx context.Context) error {
+	r.defaults()
+	var listener *pgxpool.Conn
+	defer func() {
+		if listener != nil {
+			listener.Release()
+		}
+	}()
+	lastCleanup := time.Time{}
+	backoff := r.PollInterval
+	for ctx.Err() == nil {
+		failed := false
+		for ctx.Err() == nil {
+			n, err := r.PublishBatch(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					r.Log.Warn("outbox relay: publish failed, will retry", "error", err)
+				}
+				failed = true
+				break
+			}
+			if n < r.BatchSize {
+				break
+			}
+		}
+		if time.Since(lastCleanup) > time.Hour {
+			if _, err := r.Pool.Exec(ctx, `DELETE FROM outbox WHERE published_at < now() - $1::interval`, r.Retention.String()); err == nil {
+				lastCleanup = time.Now()
+			}
+		}
+		wait := r.PollInterval
+		if failed {
+			wait, backoff = backoff, min(backoff*2, 30*time.Second)
+		} else {
+			backoff = r.PollInterval
+		}
+		listener = r.waitForWork(ctx, listener, wait)
+	}
+	return nil
+}
+
+// waitForWork returns after a notification from a committing writer or after wait. It keeps one
+// LISTENing connection and replaces it when it breaks.
+func (r *Relay) waitForWork(ctx context.Context, conn *pgxpool.Conn, wait time.Duration) *pgxpool.Conn {
+	if conn == nil {
+		c, err := r.Pool.Acquire(ctx)
+		if err == nil {
+			if _, err = c.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+				c.Release()
+			} else {
+				conn = c
+			}
+		}
+		if conn == nil {
+			sleep(ctx, wait)
+			return nil
+		}
+	}
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	_, err := conn.Conn().WaitForNotification(wctx)
+	if err != nil && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		conn.Release()
+		return nil
+	}
+	return conn
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// PublishBatch publishes up to BatchSize pending rows and returns how many it published. It stops at
+// the first failure so that later events never overtake an earlier one.
+func (r *Relay) PublishBatch(ctx context.Context) (int, error) {
+	r.defaults()
+	tx, err := r.Pool.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	var leader bool
+	if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1)`, relayLockKey).Scan(&leader); err != nil {
+		return 0, err
+	}
+	if !leader {
+		return 0, nil
+	}
+	rows, err := tx.Query(ctx, `SELECT seq, event_id::text, topic, partition_key, event_type, content_type, payload
+		FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1`, r.BatchSize)
+	if err != nil {
+		return 0, err
+	}
+	msgs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Message])
+	if err != nil {
+		return 0, err
+	}
+	var done []int64
+	var pubErr error
+	for _, m := range msgs {
+		if pubErr = r.Publisher.Publish(ctx, m); pubErr != nil {
+			_, _ = tx.Exec(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = $1`, m.Seq, pubErr.Error())
+			pubErr = fmt.Errorf("event %s (%s): %w", m.EventID, m.EventType, pubErr)
+			break
+		}
+		done = append(done, m.Seq)
+	}
+	if len(done) > 0 {
+		if _, err := tx.Exec(ctx, `UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE seq = ANY($1)`, done); err != nil {
+			return 0, err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, err
+	}
+	return len(done), pubErr
+}
+
+// Pending counts rows not yet published; for readiness and tests.
+func Pending(ctx context.Context, pool *pgxpool.Pool) (int, error) {
+	var n int
+	err := pool.QueryRow(ctx, `SELECT count(*) FROM outbox WHERE published_at IS NULL`).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,218 @@
+package outbox_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/acme/platform/services/platform/events"
+	"github.com/acme/platform/services/platform/outbox"
+	"github.com/acme/platform/services/platform/postgres/pgtest"
+)
+
+type recorder struct {
+	mu     sync.Mutex
+	got    []outbox.Message
+	failAt string // event id whose publish fails
+}
+
+func (r *recorder) Publish(_ context.Context, m outbox.Message) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if m.EventID == r.failAt {
+		return errors.New("broker unavailable")
+	}
+	r.got = append(r.got, m)
+	return nil
+}
+
+func (r *recorder) ids() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, m := range r.got {
+		out = append(out, m.EventID)
+	}
+	return out
+}
+
+func addEvents(t *testing.T, pool *pgxpool.Pool, w *outbox.Writer, subject string, n int) []string {
+	t.Helper()
+	var ids []string
+	err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+		for i := 0; i < n; i++ {
+			id := uuid.NewString()
+			ids = append(ids, id)
+			err := w.Add(context.Background(), tx, outbox.Event{Topic: events.TopicUsers, Envelope: events.Envelope{
+				EventID: id, Type: "user.registered", OccurredAt: time.Now(), Subject: subject, Actor: subject, Region: "us",
+				AggregateVersion: int64(i + 1), Payload: events.UserRegistered{UserID: subject, Email: "e@x.io", DisplayName: "E"}}})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+func newWriter(t *testing.T) *outbox.Writer {
+	c, err := events.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return outbox.NewWriter(c)
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+func TestRelay_PublishesInOrderWithKeyAndMarksSent(t *testing.T) {
+	pool := pgtest.New(t, outbox.Migrations())
+	w := newWriter(t)
+	ids := addEvents(t, pool, w, "user-1", 5)
+	rec := &recorder{}
+	relay := &outbox.Relay{Pool: pool, Publisher: rec, Log: quiet, BatchSize: 2}
+	total := 0
+	for {
+		n, err := relay.PublishBatch(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		total += n
+	}
+	if total != 5 || fmt.Sprint(rec.ids()) != fmt.Sprint(ids) {
+		t.Fatalf("published %v, want %v in order", rec.ids(), ids)
+	}
+	for _, m := range rec.got {
+		if m.PartitionKey != "user-1" || m.Topic != events.TopicUsers || m.ContentType != events.ContentType || m.EventType != "user.registered" {
+			t.Fatalf("message %+v", m)
+		}
+	}
+	if n, _ := outbox.Pending(context.Background(), pool); n != 0 {
+		t.Fatalf("%d rows still pending", n)
+	}
+}
+
+func TestOutbox_RolledBackTransactionPublishesNothing(t *testing.T) {
+	pool := pgtest.New(t, outbox.Migrations())
+	w := newWriter(t)
+	err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+		if err := w.Add(context.Background(), tx, outbox.Event{Topic: events.TopicUsers, Envelope: events.Envelope{
+			EventID: uuid.NewString(), Type: "user.erased", OccurredAt: time.Now(), Subject: "u", Actor: "u", Region: "us",
+			Payload: events.UserErased{UserID: "u"}}}); err != nil {
+			return err
+		}
+		return errors.New("the state change failed")
+	})
+	if err == nil {
+		t.Fatal("want the transaction's error")
+	}
+	if n, _ := outbox.Pending(context.Background(), pool); n != 0 {
+		t.Fatalf("%d rows pending after a rollback", n)
+	}
+}
+
+func TestOutbox_RefusesAnEventItsSchemaCannotHold(t *testing.T) {
+	pool := pgtest.New(t, outbox.Migrations())
+	w := newWriter(t)
+	err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+		return w.Add(context.Background(), tx, outbox.Event{Topic: events.TopicUsers, Envelope: events.Envelope{
+			EventID: uuid.NewString(), Type: "project.created", OccurredAt: time.Now(), Subject: "p", Actor: "u", Region: "us",
+			Payload: events.ProjectDeleted{ProjectID: "p"}}})
+	})
+	if err == nil {
+		t.Fatal("a projects payload was accepted on the users topic")
+	}
+}
+
+func TestRelay_StopsAtAFailureAndResumesInOrder(t *testing.T) {
+	pool := pgtest.New(t, outbox.Migrations())
+	w := newWriter(t)
+	ids := addEvents(t, pool, w, "user-2", 4)
+	rec := &recorder{failAt: ids[2]}
+	relay := &outbox.Relay{Pool: pool, Publisher: rec, Log: quiet}
+	n, err := relay.PublishBatch(context.Background())
+	if err == nil || n != 2 {
+		t.Fatalf("published %d with err %v; want 2 and an error", n, err)
+	}
+	if pending, _ := outbox.Pending(context.Background(), pool); pending != 2 {
+		t.Fatalf("%d pending, want 2", pending)
+	}
+	var attempts int
+	var lastErr string
+	if err := pool.QueryRow(context.Background(), `SELECT attempts, last_error FROM outbox WHERE event_id = $1`, ids[2]).Scan(&attempts, &lastErr); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 1 || lastErr == "" {
+		t.Fatalf("attempts %d, last_error %q", attempts, lastErr)
+	}
+	// A relay restarted later (a new process) picks up where the failed one stopped.
+	rec.failAt = ""
+	relay2 := &outbox.Relay{Pool: pool, Publisher: rec, Log: quiet}
+	if n, err := relay2.PublishBatch(context.Background()); err != nil || n != 2 {
+		t.Fatalf("resume published %d, %v", n, err)
+	}
+	if fmt.Sprint(rec.ids()) != fmt.Sprint(ids) {
+		t.Fatalf("order %v, want %v", rec.ids(), ids)
+	}
+}
+
+func TestRelay_OneReplicaPublishesAtATime(t *testing.T) {
+	pool := pgtest.New(t, outbox.Migrations())
+	w := newWriter(t)
+	addEvents(t, pool, w, "user-3", 3)
+	// Replica A holds the relay lock inside an open transaction...
+	tx, err := pool.Begin(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.Background())
+	var got bool
+	if err := tx.QueryRow(context.Background(), `SELECT pg_try_advisory_xact_lock($1)`, 0x61636d65).Scan(&got); err != nil || !got {
+		t.Fatalf("lock: %v %v", got, err)
+	}
+	// ...so replica B publishes nothing rather than overtaking it.
+	rec := &recorder{}
+	n, err := (&outbox.Relay{Pool: pool, Publisher: rec, Log: quiet}).PublishBatch(context.Background())
+	if err != nil || n != 0 || len(rec.ids()) != 0 {
+		t.Fatalf("second replica published %d (%v)", n, err)
+	}
+}
+
+func TestRelay_RunWakesOnCommit(t *testing.T) {
+	pool := pgtest.New(t, outbox.Migrations())
+	w := newWriter(t)
+	rec := &recorder{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	// A long poll interval: only the notification can explain a fast publish.
+	go func() {
+		(&outbox.Relay{Pool: pool, Publisher: rec, Log: quiet, PollInterval: time.Minute}).Run(ctx)
+		close(done)
+	}()
+	time.Sleep(300 * time.Millisecond) // let it drain and start listening
+	ids := addEvents(t, pool, w, "user-4", 1)
+	deadline := time.Now().Add(10 * time.Second)
+	for len(rec.ids()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if fmt.Sprint(rec.ids()) != fmt.Sprint(ids) {
+		t.Fatalf("published %v, want %v", rec.ids(), ids)
+	}
+}

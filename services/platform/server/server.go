@@ -1,0 +1,117 @@
+// Package server runs an app's listeners and stops them gracefully: on SIGINT or SIGTERM it stops
+// accepting, lets calls in flight finish (bounded), then returns so main can close its adapters.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/acme/platform/services/platform/daprkit"
+	"github.com/acme/platform/services/platform/errs"
+	"github.com/acme/platform/services/platform/telemetry"
+)
+
+// ShutdownTimeout bounds how long calls in flight may take once a stop is asked for.
+const ShutdownTimeout = 10 * time.Second
+
+// SignalContext is cancelled by SIGINT or SIGTERM.
+func SignalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// NewGRPC returns a gRPC server with the platform's interceptors: request ids into the context (and so
+// into every log line), domain errors mapped to statuses, panics contained, OTel tracing. It also
+// serves the standard grpc.health.v1 service, which the launcher and Kubernetes probes use.
+func NewGRPC(log *slog.Logger) (*grpc.Server, *health.Server) {
+	srv := grpc.NewServer(
+		grpc.StatsHandler(otelgrpc.NewServerHandler()),
+		grpc.ChainUnaryInterceptor(requestID, errs.UnaryServerInterceptor(log)),
+	)
+	hs := health.NewServer()
+	healthpb.RegisterHealthServer(srv, hs)
+	return srv, hs
+}
+
+func requestID(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if ids := md.Get(daprkit.RequestIDHeader); len(ids) > 0 {
+			ctx = telemetry.WithRequestID(ctx, ids[0])
+		}
+	}
+	return handler(ctx, req)
+}
+
+// ServeGRPC serves srv on addr until ctx ends, then stops gracefully.
+func ServeGRPC(ctx context.Context, log *slog.Logger, addr string, srv *grpc.Server, hs *health.Server) error {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(lis) }()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	log.Info("serving gRPC", "addr", lis.Addr().String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	hs.Shutdown()
+	done := make(chan struct{})
+	go func() { srv.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(ShutdownTimeout):
+		srv.Stop()
+	}
+	return nil
+}
+
+// ServeHTTP serves h on addr until ctx ends, then shuts down gracefully.
+func ServeHTTP(ctx context.Context, log *slog.Logger, srv *http.Server) error {
+	lis, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", srv.Addr, err)
+	}
+	return serveHTTPOn(ctx, log, srv, lis, func() error { return srv.Serve(lis) })
+}
+
+// ServeHTTPS serves h with TLS (certificate already in srv.TLSConfig) on addr until ctx ends.
+func ServeHTTPS(ctx context.Context, log *slog.Logger, srv *http.Server) error {
+	lis, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", srv.Addr, err)
+	}
+	return serveHTTPOn(ctx, log, srv, lis, func() error { return srv.ServeTLS(lis, "", "") })
+}
+
+func serveHTTPOn(ctx context.Context, log *slog.Logger, srv *http.Server, lis net.Listener, serve func() error) error {
+	errc := make(chan error, 1)
+	go func() { errc <- serve() }()
+	log.Info("serving HTTP", "addr", lis.Addr().String(), "tls", srv.TLSConfig != nil)
+	select {
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}

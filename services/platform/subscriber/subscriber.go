@@ -1,0 +1,130 @@
+// Package subscriber is the app side of Dapr pub/sub over gRPC: it serves Dapr's AppCallback service
+// and hands each delivered message to the handler registered for its topic.
+//
+// Subscriptions themselves are declarative (components/*/subscriptions.yaml), because that is where the
+// dead-letter topic and rawPayload live. The app therefore lists no programmatic subscriptions: daprd
+// lets a programmatic subscription replace a declarative one for the same topic, which would drop the
+// dead-letter topic.
+package subscriber
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/emptypb"
+)
+
+// Message is one delivery. With rawPayload subscriptions Data holds the Kafka value unchanged.
+type Message struct {
+	ID       string
+	PubSub   string
+	Topic    string
+	Data     []byte
+	Metadata map[string]string
+}
+
+// Handler processes one message. A nil error acknowledges it; an error asks Dapr to retry under the
+// resiliency policy and then dead-letter it; an error wrapping ErrPermanent dead-letters it at once.
+type Handler func(ctx context.Context, m Message) error
+
+// ErrPermanent marks data no retry can fix (it does not decode, its schema is unknown).
+var ErrPermanent = errors.New("permanent failure")
+
+// Permanent wraps err so the message goes to the dead-letter topic without retries.
+func Permanent(err error) error { return fmt.Errorf("%w: %w", ErrPermanent, err) }
+
+// Subscriber dispatches Dapr deliveries to handlers.
+type Subscriber struct {
+	runtimev1pb.UnimplementedAppCallbackServer
+	runtimev1pb.UnimplementedAppCallbackHealthCheckServer
+
+	log      *slog.Logger
+	mu       sync.RWMutex
+	handlers map[string]Handler
+	healthy  func(context.Context) error
+}
+
+// New returns a subscriber with no handlers; healthy answers daprd's app health probe.
+func New(log *slog.Logger, healthy func(context.Context) error) *Subscriber {
+	return &Subscriber{log: log, handlers: map[string]Handler{}, healthy: healthy}
+}
+
+// Handle registers h for topic on pubsub.
+func (s *Subscriber) Handle(pubsub, topic string, h Handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.handlers[pubsub+"/"+topic] = h
+}
+
+// Register serves the subscriber on srv.
+func (s *Subscriber) Register(srv *grpc.Server) {
+	runtimev1pb.RegisterAppCallbackServer(srv, s)
+	runtimev1pb.RegisterAppCallbackHealthCheckServer(srv, s)
+}
+
+// ListTopicSubscriptions lists none: see the package comment.
+func (s *Subscriber) ListTopicSubscriptions(context.Context, *emptypb.Empty) (*runtimev1pb.ListTopicSubscriptionsResponse, error) {
+	return &runtimev1pb.ListTopicSubscriptionsResponse{}, nil
+}
+
+// ListInputBindings lists none; the apps use output bindings only.
+func (s *Subscriber) ListInputBindings(context.Context, *emptypb.Empty) (*runtimev1pb.ListInputBindingsResponse, error) {
+	return &runtimev1pb.ListInputBindingsResponse{}, nil
+}
+
+// OnTopicEvent runs the topic's handler and tells daprd what to do with the message.
+func (s *Subscriber) OnTopicEvent(ctx context.Context, in *runtimev1pb.TopicEventRequest) (*runtimev1pb.TopicEventResponse, error) {
+	s.mu.RLock()
+	h, ok := s.handlers[in.GetPubsubName()+"/"+in.GetTopic()]
+	s.mu.RUnlock()
+	log := s.log.With("topic", in.GetTopic(), "message_id", in.GetId())
+	if !ok {
+		// A subscription without a handler is a deployment mistake; retrying then dead-lettering keeps
+		// the message instead of losing it.
+		log.ErrorContext(ctx, "no handler for topic")
+		return &runtimev1pb.TopicEventResponse{Status: runtimev1pb.TopicEventResponse_RETRY}, nil
+	}
+	md := map[string]string{}
+	if ext := in.GetExtensions(); ext != nil {
+		for k, v := range ext.AsMap() {
+			if s, ok := v.(string); ok {
+				md[k] = s
+			}
+		}
+	}
+	err := safeCall(ctx, h, Message{ID: in.GetId(), PubSub: in.GetPubsubName(), Topic: in.GetTopic(), Data: in.GetData(), Metadata: md})
+	switch {
+	case err == nil:
+		return &runtimev1pb.TopicEventResponse{Status: runtimev1pb.TopicEventResponse_SUCCESS}, nil
+	case errors.Is(err, ErrPermanent):
+		log.WarnContext(ctx, "message cannot be processed, dead-lettering", "error", err)
+		return &runtimev1pb.TopicEventResponse{Status: runtimev1pb.TopicEventResponse_DROP}, nil
+	default:
+		log.WarnContext(ctx, "message failed, asking for retry", "error", err)
+		return &runtimev1pb.TopicEventResponse{Status: runtimev1pb.TopicEventResponse_RETRY}, nil
+	}
+}
+
+func safeCall(ctx context.Context, h Handler, m Message) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("handler panicked: %v", r)
+		}
+	}()
+	return h(ctx, m)
+}
+
+// HealthCheck answers daprd's app health probe; daprd subscribes the app only once it is healthy.
+func (s *Subscriber) HealthCheck(ctx context.Context, _ *emptypb.Empty) (*runtimev1pb.HealthCheckResponse, error) {
+	if s.healthy != nil {
+		if err := s.healthy(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return &runtimev1pb.HealthCheckResponse{}, nil
+}

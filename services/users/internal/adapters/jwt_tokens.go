@@ -1,0 +1,112 @@
+package adapters
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"time"
+
+	dapr "github.com/dapr/go-sdk/client"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/acme/platform/services/users/internal/app"
+)
+
+// Token issuer and audience: a token of another issuer or for another audience never passes.
+const (
+	Issuer   = "acme-users"
+	Audience = "acme-platform"
+)
+
+// JWTTokens signs access tokens with Ed25519 (alg EdDSA) and names the key in the kid header, so keys
+// can rotate: verification picks the key by kid.
+type JWTTokens struct {
+	kid     string
+	private ed25519.PrivateKey
+	public  map[string]ed25519.PublicKey
+	now     func() time.Time
+}
+
+// NewJWTTokens builds tokens from a PEM (PKCS#8) Ed25519 private key.
+func NewJWTTokens(kid, privatePEM string) (*JWTTokens, error) {
+	if kid == "" {
+		return nil, errors.New("signing key has no kid")
+	}
+	block, _ := pem.Decode([]byte(privatePEM))
+	if block == nil {
+		return nil, errors.New("signing key is not PEM")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	priv, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("signing key is %T, want Ed25519", k)
+	}
+	return &JWTTokens{kid: kid, private: priv, public: map[string]ed25519.PublicKey{kid: priv.Public().(ed25519.PublicKey)}, now: time.Now}, nil
+}
+
+// SigningKeySecret is the secret-store entry holding the current key: fields kid and private-key.
+const SigningKeySecret = "jwt-signing-key"
+
+// LoadJWTTokens reads the signing key from the Dapr secret store.
+func LoadJWTTokens(ctx context.Context, client dapr.Client, store string) (*JWTTokens, error) {
+	sec, err := client.GetSecret(ctx, store, SigningKeySecret, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read secret %s from %s: %w", SigningKeySecret, store, err)
+	}
+	return NewJWTTokens(sec["kid"], sec["private-key"])
+}
+
+type accessClaims struct {
+	jwt.RegisteredClaims
+	SessionID string   `json:"sid"`
+	Roles     []string `json:"roles"`
+	Region    string   `json:"region"`
+}
+
+// Issue signs an access token for c.
+func (t *JWTTokens) Issue(c app.Claims) (string, error) {
+	now := t.now()
+	claims := accessClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: Issuer, Subject: c.UserID, Audience: jwt.ClaimStrings{Audience},
+			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(c.ExpiresAt),
+		},
+		SessionID: c.SessionID, Roles: c.Roles, Region: c.Region,
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
+	tok.Header["kid"] = t.kid
+	return tok.SignedString(t.private)
+}
+
+// Parse verifies an access token: EdDSA only (so "none" and HMAC tricks fail), a known kid, our
+// issuer and audience, an expiry in the future.
+func (t *JWTTokens) Parse(token string) (app.Claims, error) {
+	var claims accessClaims
+	_, err := jwt.ParseWithClaims(token, &claims, func(tok *jwt.Token) (any, error) {
+		kid, _ := tok.Header["kid"].(string)
+		key, ok := t.public[kid]
+		if !ok {
+			return nil, fmt.Errorf("unknown key id %q", kid)
+		}
+		return key, nil
+	},
+		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
+		jwt.WithIssuer(Issuer), jwt.WithAudience(Audience),
+		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(t.now),
+		jwt.WithLeeway(5*time.Second),
+	)
+	if err != nil {
+		return app.Claims{}, err
+	}
+	if claims.Subject == "" || claims.SessionID == "" {
+		return app.Claims{}, errors.New("token lacks subject or session")
+	}
+	return app.Claims{UserID: claims.Subject, SessionID: claims.SessionID, Roles: claims.Roles, Region: claims.Region,
+		ExpiresAt: claims.ExpiresAt.Time}, nil
+}
