@@ -20,8 +20,10 @@ help:
 	@echo "make sidecar- build daprd v1.16.0 from the module proxy (cached in $(CACHE))"
 	@echo "make proto  - regenerate contracts/gen/go from contracts/proto"
 
+# The launcher is built and exec'd (not `go run`), so SIGTERM and Ctrl-C reach it directly.
 run: infra
-	@daprd=$$(deploy/local/sidecar.sh) && go run ./deploy/local/cmd/launch -f dapr.yaml -daprd "$$daprd"
+	@daprd=$$(deploy/local/sidecar.sh) && go build -o .data/bin/launch ./deploy/local/cmd/launch && \
+	  go build ./services/... && exec .data/bin/launch -f dapr.yaml -daprd "$$daprd"
 
 test: infra lint check-generated
 	@daprd=$$(deploy/local/sidecar.sh) && \
