@@ -58,6 +58,7 @@ func request(t *testing.T, method, path string, body any, headers map[string]str
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkContract(t, req, resp.StatusCode, resp.Header, b)
 	return reply{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 
