@@ -8,6 +8,8 @@ TOOLS := $(CACHE)/tools
 BUF_VERSION := v1.75.0
 PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
+# v5.8.2 and later need Go 1.27.
+KUSTOMIZE_VERSION := v5.8.1
 # Bounded fuzzing per target in make test.
 FUZZTIME ?= 10s
 
@@ -37,13 +39,15 @@ infra:
 sidecar:
 	@deploy/local/sidecar.sh
 
-tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc
+tools: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc $(TOOLS)/kustomize
 $(TOOLS)/buf:
 	GOBIN=$(TOOLS) go install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
 $(TOOLS)/protoc-gen-go:
 	GOBIN=$(TOOLS) go install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 $(TOOLS)/protoc-gen-go-grpc:
 	GOBIN=$(TOOLS) go install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+$(TOOLS)/kustomize:
+	GOBIN=$(TOOLS) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
 proto: tools
 	cd contracts && rm -rf gen/go && PATH=$(TOOLS):$$PATH buf generate
@@ -58,6 +62,7 @@ lint: tools
 	@cd contracts/proto && $(TOOLS)/buf lint && echo "buf lint: clean"
 	@out=$$(gofmt -l services deploy tests contracts/avro); [ -z "$$out" ] || { echo "gofmt needed: $$out"; exit 1; }
 	@go vet ./... && echo "go vet: clean"
+	@for o in deploy/kubernetes/overlays/*; do $(TOOLS)/kustomize build $$o >/dev/null || exit 1; done && echo "kustomize: every overlay renders"
 
 fuzz:
 	go test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME) ./services/gateway/internal/httpapi

@@ -33,7 +33,7 @@ func run(env *config.Env, log *slog.Logger) error {
 	ctx, stop := server.SignalContext()
 	defer stop()
 	var (
-		addr   = "127.0.0.1:" + env.String("APP_PORT", "50103")
+		addr   = server.ListenAddr(env, "50103")
 		dbURL  = env.Required("DATABASE_URL")
 		pubsub = env.String("PUBSUB_NAME", "pubsub")
 	)

@@ -31,7 +31,7 @@ func run(env *config.Env, log *slog.Logger) error {
 	ctx, stop := server.SignalContext()
 	defer stop()
 	var (
-		addr    = "127.0.0.1:" + env.String("APP_PORT", "8080")
+		addr    = server.ListenAddr(env, "8080")
 		timeout = env.Duration("BACKEND_TIMEOUT", 10*time.Second)
 		sidecar = daprkit.FromEnv(env)
 	)

@@ -20,10 +20,17 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/acme/platform/services/platform/config"
 	"github.com/acme/platform/services/platform/daprkit"
 	"github.com/acme/platform/services/platform/errs"
 	"github.com/acme/platform/services/platform/telemetry"
 )
+
+// ListenAddr is where an app listens: LISTEN_HOST (default 127.0.0.1, so only its sidecar and local
+// tools reach it) and APP_PORT, which the launcher, the Dapr CLI and the manifests set.
+func ListenAddr(env *config.Env, defaultPort string) string {
+	return net.JoinHostPort(env.String("LISTEN_HOST", "127.0.0.1"), env.String("APP_PORT", defaultPort))
+}
 
 // ShutdownTimeout bounds how long calls in flight may take once a stop is asked for.
 const ShutdownTimeout = 10 * time.Second
