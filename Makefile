@@ -3,7 +3,10 @@
 SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(HOME)/go/bin:$(PATH)
 export GOFLAGS := -buildvcs=false
-CACHE ?= $(HOME)/.cache/acme-platform
+# Built tools and the sidecar live here, outside the repository; ACME_CACHE moves it.
+ACME_CACHE ?= $(HOME)/.cache/acme-platform
+export ACME_CACHE
+CACHE := $(ACME_CACHE)
 TOOLS := $(CACHE)/tools
 BUF_VERSION := v1.75.0
 PROTOC_GEN_GO_VERSION := v1.36.12
