@@ -77,7 +77,10 @@ func run(env *config.Env, log *slog.Logger) error {
 	}
 
 	relay := &outbox.Relay{Pool: pool, Publisher: outbox.DaprPublisher{Client: dc, PubSub: pubsub}, Log: log}
-	go relay.Run(ctx)
+	relayDone := make(chan struct{})
+	go func() { defer close(relayDone); _ = relay.Run(ctx) }()
+	// Runs before the deferred pool.Close: the relay finishes its batch on an open pool.
+	defer func() { stop(); <-relayDone }()
 
 	srv, health := server.NewGRPC(log)
 	usersv1.RegisterUsersServiceServer(srv, ports.GRPC{App: svc})
