@@ -74,5 +74,5 @@ postgres
 redis
 #     name   port  command
 start kafka  9092  "$(go_bin ./deploy/local/cmd/kafka)" -port 9092 -data "$DATA/kafka"
-go run ./deploy/local/cmd/devsetup -secrets "$DATA/secrets/secrets.json" -databases acme_users,acme_audit
+go run ./deploy/local/cmd/devsetup -secrets "$DATA/secrets/secrets.json" -databases acme_users,acme_projects,acme_audit
 log "ready: postgres 127.0.0.1:5432, redis 127.0.0.1:6379, kafka 127.0.0.1:9092"

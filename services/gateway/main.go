@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
 	"github.com/acme/platform/services/gateway/internal/httpapi"
 	"github.com/acme/platform/services/platform/config"
@@ -50,8 +51,15 @@ func run(env *config.Env, log *slog.Logger) error {
 	}
 	defer usersConn.Close()
 
+	projectsConn, err := sidecar.DialApp("projects")
+	if err != nil {
+		return err
+	}
+	defer projectsConn.Close()
+
 	api := &httpapi.API{
 		Users:          usersv1.NewUsersServiceClient(usersConn),
+		Projects:       projectsv1.NewProjectsServiceClient(projectsConn),
 		Log:            log,
 		BackendTimeout: timeout,
 		Ready: func(r *http.Request) error {

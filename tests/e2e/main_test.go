@@ -74,7 +74,7 @@ func run(m *testing.M) (code int) {
 	}
 
 	appEnv := map[string]map[string]string{}
-	for _, app := range []string{"users", "audit"} {
+	for _, app := range []string{"users", "projects", "audit"} {
 		url, drop, err := postgres.CreateDatabase(ctx, "acme_e2e_"+app)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "e2e:", err)

@@ -23,6 +23,8 @@ const (
 	// KindTooLarge and KindUnsupportedMedia are edge errors about the request as a whole.
 	KindTooLarge
 	KindUnsupportedMedia
+	// KindPreconditionRequired: a conditional write came without its condition (If-Match).
+	KindPreconditionRequired
 )
 
 // Error is a domain error with a stable code such as "user.email_taken".

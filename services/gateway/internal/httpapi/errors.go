@@ -23,17 +23,18 @@ type ErrorDetail struct {
 }
 
 var kindToHTTP = map[errs.Kind]int{
-	errs.KindInternal:         http.StatusInternalServerError,
-	errs.KindInvalid:          http.StatusBadRequest,
-	errs.KindNotFound:         http.StatusNotFound,
-	errs.KindConflict:         http.StatusConflict,
-	errs.KindUnauthenticated:  http.StatusUnauthorized,
-	errs.KindPermissionDenied: http.StatusForbidden,
-	errs.KindPrecondition:     http.StatusPreconditionFailed,
-	errs.KindTooMany:          http.StatusTooManyRequests,
-	errs.KindUnavailable:      http.StatusServiceUnavailable,
-	errs.KindTooLarge:         http.StatusRequestEntityTooLarge,
-	errs.KindUnsupportedMedia: http.StatusUnsupportedMediaType,
+	errs.KindInternal:             http.StatusInternalServerError,
+	errs.KindInvalid:              http.StatusBadRequest,
+	errs.KindNotFound:             http.StatusNotFound,
+	errs.KindConflict:             http.StatusConflict,
+	errs.KindUnauthenticated:      http.StatusUnauthorized,
+	errs.KindPermissionDenied:     http.StatusForbidden,
+	errs.KindPrecondition:         http.StatusPreconditionFailed,
+	errs.KindTooMany:              http.StatusTooManyRequests,
+	errs.KindUnavailable:          http.StatusServiceUnavailable,
+	errs.KindTooLarge:             http.StatusRequestEntityTooLarge,
+	errs.KindUnsupportedMedia:     http.StatusUnsupportedMediaType,
+	errs.KindPreconditionRequired: http.StatusPreconditionRequired,
 }
 
 // fail answers err with its status and the error body, and stops the chain. Errors from backends

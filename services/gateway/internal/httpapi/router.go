@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
+	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
 	"github.com/acme/platform/services/platform/errs"
 	"github.com/acme/platform/services/platform/telemetry"
@@ -20,8 +21,9 @@ import (
 
 // API holds the backends the routes call.
 type API struct {
-	Users usersv1.UsersServiceClient
-	Log   *slog.Logger
+	Users    usersv1.UsersServiceClient
+	Projects projectsv1.ProjectsServiceClient
+	Log      *slog.Logger
 	// Ready reports whether the gateway can serve: its sidecar is up.
 	Ready func(*http.Request) error
 	// BackendTimeout bounds each backend call (default 10s).
@@ -55,6 +57,21 @@ func (a *API) Engine() *gin.Engine {
 	v1.POST("/auth/login", a.login)
 	v1.POST("/auth/logout", a.authenticate, a.logout)
 	v1.GET("/users/me", a.authenticate, a.me)
+
+	p := v1.Group("/projects", a.authenticate)
+	p.POST("", a.createProject)
+	p.GET("", a.listProjects)
+	p.GET("/search", a.searchProjects)
+	p.GET("/:id", a.getProject)
+	p.PATCH("/:id", a.updateProject)
+	p.DELETE("/:id", a.deleteProject)
+	p.POST("/:id/archive", a.archiveProject(true))
+	p.POST("/:id/restore", a.archiveProject(false))
+	p.POST("/:id/transfer", a.transferProject)
+	p.GET("/:id/members", a.listMembers)
+	p.POST("/:id/members", a.addMember)
+	p.PATCH("/:id/members/:user_id", a.updateMember)
+	p.DELETE("/:id/members/:user_id", a.removeMember)
 	return r
 }
 

@@ -1,0 +1,536 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
+	"github.com/acme/platform/services/platform/caller"
+	"github.com/acme/platform/services/platform/errs"
+)
+
+// Project is the public view of a project, with the caller's role in it.
+type Project struct {
+	ID          string         `json:"id"`
+	OwnerID     string         `json:"owner_id"`
+	Name        string         `json:"name"`
+	Slug        string         `json:"slug"`
+	Description string         `json:"description"`
+	Visibility  string         `json:"visibility"`
+	Tags        []string       `json:"tags"`
+	Settings    map[string]any `json:"settings"`
+	Archived    bool           `json:"archived"`
+	Version     int64          `json:"version"`
+	CreatedAt   time.Time      `json:"created_at"`
+	UpdatedAt   time.Time      `json:"updated_at"`
+	Role        string         `json:"role,omitempty"`
+}
+
+// Member is the public view of a membership.
+type Member struct {
+	UserID  string    `json:"user_id"`
+	Role    string    `json:"role"`
+	AddedAt time.Time `json:"added_at,omitzero"`
+}
+
+var (
+	visibilities = map[string]projectsv1.Visibility{"private": projectsv1.Visibility_VISIBILITY_PRIVATE,
+		"internal": projectsv1.Visibility_VISIBILITY_INTERNAL, "public": projectsv1.Visibility_VISIBILITY_PUBLIC}
+	roles = map[string]projectsv1.Role{"viewer": projectsv1.Role_ROLE_VIEWER, "editor": projectsv1.Role_ROLE_EDITOR,
+		"admin": projectsv1.Role_ROLE_ADMIN, "owner": projectsv1.Role_ROLE_OWNER}
+)
+
+func nameOf[V comparable](m map[string]V, v V) string {
+	for k, x := range m {
+		if x == v {
+			return k
+		}
+	}
+	return ""
+}
+
+func projectView(p *projectsv1.Project) Project {
+	tags := p.GetTags()
+	if tags == nil {
+		tags = []string{}
+	}
+	settings := p.GetSettings().AsMap()
+	return Project{ID: p.GetId(), OwnerID: p.GetOwnerId(), Name: p.GetName(), Slug: p.GetSlug(), Description: p.GetDescription(),
+		Visibility: nameOf(visibilities, p.GetVisibility()), Tags: tags, Settings: settings, Archived: p.GetArchived(),
+		Version: p.GetVersion(), CreatedAt: p.GetCreatedAt().AsTime().UTC(), UpdatedAt: p.GetUpdatedAt().AsTime().UTC(),
+		Role: nameOf(roles, p.GetCallerRole())}
+}
+
+func memberView(m *projectsv1.Member) Member {
+	v := Member{UserID: m.GetUserId(), Role: nameOf(roles, m.GetRole())}
+	if m.GetAddedAt() != nil {
+		v.AddedAt = m.GetAddedAt().AsTime().UTC()
+	}
+	return v
+}
+
+// asCaller returns a backend context carrying the authenticated caller.
+func (a *API) asCaller(c *gin.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := a.backend(c)
+	id := identity(c)
+	return caller.Outgoing(ctx, caller.Caller{UserID: id.GetUserId(), Roles: id.GetRoles(), Region: regionName(id.GetRegion())}), cancel
+}
+
+func etag(p *projectsv1.Project) string { return fmt.Sprintf(`"%d"`, p.GetVersion()) }
+
+func (a *API) answerProject(c *gin.Context, status int, p *projectsv1.Project) {
+	c.Header("ETag", etag(p))
+	c.JSON(status, gin.H{"project": projectView(p)})
+}
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// pathID reads a path parameter that must be an id; anything else cannot name a project.
+func pathID(c *gin.Context, name, code string) (string, bool) {
+	id := c.Param(name)
+	if !uuidPattern.MatchString(id) {
+		fail(c, errs.NotFound(code, "no such "+map[string]string{"project.not_found": "project", "member.not_found": "member"}[code]))
+		return "", false
+	}
+	return id, true
+}
+
+type createProjectRequest struct {
+	Name        *string         `json:"name"`
+	Slug        *string         `json:"slug"`
+	Description *string         `json:"description"`
+	Visibility  *string         `json:"visibility"`
+	Tags        *[]string       `json:"tags"`
+	Settings    *map[string]any `json:"settings"`
+}
+
+func checkVisibility(v *string) (projectsv1.Visibility, error) {
+	if v == nil {
+		return projectsv1.Visibility_VISIBILITY_UNSPECIFIED, nil
+	}
+	vis, ok := visibilities[*v]
+	if !ok {
+		return 0, errs.Invalid("project.visibility_invalid", "visibility", "visibility must be private, internal or public")
+	}
+	return vis, nil
+}
+
+func checkTags(tags *[]string) error {
+	if tags == nil {
+		return nil
+	}
+	if len(*tags) > 20 {
+		return errs.Invalid("project.too_many_tags", "tags", "a project has at most 20 tags")
+	}
+	for _, t := range *tags {
+		if len(t) == 0 || len(t) > 32 {
+			return errs.Invalid("project.tag_invalid", "tags", "each tag must be 1-32 characters")
+		}
+	}
+	return nil
+}
+
+func settingsStruct(s *map[string]any) (*structpb.Struct, error) {
+	if s == nil {
+		return nil, nil
+	}
+	st, err := structpb.NewStruct(*s)
+	if err != nil {
+		return nil, errs.Invalid("project.settings_invalid", "settings", "settings must be a JSON object")
+	}
+	return st, nil
+}
+
+func optional(v *string) string {
+	if v == nil {
+		return ""
+	}
+	return *v
+}
+
+func (a *API) createProject(c *gin.Context) {
+	var req createProjectRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	if err := firstErr(field("name", req.Name, 100), maxLen("slug", req.Slug, 63), maxLen("description", req.Description, 2000),
+		checkTags(req.Tags)); err != nil {
+		fail(c, err)
+		return
+	}
+	vis, err := checkVisibility(req.Visibility)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	settings, err := settingsStruct(req.Settings)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	in := &projectsv1.CreateProjectRequest{Name: *req.Name, Slug: optional(req.Slug), Description: optional(req.Description),
+		Visibility: vis, Settings: settings}
+	if req.Tags != nil {
+		in.Tags = *req.Tags
+	}
+	ctx, cancel := a.asCaller(c)
+	defer cancel()
+	resp, err := a.Projects.CreateProject(ctx, in)
+	if err != nil {
+		fail(c, backendErr(err))
+		return
+	}
+	c.Header("Location", "/v1/projects/"+resp.GetProject().GetId())
+	a.answerProject(c, http.StatusCreated, resp.GetProject())
+}
+
+// maxLen checks an optional string's length.
+func maxLen(name string, v *string, max int) error {
+	if v == nil {
+		return nil
+	}
+	return field(name, v, max)
+}
+
+func (a *API) getProject(c *gin.Context) {
+	id, ok := pathID(c, "id", "project.not_found")
+	if !ok {
+		return
+	}
+	ctx, cancel := a.asCaller(c)
+	defer cancel()
+	resp, err := a.Projects.GetProject(ctx, &projectsv1.GetProjectRequest{ProjectId: id})
+	if err != nil {
+		fail(c, backendErr(err))
+		return
+	}
+	a.answerProject(c, http.StatusOK, resp.GetProject())
+}
+
+var ifMatchPattern = regexp.MustCompile(`^"([0-9]{1,18})"$`)
+
+type updateProjectRequest struct {
+	Name        *string         `json:"name"`
+	Description *string         `json:"description"`
+	Visibility  *string         `json:"visibility"`
+	Tags        *[]string       `json:"tags"`
+	Settings    *map[string]any `json:"settings"`
+}
+
+func (a *API) updateProject(c *gin.Context) {
+	id, ok := pathID(c, "id", "project.not_found")
+	if !ok {
+		return
+	}
+	var req updateProjectRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	ifMatch := c.GetHeader("If-Match")
+	if ifMatch == "" {
+		fail(c, &errs.Error{Kind: errs.KindPreconditionRequired, Code: "project.if_match_required",
+			Message: "send If-Match with the ETag you read, so concurrent edits cannot overwrite each other"})
+		return
+	}
+	m := ifMatchPattern.FindStringSubmatch(ifMatch)
+	if m == nil {
+		fail(c, errs.Invalid("request.if_match_invalid", "If-Match", `If-Match must be an ETag of this API, such as "3"`))
+		return
+	}
+	version, _ := strconv.ParseInt(m[1], 10, 64)
+	if err := firstErr(maxLen("name", req.Name, 100), maxLen("description", req.Description, 2000), checkTags(req.Tags)); err != nil {
+		fail(c, err)
+		return
+	}
+	vis, err := checkVisibility(req.Visibility)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	settings, err := settingsStruct(req.Settings)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	in := &projectsv1.UpdateProjectRequest{ProjectId: id, ExpectedVersion: version, Name: req.Name, Description: req.Description,
+		Visibility: vis, Settings: settings}
+	if req.Tags != nil {
+		in.Tags, in.SetTags = *req.Tags, true
+	}
+	ctx, cancel := a.asCaller(c)
+	defer cancel()
+	resp, err := a.Projects.UpdateProject(ctx, in)
+	if err != nil {
+		fail(c, backendErr(err))
+		return
+	}
+	a.answerProject(c, http.StatusOK, resp.GetProject())
+}
+
+func (a *API) deleteProject(c *gin.Context) {
+	id, ok := pathID(c, "id", "project.not_found")
+	if !ok {
+		return
+	}
+	ctx, cancel := a.asCaller(c)
+	defer cancel()
+	if _, err := a.Projects.DeleteProject(ctx, &projectsv1.DeleteProjectRequest{ProjectId: id}); err != nil {
+		fail(c, backendErr(err))
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+func (a *API) archiveProject(archived bool) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, ok := pathID(c, "id", "project.not_found")
+		if !ok {
+			return
+		}
+		ctx, cancel := a.asCaller(c)
+		defer cancel()
+		var p *projectsv1.Project
+		var err error
+		if archived {
+			var r *projectsv1.ArchiveProjectResponse
+			r, err = a.Projects.ArchiveProject(ctx, &projectsv1.ArchiveProjectRequest{ProjectId: id})
+			p = r.GetProject()
+		} else {
+			var r *projectsv1.RestoreProjectResponse
+			r, err = a.Projects.RestoreProject(ctx, &projectsv1.RestoreProjectRequest{ProjectId: id})
+			p = r.GetProject()
+		}
+		if err != nil {
+			fail(c, backendErr(err))
+			return
+		}
+		a.answerProject(c, http.StatusOK, p)
+	}
+}
+
+type transferRequest struct {
+	NewOwnerID *string `json:"new_owner_id"`
+}
+
+func (a *API) transferProject(c *gin.Context) {
+	id, ok := pathID(c, "id", "project.not_found")
+	if !ok {
+		return
+	}
+	var req transferRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	if err := field("new_owner_id", req.NewOwnerID, 36); err != nil {
+		fail(c, err)
+		return
+	}
+	ctx, cancel := a.asCaller(c)
+	defer cancel()
+	resp, err := a.Projects.TransferOwnership(ctx, &projectsv1.TransferOwnershipRequest{ProjectId: id, NewOwnerId: *req.NewOwnerID})
+	if err != nil {
+		fail(c, backendErr(err))
+		return
+	}
+	a.answerProject(c, http.StatusOK, resp.GetProject())
+}
+
+// queryInt reads an optional integer query parameter within [min, max].
+func queryInt(c *gin.Context, name string, min, max int) (int, error) {
+	v, ok := c.GetQuery(name)
+	if !ok {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < min || n > max {
+		return 0, errs.Invalid("request.query_invalid", name, fmt.Sprintf("%s must be an integer from %d to %d", name, min, max))
+	}
+	return n, nil
+}
+
+func (a *API) listProjects(c *gin.Context) {
+	size, err := queryInt(c, "page_size", 1, 100)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	archived := false
+	if v, ok := c.GetQuery("include_archived"); ok {
+		if archived, err = strconv.ParseBool(v); err != nil {
+			fail(c, errs.Invalid("request.query_invalid", "include_archived", "include_archived must be true or false"))
+			return
+		}
+	}
+	token := c.Query("page_token")
+	if len(token) > 1024 {
+		fail(c, errs.Invalid("project.page_token_invalid", "page_token", "page_token is not one this service issued"))
+		return
+	}
+	ctx, cancel := a.asCaller(c)
+	defer cancel()
+	resp, err := a.Projects.ListProjects(ctx, &projectsv1.ListProjectsRequest{PageSize: int32(size), PageToken: token,
+		Sort: c.Query("sort"), Order: c.Query("order"), IncludeArchived: archived})
+	if err != nil {
+		fail(c, backendErr(err))
+		return
+	}
+	out := []Project{}
+	for _, p := range resp.GetProjects() {
+		out = append(out, projectView(p))
+	}
+	body := gin.H{"projects": out}
+	if next := resp.GetNextPageToken(); next != "" {
+		body["next_page_token"] = next
+	}
+	c.JSON(http.StatusOK, body)
+}
+
+func (a *API) searchProjects(c *gin.Context) {
+	size, err := queryInt(c, "page_size", 1, 50)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	q := c.Query("q")
+	if n := len([]rune(q)); n < 2 || n > 100 {
+		fail(c, errs.Invalid("project.query_invalid", "q", "q must be 2 to 100 characters"))
+		return
+	}
+	ctx, cancel := a.asCaller(c)
+	defer cancel()
+	resp, err := a.Projects.SearchProjects(ctx, &projectsv1.SearchProjectsRequest{Query: q, PageSize: int32(size)})
+	if err != nil {
+		fail(c, backendErr(err))
+		return
+	}
+	out := []Project{}
+	for _, p := range resp.GetProjects() {
+		out = append(out, projectView(p))
+	}
+	c.JSON(http.StatusOK, gin.H{"projects": out})
+}
+
+func (a *API) listMembers(c *gin.Context) {
+	id, ok := pathID(c, "id", "project.not_found")
+	if !ok {
+		return
+	}
+	ctx, cancel := a.asCaller(c)
+	defer cancel()
+	resp, err := a.Projects.ListMembers(ctx, &projectsv1.ListMembersRequest{ProjectId: id})
+	if err != nil {
+		fail(c, backendErr(err))
+		return
+	}
+	out := []Member{}
+	for _, m := range resp.GetMembers() {
+		out = append(out, memberView(m))
+	}
+	c.JSON(http.StatusOK, gin.H{"members": out})
+}
+
+type memberRequest struct {
+	UserID *string `json:"user_id"`
+	Role   *string `json:"role"`
+}
+
+func checkRole(r *string) (projectsv1.Role, error) {
+	if err := field("role", r, 16); err != nil {
+		return 0, err
+	}
+	role, ok := roles[*r]
+	if !ok {
+		return 0, errs.Invalid("member.role_invalid", "role", "role must be owner, admin, editor or viewer")
+	}
+	return role, nil
+}
+
+func (a *API) addMember(c *gin.Context) {
+	id, ok := pathID(c, "id", "project.not_found")
+	if !ok {
+		return
+	}
+	var req memberRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	if err := field("user_id", req.UserID, 36); err != nil {
+		fail(c, err)
+		return
+	}
+	role, err := checkRole(req.Role)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	ctx, cancel := a.asCaller(c)
+	defer cancel()
+	resp, err := a.Projects.AddMember(ctx, &projectsv1.AddMemberRequest{ProjectId: id, UserId: *req.UserID, Role: role})
+	if err != nil {
+		fail(c, backendErr(err))
+		return
+	}
+	c.JSON(http.StatusCreated, gin.H{"member": memberView(resp.GetMember())})
+}
+
+type roleRequest struct {
+	Role *string `json:"role"`
+}
+
+func (a *API) updateMember(c *gin.Context) {
+	id, ok := pathID(c, "id", "project.not_found")
+	if !ok {
+		return
+	}
+	userID, ok := pathID(c, "user_id", "member.not_found")
+	if !ok {
+		return
+	}
+	var req roleRequest
+	if err := decodeJSON(c, &req); err != nil {
+		fail(c, err)
+		return
+	}
+	role, err := checkRole(req.Role)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	ctx, cancel := a.asCaller(c)
+	defer cancel()
+	resp, err := a.Projects.UpdateMember(ctx, &projectsv1.UpdateMemberRequest{ProjectId: id, UserId: userID, Role: role})
+	if err != nil {
+		fail(c, backendErr(err))
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"member": memberView(resp.GetMember())})
+}
+
+func (a *API) removeMember(c *gin.Context) {
+	id, ok := pathID(c, "id", "project.not_found")
+	if !ok {
+		return
+	}
+	userID, ok := pathID(c, "user_id", "member.not_found")
+	if !ok {
+		return
+	}
+	ctx, cancel := a.asCaller(c)
+	defer cancel()
+	if _, err := a.Projects.RemoveMember(ctx, &projectsv1.RemoveMemberRequest{ProjectId: id, UserId: userID}); err != nil {
+		fail(c, backendErr(err))
+		return
+	}
+	c.Status(http.StatusNoContent)
+}

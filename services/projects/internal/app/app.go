@@ -1,0 +1,351 @@
+// Package app holds the projects use cases. Every mutation runs in one transaction that locks the
+// project row, checks the caller's role, applies the change, bumps the version and writes the events.
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/acme/platform/services/platform/caller"
+	"github.com/acme/platform/services/platform/errs"
+	"github.com/acme/platform/services/platform/events"
+	"github.com/acme/platform/services/platform/outbox"
+	"github.com/acme/platform/services/projects/internal/domain/project"
+)
+
+// Store runs reads and transactions on projects.
+type Store interface {
+	InTx(ctx context.Context, fn func(Tx) error) error
+	Get(ctx context.Context, id string) (project.Project, error)
+	Role(ctx context.Context, projectID, userID string) (project.Role, error)
+	List(ctx context.Context, userID string, q ListQuery) ([]WithRole, error)
+	Search(ctx context.Context, userID, query string, limit int) ([]WithRole, error)
+	Members(ctx context.Context, projectID string) ([]project.Member, error)
+}
+
+// Tx is one transaction's view of the store.
+type Tx interface {
+	// Lock reads the project and holds it until the transaction ends.
+	Lock(ctx context.Context, id string) (project.Project, error)
+	Role(ctx context.Context, projectID, userID string) (project.Role, error)
+	Owners(ctx context.Context, projectID string) ([]string, error)
+	Insert(ctx context.Context, p project.Project) error
+	Save(ctx context.Context, p project.Project) error
+	Delete(ctx context.Context, id string) error
+	PutMember(ctx context.Context, projectID string, m project.Member) error
+	DeleteMember(ctx context.Context, projectID, userID string) error
+	Publish(ctx context.Context, evs ...outbox.Event) error
+}
+
+// Users tells whether an account exists; projects asks users through Dapr service invocation.
+type Users interface {
+	Exists(ctx context.Context, userID string) (bool, error)
+}
+
+// SettingsValidator checks a settings document against the contract's JSON Schema.
+type SettingsValidator interface {
+	Validate(settings map[string]any) error
+}
+
+// WithRole is a project and the caller's role in it.
+type WithRole struct {
+	Project project.Project
+	Role    project.Role
+}
+
+// Service is the projects use cases.
+type Service struct {
+	Store    Store
+	Users    Users
+	Settings SettingsValidator
+	Now      func() time.Time
+}
+
+func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
+
+// CreateInput is a new project's fields.
+type CreateInput struct {
+	Name, Slug, Description, Visibility string
+	Tags                                []string
+	Settings                            map[string]any
+}
+
+// Create makes a project owned by the caller.
+func (s *Service) Create(ctx context.Context, c caller.Caller, in CreateInput) (WithRole, error) {
+	name, err := project.CheckName(in.Name)
+	if err != nil {
+		return WithRole{}, err
+	}
+	slug := in.Slug
+	if slug == "" {
+		slug = project.Slugify(name)
+	}
+	if err := project.CheckSlug(slug); err != nil {
+		return WithRole{}, err
+	}
+	if err := project.CheckDescription(in.Description); err != nil {
+		return WithRole{}, err
+	}
+	vis, err := project.ParseVisibility(in.Visibility)
+	if err != nil {
+		return WithRole{}, err
+	}
+	tags, err := project.NormalizeTags(in.Tags)
+	if err != nil {
+		return WithRole{}, err
+	}
+	settings := in.Settings
+	if settings == nil {
+		settings = map[string]any{}
+	}
+	if err := s.Settings.Validate(settings); err != nil {
+		return WithRole{}, err
+	}
+	now := s.now()
+	p := project.Project{ID: uuid.NewString(), OwnerID: c.UserID, Name: name, Slug: slug, Description: in.Description,
+		Visibility: vis, Tags: tags, Settings: settings, Version: 1, CreatedAt: now, UpdatedAt: now}
+	err = s.Store.InTx(ctx, func(tx Tx) error {
+		if err := tx.Insert(ctx, p); err != nil {
+			return err
+		}
+		if err := tx.PutMember(ctx, p.ID, project.Member{UserID: c.UserID, Role: project.Owner, AddedAt: now}); err != nil {
+			return err
+		}
+		return tx.Publish(ctx, projectEvent("project.created", p, c, now, events.ProjectCreated{
+			ProjectID: p.ID, OwnerID: p.OwnerID, Name: p.Name, Slug: p.Slug, Visibility: string(p.Visibility), Tags: p.Tags}),
+			audit("project.created", p.ID, c, now, "project", map[string]string{"name": p.Name, "slug": p.Slug}))
+	})
+	if err != nil {
+		return WithRole{}, err
+	}
+	return WithRole{Project: p, Role: project.Owner}, nil
+}
+
+// Get returns a project the caller may see.
+func (s *Service) Get(ctx context.Context, c caller.Caller, id string) (WithRole, error) {
+	if err := checkID(id); err != nil {
+		return WithRole{}, err
+	}
+	p, err := s.Store.Get(ctx, id)
+	if err != nil {
+		return WithRole{}, err
+	}
+	role, err := s.Store.Role(ctx, id, c.UserID)
+	if err != nil {
+		return WithRole{}, err
+	}
+	if err := project.Authorize(role, p.Visibility != project.Private, project.Read); err != nil {
+		return WithRole{}, err
+	}
+	return WithRole{Project: p, Role: role}, nil
+}
+
+func checkID(id string) error {
+	if _, err := uuid.Parse(id); err != nil {
+		return errs.NotFound("project.not_found", "no such project")
+	}
+	return nil
+}
+
+// mutate locks the project, checks that the caller may do a, and runs fn, which returns the events
+// to publish. Archived projects accept nothing but restore and delete.
+func (s *Service) mutate(ctx context.Context, c caller.Caller, id string, a project.Action, allowArchived bool,
+	fn func(tx Tx, p *project.Project, role project.Role) ([]outbox.Event, error)) (WithRole, error) {
+	if err := checkID(id); err != nil {
+		return WithRole{}, err
+	}
+	var out WithRole
+	err := s.Store.InTx(ctx, func(tx Tx) error {
+		p, err := tx.Lock(ctx, id)
+		if err != nil {
+			return err
+		}
+		role, err := tx.Role(ctx, id, c.UserID)
+		if err != nil {
+			return err
+		}
+		if err := project.Authorize(role, p.Visibility != project.Private, a); err != nil {
+			return err
+		}
+		if p.Archived && !allowArchived {
+			return errs.Conflict("project.archived", "the project is archived; restore it first")
+		}
+		evs, err := fn(tx, &p, role)
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 {
+			out = WithRole{Project: p, Role: role}
+			return nil
+		}
+		if p.ID != "" { // deleted projects are not saved
+			if err := tx.Save(ctx, p); err != nil {
+				return err
+			}
+		}
+		out = WithRole{Project: p, Role: role}
+		return tx.Publish(ctx, evs...)
+	})
+	if err != nil {
+		return WithRole{}, err
+	}
+	if r, err := s.Store.Role(ctx, id, c.UserID); err == nil && out.Project.ID != "" {
+		out.Role = r
+	}
+	return out, nil
+}
+
+// bump advances the project's version for one more event and returns it.
+func bump(p *project.Project, now time.Time) int64 {
+	p.Version++
+	p.UpdatedAt = now
+	return p.Version
+}
+
+// UpdateInput is a partial update; nil fields stay as they are.
+type UpdateInput struct {
+	ExpectedVersion int64
+	Name            *string
+	Description     *string
+	Visibility      *string
+	Tags            *[]string
+	Settings        map[string]any
+}
+
+// Update changes a project if the caller read its current version.
+func (s *Service) Update(ctx context.Context, c caller.Caller, id string, in UpdateInput) (WithRole, error) {
+	if in.ExpectedVersion <= 0 {
+		return WithRole{}, errs.Invalid("project.version_required", "expected_version", "the version you read is required (If-Match)")
+	}
+	// Validate everything before taking the lock.
+	var (
+		name string
+		vis  project.Visibility
+		tags []string
+		err  error
+	)
+	if in.Name != nil {
+		if name, err = project.CheckName(*in.Name); err != nil {
+			return WithRole{}, err
+		}
+	}
+	if in.Description != nil {
+		if err := project.CheckDescription(*in.Description); err != nil {
+			return WithRole{}, err
+		}
+	}
+	if in.Visibility != nil {
+		if vis, err = project.ParseVisibility(*in.Visibility); err != nil || *in.Visibility == "" {
+			return WithRole{}, errs.Invalid("project.visibility_invalid", "visibility", "visibility must be private, internal or public")
+		}
+	}
+	if in.Tags != nil {
+		if tags, err = project.NormalizeTags(*in.Tags); err != nil {
+			return WithRole{}, err
+		}
+	}
+	if in.Settings != nil {
+		if err := s.Settings.Validate(in.Settings); err != nil {
+			return WithRole{}, err
+		}
+	}
+	return s.mutate(ctx, c, id, project.Edit, false, func(tx Tx, p *project.Project, _ project.Role) ([]outbox.Event, error) {
+		if p.Version != in.ExpectedVersion {
+			return nil, &errs.Error{Kind: errs.KindPrecondition, Code: "project.version_mismatch",
+				Message: "the project changed since you read it; read it again and retry"}
+		}
+		changed := map[string]string{}
+		if in.Name != nil && name != p.Name {
+			p.Name, changed["name"] = name, name
+		}
+		if in.Description != nil && *in.Description != p.Description {
+			p.Description, changed["description"] = *in.Description, "changed"
+		}
+		if in.Visibility != nil && vis != p.Visibility {
+			p.Visibility, changed["visibility"] = vis, string(vis)
+		}
+		if in.Tags != nil {
+			p.Tags, changed["tags"] = tags, "changed"
+		}
+		if in.Settings != nil {
+			p.Settings, changed["settings"] = in.Settings, "changed"
+		}
+		if len(changed) == 0 {
+			return nil, nil
+		}
+		now := s.now()
+		bump(p, now)
+		return []outbox.Event{
+			projectEvent("project.updated", *p, c, now, events.ProjectUpdated{ProjectID: p.ID, Name: p.Name,
+				Visibility: string(p.Visibility), Tags: p.Tags}),
+			audit("project.updated", p.ID, c, now, "project", changed),
+		}, nil
+	})
+}
+
+// Archive makes a project read-only; Restore undoes it.
+func (s *Service) Archive(ctx context.Context, c caller.Caller, id string, archived bool) (WithRole, error) {
+	typ := "project.archived"
+	if !archived {
+		typ = "project.restored"
+	}
+	return s.mutate(ctx, c, id, project.Edit, true, func(tx Tx, p *project.Project, _ project.Role) ([]outbox.Event, error) {
+		if p.Archived == archived {
+			code, msg := "project.already_archived", "the project is already archived"
+			if !archived {
+				code, msg = "project.not_archived", "the project is not archived"
+			}
+			return nil, errs.Conflict(code, msg)
+		}
+		now := s.now()
+		p.Archived = archived
+		bump(p, now)
+		return []outbox.Event{
+			projectEvent(typ, *p, c, now, events.ProjectArchived{ProjectID: p.ID, Archived: archived}),
+			audit(typ, p.ID, c, now, "project", nil),
+		}, nil
+	})
+}
+
+// Delete removes a project and its memberships; owners only.
+func (s *Service) Delete(ctx context.Context, c caller.Caller, id string) error {
+	_, err := s.mutate(ctx, c, id, project.Delete, true, func(tx Tx, p *project.Project, _ project.Role) ([]outbox.Event, error) {
+		now := s.now()
+		bump(p, now)
+		evs := []outbox.Event{
+			projectEvent("project.deleted", *p, c, now, events.ProjectDeleted{ProjectID: p.ID}),
+			audit("project.deleted", p.ID, c, now, "project", map[string]string{"name": p.Name}),
+		}
+		if err := tx.Delete(ctx, p.ID); err != nil {
+			return nil, err
+		}
+		p.ID = ""
+		return evs, nil
+	})
+	return err
+}
+
+const source = "projects"
+
+func projectEvent(typ string, p project.Project, c caller.Caller, at time.Time, payload any) outbox.Event {
+	return outbox.Event{Topic: events.TopicProjects, Envelope: events.Envelope{EventID: uuid.NewString(), Type: typ,
+		OccurredAt: at, Subject: p.ID, Actor: c.UserID, Region: region(c), AggregateVersion: p.Version, Payload: payload}}
+}
+
+func audit(typ, subject string, c caller.Caller, at time.Time, resource string, details map[string]string) outbox.Event {
+	if details == nil {
+		details = map[string]string{}
+	}
+	return outbox.Event{Topic: events.TopicAudit, Envelope: events.Envelope{EventID: uuid.NewString(), Type: typ,
+		OccurredAt: at, Subject: subject, Actor: c.UserID, Region: region(c),
+		Payload: events.AuditDetails{Source: source, ResourceType: resource, Outcome: "success", Details: details}}}
+}
+
+func region(c caller.Caller) string {
+	if c.Region == "eu" {
+		return "eu"
+	}
+	return "us"
+}

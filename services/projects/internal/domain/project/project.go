@@ -1,0 +1,141 @@
+// Package project holds the rules of projects and their members: valid names, slugs, tags and
+// visibility; what each role may do; and that a project always keeps an owner.
+package project
+
+import (
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/acme/platform/services/platform/errs"
+)
+
+// Visibility says who may see a project: private (members), internal (signed-in users), public.
+type Visibility string
+
+const (
+	Private  Visibility = "private"
+	Internal Visibility = "internal"
+	Public   Visibility = "public"
+)
+
+// ParseVisibility reads a visibility; "" means private.
+func ParseVisibility(s string) (Visibility, error) {
+	switch v := Visibility(s); v {
+	case "":
+		return Private, nil
+	case Private, Internal, Public:
+		return v, nil
+	}
+	return "", errs.Invalid("project.visibility_invalid", "visibility", "visibility must be private, internal or public")
+}
+
+// Limits on input, enforced here and at the gateway's edge.
+const (
+	MaxNameLength        = 100
+	MaxDescriptionLength = 2000
+	MaxTags              = 20
+	MaxTagLength         = 32
+)
+
+var (
+	slugPattern = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
+	tagPattern  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
+)
+
+// Project is a workspace owned by users with roles.
+type Project struct {
+	ID          string
+	OwnerID     string
+	Name        string
+	Slug        string
+	Description string
+	Visibility  Visibility
+	Tags        []string
+	Settings    map[string]any
+	Archived    bool
+	Version     int64
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// CheckName validates a display name: 1 to 100 characters, no control characters.
+func CheckName(name string) (string, error) {
+	n := strings.TrimSpace(name)
+	switch {
+	case n == "":
+		return "", errs.Invalid("project.name_required", "name", "name is required")
+	case utf8.RuneCountInString(n) > MaxNameLength:
+		return "", errs.Invalid("project.name_too_long", "name", "name is longer than 100 characters")
+	case strings.IndexFunc(n, unicode.IsControl) >= 0:
+		return "", errs.Invalid("project.name_invalid", "name", "name contains control characters")
+	}
+	return n, nil
+}
+
+// CheckSlug validates a URL name: lower-case letters, digits and inner hyphens, 1 to 63 characters.
+func CheckSlug(slug string) error {
+	if !slugPattern.MatchString(slug) {
+		return errs.Invalid("project.slug_invalid", "slug", "slug must be 1-63 lower-case letters, digits or inner hyphens")
+	}
+	return nil
+}
+
+// Slugify derives a slug from a name, for creations that give none.
+func Slugify(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		if b.Len() >= 63 {
+			break
+		}
+		switch {
+		case r < utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+			b.WriteRune(r)
+			dash = false
+		case !dash && b.Len() > 0:
+			b.WriteByte('-')
+			dash = true
+		}
+	}
+	s := strings.Trim(b.String(), "-")
+	if s == "" {
+		return "project"
+	}
+	return s
+}
+
+// CheckDescription bounds the description.
+func CheckDescription(d string) error {
+	if utf8.RuneCountInString(d) > MaxDescriptionLength {
+		return errs.Invalid("project.description_too_long", "description", "description is longer than 2000 characters")
+	}
+	if !utf8.ValidString(d) {
+		return errs.Invalid("project.description_invalid", "description", "description is not valid UTF-8")
+	}
+	return nil
+}
+
+// NormalizeTags lower-cases, deduplicates and sorts tags and checks each.
+func NormalizeTags(tags []string) ([]string, error) {
+	seen := map[string]bool{}
+	out := []string{}
+	for _, t := range tags {
+		t = strings.ToLower(strings.TrimSpace(t))
+		if !tagPattern.MatchString(t) {
+			return nil, errs.Invalid("project.tag_invalid", "tags", "each tag must be 1-32 lower-case letters, digits or hyphens")
+		}
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	if len(out) > MaxTags {
+		return nil, errs.Invalid("project.too_many_tags", "tags", "a project has at most 20 tags")
+	}
+	sort.Strings(out)
+	return out, nil
+}

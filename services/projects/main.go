@@ -1,0 +1,92 @@
+// Command projects owns projects, their members and settings. It serves acme.projects.v1 over gRPC
+// beside its Dapr sidecar and asks users, through Dapr, whether an account exists.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"time"
+
+	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
+	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
+	"github.com/acme/platform/services/platform/config"
+	"github.com/acme/platform/services/platform/daprkit"
+	"github.com/acme/platform/services/platform/events"
+	"github.com/acme/platform/services/platform/outbox"
+	"github.com/acme/platform/services/platform/postgres"
+	"github.com/acme/platform/services/platform/server"
+	"github.com/acme/platform/services/platform/telemetry"
+	"github.com/acme/platform/services/projects/internal/adapters"
+	"github.com/acme/platform/services/projects/internal/app"
+	"github.com/acme/platform/services/projects/internal/ports"
+	"github.com/acme/platform/services/projects/migrations"
+)
+
+func main() {
+	env := config.FromOS()
+	log := telemetry.NewLogger(os.Stderr, "projects", env.String("LOG_LEVEL", "info"))
+	if err := run(env, log); err != nil {
+		log.Error("projects stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(env *config.Env, log *slog.Logger) error {
+	ctx, stop := server.SignalContext()
+	defer stop()
+	var (
+		addr    = server.ListenAddr(env, "50102")
+		dbURL   = env.Required("DATABASE_URL")
+		pubsub  = env.String("PUBSUB_NAME", "pubsub")
+		sidecar = daprkit.FromEnv(env)
+	)
+	if err := env.Err(); err != nil {
+		return err
+	}
+	shutdownTracing, err := telemetry.Setup(ctx, "projects")
+	if err != nil {
+		return err
+	}
+	defer shutdownTracing(context.Background())
+
+	pool, err := postgres.Open(ctx, log, dbURL, outbox.Migrations(), postgres.Migrations{FS: migrations.FS, Table: "goose_projects"})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	dc, err := sidecar.Client(ctx)
+	if err != nil {
+		return err
+	}
+	defer dc.Close()
+	usersConn, err := sidecar.DialApp("users")
+	if err != nil {
+		return err
+	}
+	defer usersConn.Close()
+	codec, err := events.NewCodec()
+	if err != nil {
+		return err
+	}
+	settings, err := adapters.NewSettingsSchema()
+	if err != nil {
+		return err
+	}
+	svc := &app.Service{
+		Store:    adapters.Postgres{Pool: pool, Outbox: outbox.NewWriter(codec)},
+		Users:    adapters.UsersClient{Client: usersv1.NewUsersServiceClient(usersConn)},
+		Settings: settings,
+		Now:      time.Now,
+	}
+
+	relay := &outbox.Relay{Pool: pool, Publisher: outbox.DaprPublisher{Client: dc, PubSub: pubsub}, Log: log}
+	relayDone := make(chan struct{})
+	go func() { defer close(relayDone); _ = relay.Run(ctx) }()
+	// Runs before the deferred pool.Close: the relay finishes its batch on an open pool.
+	defer func() { stop(); <-relayDone }()
+
+	srv, health := server.NewGRPC(log)
+	projectsv1.RegisterProjectsServiceServer(srv, ports.GRPC{App: svc})
+	return server.ServeGRPC(ctx, log, addr, srv, health)
+}
