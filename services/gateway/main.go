@@ -1,14 +1,22 @@
 // Command gateway is the platform's REST edge. Clients reach every service through it; it checks
-// each bearer token with users and calls backends through its Dapr sidecar.
+// each bearer token with users, limits request rates in Redis (shared by all replicas), terminates
+// TLS with a certificate from the secret store, and calls backends through its Dapr sidecar.
 package main
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
 
 	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
@@ -32,12 +40,25 @@ func run(env *config.Env, log *slog.Logger) error {
 	ctx, stop := server.SignalContext()
 	defer stop()
 	var (
-		addr    = server.ListenAddr(env, "8080")
-		timeout = env.Duration("BACKEND_TIMEOUT", 10*time.Second)
-		sidecar = daprkit.FromEnv(env)
+		addr        = server.ListenAddr(env, "8080")
+		tlsPort     = env.String("TLS_PORT", "")
+		tlsSecret   = env.String("TLS_SECRET", "")
+		secretStore = env.String("SECRET_STORE_NAME", "secretstore")
+		timeout     = env.Duration("BACKEND_TIMEOUT", 10*time.Second)
+		redisAddr   = env.String("REDIS_ADDR", "")
+		redisDB     = env.Int("REDIS_DB", 0)
+		authLimit   = env.String("RATE_LIMIT_AUTH", "20/m")
+		apiLimit    = env.String("RATE_LIMIT_API", "600/m")
+		limitPrefix = env.String("RATE_LIMIT_PREFIX", "")
+		origins     = env.List("CORS_ALLOWED_ORIGINS", nil)
+		proxies     = env.List("TRUSTED_PROXIES", nil)
+		sidecar     = daprkit.FromEnv(env)
 	)
 	if err := env.Err(); err != nil {
 		return err
+	}
+	if (tlsPort == "") != (tlsSecret == "") {
+		return errors.New("TLS_PORT and TLS_SECRET go together")
 	}
 	shutdownTracing, err := telemetry.Setup(ctx, "gateway")
 	if err != nil {
@@ -45,12 +66,29 @@ func run(env *config.Env, log *slog.Logger) error {
 	}
 	defer shutdownTracing(context.Background())
 
+	var limits *httpapi.RateLimits
+	if redisAddr != "" {
+		auth, err := httpapi.ParseLimit(authLimit)
+		if err != nil {
+			return err
+		}
+		api, err := httpapi.ParseLimit(apiLimit)
+		if err != nil {
+			return err
+		}
+		rdb := redis.NewClient(&redis.Options{Addr: redisAddr, DB: redisDB, Password: os.Getenv("REDIS_PASSWORD")})
+		defer rdb.Close()
+		limits = &httpapi.RateLimits{Limiter: redis_rate.NewLimiter(rdb), Auth: auth, API: api, Prefix: limitPrefix, Log: log}
+		log.Info("rate limits", "auth_per_address", auth.String(), "api_per_user", api.String())
+	} else {
+		log.Warn("REDIS_ADDR unset: no rate limits")
+	}
+
 	usersConn, err := sidecar.DialApp("users")
 	if err != nil {
 		return err
 	}
 	defer usersConn.Close()
-
 	projectsConn, err := sidecar.DialApp("projects")
 	if err != nil {
 		return err
@@ -62,6 +100,9 @@ func run(env *config.Env, log *slog.Logger) error {
 		Projects:       projectsv1.NewProjectsServiceClient(projectsConn),
 		Log:            log,
 		BackendTimeout: timeout,
+		Limits:         limits,
+		CORSOrigins:    origins,
+		TrustedProxies: proxies,
 		Ready: func(r *http.Request) error {
 			ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 			defer cancel()
@@ -71,7 +112,40 @@ func run(env *config.Env, log *slog.Logger) error {
 			return nil
 		},
 	}
-	srv := &http.Server{Addr: addr, Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 32 << 10}
-	return server.ServeHTTP(ctx, log, srv)
+	handler := api.Handler()
+	newServer := func(addr string) *http.Server {
+		return &http.Server{Addr: addr, Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 32 << 10}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return server.ServeHTTP(gctx, log, newServer(addr)) })
+	if tlsPort != "" {
+		cert, err := loadCertificate(ctx, sidecar, secretStore, tlsSecret)
+		if err != nil {
+			return err
+		}
+		host, _, _ := net.SplitHostPort(addr)
+		srv := newServer(net.JoinHostPort(host, tlsPort))
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		g.Go(func() error { return server.ServeHTTPS(gctx, log, srv) })
+	}
+	return g.Wait()
+}
+
+// loadCertificate reads the TLS certificate and key (PEM, fields cert and key) from the secret store.
+func loadCertificate(ctx context.Context, sidecar daprkit.Sidecar, store, name string) (tls.Certificate, error) {
+	client, err := sidecar.Client(ctx)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	defer client.Close()
+	sec, err := client.GetSecret(ctx, store, name, nil)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("read TLS secret %s: %w", name, err)
+	}
+	cert, err := tls.X509KeyPair([]byte(sec["cert"]), []byte(sec["key"]))
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("TLS secret %s: %w", name, err)
+	}
+	return cert, nil
 }

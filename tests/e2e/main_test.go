@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -28,6 +29,12 @@ var env struct {
 	brokerAddr string
 	signingKid string
 	signingKey ed25519.PrivateKey
+	// The gateway's HTTPS address and the certificate it serves.
+	gatewayTLS string
+	tlsCert    []byte
+	// What a further gateway replica needs to join the same topology.
+	runFile, daprd, resources, logDir string
+	gatewayEnv                        map[string]string
 }
 
 func TestMain(m *testing.M) {
@@ -68,12 +75,27 @@ func run(m *testing.M) (code int) {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if env.signingKid, env.signingKey, err = devsecrets.SigningKey(secrets); err != nil {
+	if env.signingKid, env.signingKey, err = devsecrets.ReadSigningKey(secrets); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 
-	appEnv := map[string]map[string]string{}
+	if env.tlsCert, err = devsecrets.TLSCertificate(secrets); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	tlsPort, err := freePort()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	// The gateway keeps its rate-limit counters in its own Redis database, under a prefix of this run,
+	// with limits the suite's own traffic stays under (the rate-limit test sends from another address).
+	env.gatewayEnv = map[string]string{
+		"REDIS_DB": "1", "RATE_LIMIT_PREFIX": fmt.Sprintf("e2e-%d:", time.Now().UnixNano()),
+		"RATE_LIMIT_AUTH": "300/m", "RATE_LIMIT_API": "3000/m", "TLS_PORT": fmt.Sprint(tlsPort),
+	}
+	appEnv := map[string]map[string]string{"gateway": env.gatewayEnv}
 	for _, app := range []string{"users", "projects", "audit"} {
 		url, drop, err := postgres.CreateDatabase(ctx, "acme_e2e_"+app)
 		if err != nil {
@@ -96,8 +118,9 @@ func run(m *testing.M) (code int) {
 		return 1
 	}
 
+	env.runFile, env.daprd, env.resources, env.logDir = filepath.Join(root, "dapr.yaml"), daprd, resources, logDir
 	start := time.Now()
-	env.topo, err = launcher.Start(ctx, filepath.Join(root, "dapr.yaml"), launcher.Options{
+	env.topo, err = launcher.Start(ctx, env.runFile, launcher.Options{
 		Daprd: daprd, LogDir: logDir, ResourcesDir: resources, Env: appEnv, FreePorts: true,
 	})
 	if err != nil {
@@ -106,6 +129,7 @@ func run(m *testing.M) (code int) {
 	}
 	fmt.Printf("e2e: topology healthy in %.1fs, logs in %s\n%s\n", time.Since(start).Seconds(), logDir, env.topo.Table())
 	env.gatewayURL = fmt.Sprintf("http://127.0.0.1:%d", env.topo.App("gateway").AppPort)
+	env.gatewayTLS = fmt.Sprintf("https://127.0.0.1:%d", tlsPort)
 
 	code = m.Run()
 
@@ -121,4 +145,13 @@ func run(m *testing.M) (code int) {
 	}
 	fmt.Println("e2e: topology stopped, no process left")
 	return code
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }

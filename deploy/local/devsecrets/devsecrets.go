@@ -1,39 +1,58 @@
-// Package devsecrets writes the development secrets file the local secret store component reads: a
-// fresh Ed25519 JWT signing key made on this machine. Nothing in it is a real secret, and nothing of
-// it is committed.
+// Package devsecrets writes the development secrets file the local secret store component reads:
+// an Ed25519 JWT signing key and a self-signed TLS certificate for the gateway's local HTTPS port,
+// all made on this machine. Nothing in it is a real secret, and nothing of it is committed.
 package devsecrets
 
 import (
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
+	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
 )
 
-// Write creates the file at path unless it exists, and reports whether it did. The signing key is
-// returned either way, so tests can sign tokens of their own (expired ones, say) with it.
-func Write(path string) (created bool, err error) {
-	if _, err := os.Stat(path); err == nil {
+// Secret names, as the apps ask for them.
+const (
+	SigningKey = "jwt-signing-key"
+	GatewayTLS = "gateway-tls"
+)
+
+// Write makes sure the file at path holds every development secret: it creates what is missing and
+// keeps what exists, so sessions signed earlier stay valid. It reports whether it changed the file.
+func Write(path string) (changed bool, err error) {
+	secrets := map[string]map[string]string{}
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &secrets); err != nil {
+			return false, err
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return false, err
+	}
+	if _, ok := secrets[SigningKey]; !ok {
+		if secrets[SigningKey], err = signingKey(); err != nil {
+			return false, err
+		}
+		changed = true
+	}
+	if _, ok := secrets[GatewayTLS]; !ok {
+		if secrets[GatewayTLS], err = selfSigned(); err != nil {
+			return false, err
+		}
+		changed = true
+	}
+	if !changed {
 		return false, nil
 	}
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return false, err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return false, err
-	}
-	b, err := json.MarshalIndent(map[string]any{
-		"jwt-signing-key": map[string]string{
-			"kid":         "dev-" + time.Now().UTC().Format("20060102T150405"),
-			"private-key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		},
-	}, "", "  ")
+	b, err := json.MarshalIndent(secrets, "", "  ")
 	if err != nil {
 		return false, err
 	}
@@ -46,24 +65,71 @@ func Write(path string) (created bool, err error) {
 	return true, os.Rename(path+".tmp", path)
 }
 
-// SigningKey reads the JWT signing key back: its kid and private key.
-func SigningKey(path string) (string, ed25519.PrivateKey, error) {
+func signingKey() (map[string]string, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{
+		"kid":         "dev-" + time.Now().UTC().Format("20060102T150405"),
+		"private-key": string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+	}, nil
+}
+
+// selfSigned makes a one-year ECDSA certificate for localhost and 127.0.0.1.
+func selfSigned() (map[string]string, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial, Subject: pkix.Name{CommonName: "acme-platform local gateway"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.AddDate(1, 0, 0),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{
+		"cert": string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		"key":  string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})),
+	}, nil
+}
+
+func read(path string) (map[string]map[string]string, error) {
 	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var secrets map[string]map[string]string
+	return secrets, json.Unmarshal(b, &secrets)
+}
+
+// ReadSigningKey reads the JWT signing key back: its kid and private key. Tests sign tokens of their
+// own (expired ones, say) with it.
+func ReadSigningKey(path string) (string, ed25519.PrivateKey, error) {
+	secrets, err := read(path)
 	if err != nil {
 		return "", nil, err
 	}
-	var f struct {
-		Key struct {
-			Kid        string `json:"kid"`
-			PrivateKey string `json:"private-key"`
-		} `json:"jwt-signing-key"`
-	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		return "", nil, err
-	}
-	block, _ := pem.Decode([]byte(f.Key.PrivateKey))
+	block, _ := pem.Decode([]byte(secrets[SigningKey]["private-key"]))
 	if block == nil {
-		return "", nil, os.ErrInvalid
+		return "", nil, errors.New("no signing key")
 	}
 	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
@@ -71,7 +137,16 @@ func SigningKey(path string) (string, ed25519.PrivateKey, error) {
 	}
 	priv, ok := k.(ed25519.PrivateKey)
 	if !ok {
-		return "", nil, os.ErrInvalid
+		return "", nil, errors.New("signing key is not Ed25519")
 	}
-	return f.Key.Kid, priv, nil
+	return secrets[SigningKey]["kid"], priv, nil
+}
+
+// TLSCertificate returns the gateway's certificate in PEM, for clients that must trust it.
+func TLSCertificate(path string) ([]byte, error) {
+	secrets, err := read(path)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(secrets[GatewayTLS]["cert"]), nil
 }

@@ -37,8 +37,8 @@ func fail(err error) {
 }
 
 func writeSecrets(path string) error {
-	created, err := devsecrets.Write(path)
-	if created {
+	changed, err := devsecrets.Write(path)
+	if changed {
 		fmt.Println("wrote development secrets to", path)
 	}
 	return err

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/gin-contrib/cors"
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
@@ -28,6 +29,13 @@ type API struct {
 	Ready func(*http.Request) error
 	// BackendTimeout bounds each backend call (default 10s).
 	BackendTimeout time.Duration
+	// Limits are the shared rate limits; nil disables them.
+	Limits *RateLimits
+	// CORS is the cross-origin policy; no origins means no CORS headers.
+	CORSOrigins []string
+	// TrustedProxies may set X-Forwarded-For; nobody else can choose the client address that the
+	// per-address rate limit counts.
+	TrustedProxies []string
 }
 
 // Handler returns the gateway's HTTP handler, traced with OpenTelemetry.
@@ -40,9 +48,24 @@ func (a *API) Engine() *gin.Engine {
 		a.BackendTimeout = 10 * time.Second
 	}
 	r := gin.New()
+	if err := r.SetTrustedProxies(a.TrustedProxies); err != nil {
+		a.Log.Error("trusted proxies ignored", "error", err)
+		_ = r.SetTrustedProxies(nil)
+	}
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	r.Use(a.requestID, a.accessLog, a.recover, limitBody)
+	r.Use(a.requestID, a.accessLog, a.recover)
+	if len(a.CORSOrigins) > 0 {
+		r.Use(cors.New(cors.Config{
+			AllowOrigins:     a.CORSOrigins,
+			AllowMethods:     []string{"GET", "POST", "PATCH", "PUT", "DELETE"},
+			AllowHeaders:     []string{"Authorization", "Content-Type", "If-Match", "X-Request-Id"},
+			ExposeHeaders:    []string{"ETag", "Location", "X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"},
+			AllowCredentials: false,
+			MaxAge:           10 * time.Minute,
+		}))
+	}
+	r.Use(limitBody)
 	r.NoRoute(func(c *gin.Context) { fail(c, errs.NotFound("route.not_found", "no such route")) })
 	r.NoMethod(func(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, ErrorBody{Error: ErrorDetail{Code: "route.method_not_allowed",
@@ -52,13 +75,18 @@ func (a *API) Engine() *gin.Engine {
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", a.readyz)
 
+	var authLimit, apiLimit gin.HandlerFunc = pass, pass
+	if a.Limits != nil {
+		authLimit = a.Limits.limit("auth", a.Limits.Auth, byClientIP)
+		apiLimit = a.Limits.limit("api", a.Limits.API, byUser)
+	}
 	v1 := r.Group("/v1")
-	v1.POST("/users", a.register)
-	v1.POST("/auth/login", a.login)
-	v1.POST("/auth/logout", a.authenticate, a.logout)
-	v1.GET("/users/me", a.authenticate, a.me)
+	v1.POST("/users", authLimit, a.register)
+	v1.POST("/auth/login", authLimit, a.login)
+	v1.POST("/auth/logout", a.authenticate, apiLimit, a.logout)
+	v1.GET("/users/me", a.authenticate, apiLimit, a.me)
 
-	p := v1.Group("/projects", a.authenticate)
+	p := v1.Group("/projects", a.authenticate, apiLimit)
 	p.POST("", a.createProject)
 	p.GET("", a.listProjects)
 	p.GET("/search", a.searchProjects)
@@ -74,6 +102,8 @@ func (a *API) Engine() *gin.Engine {
 	p.DELETE("/:id/members/:user_id", a.removeMember)
 	return r
 }
+
+func pass(c *gin.Context) { c.Next() }
 
 const requestIDHeader = "X-Request-Id"
 

@@ -1,0 +1,98 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/go-redis/redis_rate/v10"
+
+	"github.com/acme/platform/services/platform/errs"
+)
+
+// RateLimits are the per-class limits, enforced with GCRA in Redis so every gateway replica shares
+// them. Auth routes (register, login) are limited per client address; everything else per signed-in
+// user.
+type RateLimits struct {
+	Limiter *redis_rate.Limiter
+	Auth    redis_rate.Limit
+	API     redis_rate.Limit
+	// Prefix namespaces the keys (an environment, or a test run).
+	Prefix string
+	Log    *slog.Logger
+}
+
+// ParseLimit reads "N/period" (period a Go duration or s, m, h), e.g. "20/m", "600/1m", "5/10s".
+// The burst equals N: a client may spend the whole allowance at once, then earns it back evenly.
+func ParseLimit(s string) (redis_rate.Limit, error) {
+	n, per, ok := strings.Cut(strings.TrimSpace(s), "/")
+	rate, err := strconv.Atoi(n)
+	if !ok || err != nil || rate <= 0 {
+		return redis_rate.Limit{}, fmt.Errorf("rate limit %q: want N/period, e.g. 20/m", s)
+	}
+	switch per {
+	case "s":
+		per = "1s"
+	case "m":
+		per = "1m"
+	case "h":
+		per = "1h"
+	}
+	d, err := time.ParseDuration(per)
+	if err != nil || d <= 0 {
+		return redis_rate.Limit{}, fmt.Errorf("rate limit %q: bad period", s)
+	}
+	return redis_rate.Limit{Rate: rate, Burst: rate, Period: d}, nil
+}
+
+// limit returns middleware for a class; key picks the caller's identity from the request.
+func (r *RateLimits) limit(class string, limit redis_rate.Limit, key func(*gin.Context) string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if r == nil || r.Limiter == nil {
+			c.Next()
+			return
+		}
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 500*time.Millisecond)
+		res, err := r.Limiter.Allow(ctx, r.Prefix+"ratelimit:"+class+":"+key(c), limit)
+		cancel()
+		if err != nil {
+			// Redis unreachable: serve rather than refuse everyone; the error is logged and visible.
+			r.Log.WarnContext(c.Request.Context(), "rate limiter unavailable, allowing", "error", err)
+			c.Next()
+			return
+		}
+		c.Header("RateLimit-Limit", strconv.Itoa(limit.Rate))
+		c.Header("RateLimit-Remaining", strconv.Itoa(res.Remaining))
+		c.Header("RateLimit-Reset", strconv.Itoa(ceilSeconds(res.ResetAfter)))
+		c.Header("RateLimit-Policy", fmt.Sprintf("%d;w=%d", limit.Rate, int(limit.Period.Seconds())))
+		if res.Allowed == 0 {
+			c.Header("Retry-After", strconv.Itoa(max(1, ceilSeconds(res.RetryAfter))))
+			fail(c, &errs.Error{Kind: errs.KindTooMany, Code: "rate_limited",
+				Message: fmt.Sprintf("too many requests; retry in %d s", max(1, ceilSeconds(res.RetryAfter)))})
+			return
+		}
+		c.Next()
+	}
+}
+
+func ceilSeconds(d time.Duration) int {
+	if d <= 0 {
+		return 0
+	}
+	return int(math.Ceil(d.Seconds()))
+}
+
+func byClientIP(c *gin.Context) string { return "ip:" + c.ClientIP() }
+
+// byUser keys by the authenticated user; it runs after authenticate.
+func byUser(c *gin.Context) string {
+	if id := identity(c).GetUserId(); id != "" {
+		return "user:" + id
+	}
+	return byClientIP(c)
+}
