@@ -69,6 +69,7 @@ lint: tools
 
 fuzz:
 	go test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME) ./services/gateway/internal/httpapi
+	go test -run '^$$' -fuzz '^FuzzSettingsSchema$$' -fuzztime $(FUZZTIME) ./services/projects/internal/adapters
 
 clean:
 	rm -rf .data
