@@ -47,6 +47,9 @@ func NewCodecFS(fsys fs.FS) (*Codec, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := checkPayloadTypes(topic, reader); err != nil {
+			return nil, err
+		}
 		fp, err := Fingerprint(reader)
 		if err != nil {
 			return nil, err
@@ -69,6 +72,34 @@ func NewCodecFS(fsys fs.FS) (*Codec, error) {
 		c.topics[topic] = ts
 	}
 	return c, nil
+}
+
+// checkPayloadTypes makes sure every branch of the payload union has a Go type.
+func checkPayloadTypes(topic string, s avro.Schema) error {
+	rec, ok := s.(*avro.RecordSchema)
+	if !ok {
+		return fmt.Errorf("%s: schema is not a record", topic)
+	}
+	for _, f := range rec.Fields() {
+		if f.Name() != "payload" {
+			continue
+		}
+		union, ok := f.Type().(*avro.UnionSchema)
+		if !ok {
+			return fmt.Errorf("%s: payload is not a union", topic)
+		}
+		for _, branch := range union.Types() {
+			named, ok := branch.(avro.NamedSchema)
+			if !ok {
+				return fmt.Errorf("%s: payload branch %s is not a named record", topic, branch.Type())
+			}
+			if _, ok := payloadTypes[named.FullName()]; !ok {
+				return fmt.Errorf("%s: payload %s has no Go type in events.payloadTypes", topic, named.FullName())
+			}
+		}
+		return nil
+	}
+	return fmt.Errorf("%s: schema has no payload field", topic)
 }
 
 func parseFile(fsys fs.FS, name string) (avro.Schema, error) {

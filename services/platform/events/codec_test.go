@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -26,7 +27,9 @@ func TestCodec_RoundTripsEveryPayloadOfEveryTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases := map[string][]any{
-		TopicUsers: {UserRegistered{UserID: "u", Email: "e@x.io", DisplayName: "E"}, UserErased{UserID: "u"}},
+		TopicUsers: {UserRegistered{UserID: "u", Email: "e@x.io", DisplayName: "E", VerificationToken: "t"}, UserErased{UserID: "u"},
+			UserEmailVerified{UserID: "u"}, PasswordChanged{UserID: "u"}, RolesChanged{UserID: "u", Roles: []string{"member", "admin"}},
+			PasswordResetRequested{UserID: "u", Email: "e@x.io", Token: "t", ExpiresAt: time.UnixMilli(1_800_000_000_000).UTC()}},
 		TopicProjects: {
 			ProjectCreated{ProjectID: "p", OwnerID: "o", Name: "n", Slug: "s", Visibility: "private", Tags: []string{"a", "b"}},
 			ProjectUpdated{ProjectID: "p", Name: "n", Visibility: "public", Tags: []string{}},
@@ -191,5 +194,19 @@ func TestCodec_DecodesDataOfAnEarlierSchemaVersion(t *testing.T) {
 	}
 	if err := avro.NewSchemaCompatibility().Compatible(br, ws); err == nil {
 		t.Fatal("a reader with a new field without default was judged compatible")
+	}
+}
+
+func TestNewCodec_RefusesAPayloadWithoutAGoType(t *testing.T) {
+	fsys := fstest.MapFS{}
+	for _, topic := range Topics {
+		b, _ := avrocontracts.FS.ReadFile(topic + ".avsc")
+		fsys[topic+".avsc"] = &fstest.MapFile{Data: b}
+	}
+	b, _ := avrocontracts.FS.ReadFile(TopicAudit + ".avsc")
+	fsys[TopicAudit+".avsc"] = &fstest.MapFile{Data: bytes.Replace(b, []byte(`"payload", "type": [`),
+		[]byte(`"payload", "type": [{"type": "record", "name": "Stray", "fields": []},`), 1)}
+	if _, err := NewCodecFS(fsys); err == nil || !strings.Contains(err.Error(), "acme.audit.v1.Stray") {
+		t.Fatalf("got %v, want a refusal naming acme.audit.v1.Stray", err)
 	}
 }

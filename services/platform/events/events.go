@@ -36,9 +36,26 @@ type Envelope struct {
 // acme.users.events payloads.
 type (
 	UserRegistered struct {
-		UserID      string `avro:"user_id"`
-		Email       string `avro:"email"`
-		DisplayName string `avro:"display_name"`
+		UserID            string `avro:"user_id"`
+		Email             string `avro:"email"`
+		DisplayName       string `avro:"display_name"`
+		VerificationToken string `avro:"verification_token"`
+	}
+	UserEmailVerified struct {
+		UserID string `avro:"user_id"`
+	}
+	PasswordResetRequested struct {
+		UserID    string    `avro:"user_id"`
+		Email     string    `avro:"email"`
+		Token     string    `avro:"token"`
+		ExpiresAt time.Time `avro:"expires_at"`
+	}
+	PasswordChanged struct {
+		UserID string `avro:"user_id"`
+	}
+	RolesChanged struct {
+		UserID string   `avro:"user_id"`
+		Roles  []string `avro:"roles"`
 	}
 	UserErased struct {
 		UserID string `avro:"user_id"`
@@ -105,21 +122,29 @@ type AuditDetails struct {
 	Details      map[string]string `avro:"details"`
 }
 
+// payloadTypes maps every union branch of every topic's schema to its Go type. NewCodec refuses a
+// schema with a branch missing here: hamba decodes the whole union into maps when one branch has no
+// registered type, which would break every consumer quietly.
+var payloadTypes = map[string]any{
+	"acme.users.v1.UserRegistered":         UserRegistered{},
+	"acme.users.v1.UserErased":             UserErased{},
+	"acme.users.v1.UserEmailVerified":      UserEmailVerified{},
+	"acme.users.v1.PasswordResetRequested": PasswordResetRequested{},
+	"acme.users.v1.PasswordChanged":        PasswordChanged{},
+	"acme.users.v1.RolesChanged":           RolesChanged{},
+	"acme.projects.v1.ProjectCreated":      ProjectCreated{},
+	"acme.projects.v1.ProjectUpdated":      ProjectUpdated{},
+	"acme.projects.v1.ProjectArchived":     ProjectArchived{},
+	"acme.projects.v1.ProjectDeleted":      ProjectDeleted{},
+	"acme.projects.v1.MemberChanged":       MemberChanged{},
+	"acme.billing.v1.SubscriptionChanged":  SubscriptionChanged{},
+	"acme.billing.v1.InvoiceEvent":         InvoiceEvent{},
+	"acme.billing.v1.UsageRecorded":        UsageRecorded{},
+	"acme.audit.v1.AuditDetails":           AuditDetails{},
+}
+
 func init() {
-	// Union branches decode into these types by their full Avro names.
-	for name, v := range map[string]any{
-		"acme.users.v1.UserRegistered":        UserRegistered{},
-		"acme.users.v1.UserErased":            UserErased{},
-		"acme.projects.v1.ProjectCreated":     ProjectCreated{},
-		"acme.projects.v1.ProjectUpdated":     ProjectUpdated{},
-		"acme.projects.v1.ProjectArchived":    ProjectArchived{},
-		"acme.projects.v1.ProjectDeleted":     ProjectDeleted{},
-		"acme.projects.v1.MemberChanged":      MemberChanged{},
-		"acme.billing.v1.SubscriptionChanged": SubscriptionChanged{},
-		"acme.billing.v1.InvoiceEvent":        InvoiceEvent{},
-		"acme.billing.v1.UsageRecorded":       UsageRecorded{},
-		"acme.audit.v1.AuditDetails":          AuditDetails{},
-	} {
+	for name, v := range payloadTypes {
 		avro.Register(name, v)
 	}
 }
