@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	privacyv1 "github.com/acme/platform/contracts/gen/go/acme/privacy/v1"
 	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
 	"github.com/acme/platform/services/gateway/internal/httpapi"
@@ -52,7 +53,9 @@ func run(env *config.Env, log *slog.Logger) error {
 		limitPrefix = env.String("RATE_LIMIT_PREFIX", "")
 		origins     = env.List("CORS_ALLOWED_ORIGINS", nil)
 		proxies     = env.List("TRUSTED_PROXIES", nil)
-		sidecar     = daprkit.FromEnv(env)
+		// Apps that serve acme.privacy.v1 and so take part in data exports.
+		personalDataApps = env.List("PERSONAL_DATA_APPS", []string{"users", "projects"})
+		sidecar          = daprkit.FromEnv(env)
 	)
 	if err := env.Err(); err != nil {
 		return err
@@ -95,7 +98,18 @@ func run(env *config.Env, log *slog.Logger) error {
 	}
 	defer projectsConn.Close()
 
+	personal := map[string]privacyv1.PersonalDataServiceClient{}
+	for _, app := range personalDataApps {
+		conn, err := sidecar.DialApp(app)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		personal[app] = privacyv1.NewPersonalDataServiceClient(conn)
+	}
+
 	api := &httpapi.API{
+		PersonalData:   personal,
 		Users:          usersv1.NewUsersServiceClient(usersConn),
 		Projects:       projectsv1.NewProjectsServiceClient(projectsConn),
 		Log:            log,

@@ -8,6 +8,7 @@ import (
 	"os"
 	"time"
 
+	privacyv1 "github.com/acme/platform/contracts/gen/go/acme/privacy/v1"
 	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
 	"github.com/acme/platform/services/platform/config"
@@ -16,6 +17,7 @@ import (
 	"github.com/acme/platform/services/platform/outbox"
 	"github.com/acme/platform/services/platform/postgres"
 	"github.com/acme/platform/services/platform/server"
+	"github.com/acme/platform/services/platform/subscriber"
 	"github.com/acme/platform/services/platform/telemetry"
 	"github.com/acme/platform/services/projects/internal/adapters"
 	"github.com/acme/platform/services/projects/internal/app"
@@ -88,5 +90,9 @@ func run(env *config.Env, log *slog.Logger) error {
 
 	srv, health := server.NewGRPC(log)
 	projectsv1.RegisterProjectsServiceServer(srv, ports.GRPC{App: svc})
+	privacyv1.RegisterPersonalDataServiceServer(srv, ports.Privacy{App: svc})
+	subs := subscriber.New(log, func(ctx context.Context) error { return pool.Ping(ctx) })
+	subs.Handle(pubsub, events.TopicUsers, ports.UsersEvents{App: svc, Codec: codec, Log: log}.Handle)
+	subs.Register(srv)
 	return server.ServeGRPC(ctx, log, addr, srv, health)
 }

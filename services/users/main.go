@@ -6,7 +6,9 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"time"
 
+	privacyv1 "github.com/acme/platform/contracts/gen/go/acme/privacy/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
 	"github.com/acme/platform/services/platform/config"
 	"github.com/acme/platform/services/platform/daprkit"
@@ -17,6 +19,7 @@ import (
 	"github.com/acme/platform/services/platform/telemetry"
 	"github.com/acme/platform/services/users/internal/adapters"
 	"github.com/acme/platform/services/users/internal/app"
+	"github.com/acme/platform/services/users/internal/domain/user"
 	"github.com/acme/platform/services/users/internal/ports"
 	"github.com/acme/platform/services/users/migrations"
 )
@@ -40,6 +43,12 @@ func run(env *config.Env, log *slog.Logger) error {
 		stateStore  = env.String("STATE_STORE_NAME", "statestore")
 		secretStore = env.String("SECRET_STORE_NAME", "secretstore")
 		sidecar     = daprkit.FromEnv(env)
+		// Failed sign-ins allowed per window, per account and per client address.
+		accountFailures = env.Int("LOGIN_FAILURES_PER_ACCOUNT", 5)
+		addressFailures = env.Int("LOGIN_FAILURES_PER_ADDRESS", 50)
+		failureWindow   = env.Duration("LOGIN_FAILURE_WINDOW", 15*time.Minute)
+		// Emails that get the admin role when they register: how a new platform gets its first admin.
+		bootstrapAdmins = env.List("BOOTSTRAP_ADMIN_EMAILS", nil)
 	)
 	if err := env.Err(); err != nil {
 		return err
@@ -71,9 +80,18 @@ func run(env *config.Env, log *slog.Logger) error {
 	svc, err := app.New(
 		adapters.PostgresUsers{Pool: pool, Outbox: outbox.NewWriter(codec)},
 		adapters.DaprSessions{Client: dc, Store: stateStore},
+		adapters.DaprAttempts{Client: dc, Store: stateStore, Limits: map[string]adapters.AttemptLimit{
+			"acct": {Max: accountFailures, Window: failureWindow}, "ip": {Max: addressFailures, Window: failureWindow}}},
+		adapters.DaprResetTokens{Client: dc, Store: stateStore},
 		adapters.DefaultArgon2id, tokens)
 	if err != nil {
 		return err
+	}
+	svc.BootstrapAdmins = map[string]bool{}
+	for _, e := range bootstrapAdmins {
+		if email, err := user.NormalizeEmail(e); err == nil {
+			svc.BootstrapAdmins[email] = true
+		}
 	}
 
 	relay := &outbox.Relay{Pool: pool, Publisher: outbox.DaprPublisher{Client: dc, PubSub: pubsub}, Log: log}
@@ -84,5 +102,6 @@ func run(env *config.Env, log *slog.Logger) error {
 
 	srv, health := server.NewGRPC(log)
 	usersv1.RegisterUsersServiceServer(srv, ports.GRPC{App: svc})
+	privacyv1.RegisterPersonalDataServiceServer(srv, ports.Privacy{App: svc})
 	return server.ServeGRPC(ctx, log, addr, srv, health)
 }

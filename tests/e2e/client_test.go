@@ -118,11 +118,12 @@ func uniqueEmail(tag string) string {
 const goodPassword = "correct horse battery staple"
 
 type user struct {
-	ID          string   `json:"id"`
-	Email       string   `json:"email"`
-	DisplayName string   `json:"display_name"`
-	Region      string   `json:"region"`
-	Roles       []string `json:"roles"`
+	ID            string   `json:"id"`
+	Email         string   `json:"email"`
+	DisplayName   string   `json:"display_name"`
+	Region        string   `json:"region"`
+	Roles         []string `json:"roles"`
+	EmailVerified bool     `json:"email_verified"`
 }
 
 // registerUser registers a fresh account and returns it.

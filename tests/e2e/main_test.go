@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/acme/platform/deploy/local/devsecrets"
 	"github.com/acme/platform/deploy/local/kafkabroker"
 	"github.com/acme/platform/deploy/local/launcher"
@@ -95,7 +97,20 @@ func run(m *testing.M) (code int) {
 		"REDIS_DB": "1", "RATE_LIMIT_PREFIX": fmt.Sprintf("e2e-%d:", time.Now().UnixNano()),
 		"RATE_LIMIT_AUTH": "300/m", "RATE_LIMIT_API": "3000/m", "TLS_PORT": fmt.Sprint(tlsPort),
 	}
-	appEnv := map[string]map[string]string{"gateway": env.gatewayEnv}
+	// Redis database 1 belongs to this suite: it starts empty, so counters of an earlier run (failed
+	// sign-ins, rate limits) cannot leak into this one.
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", DB: 1})
+	err = rdb.FlushDB(ctx).Err()
+	rdb.Close()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: flush redis db 1:", err)
+		return 1
+	}
+	appEnv := map[string]map[string]string{
+		"gateway": env.gatewayEnv,
+		"users": {"BOOTSTRAP_ADMIN_EMAILS": adminEmail, "LOGIN_FAILURES_PER_ACCOUNT": "5",
+			"LOGIN_FAILURES_PER_ADDRESS": fmt.Sprint(addressFailureLimit)},
+	}
 	for _, app := range []string{"users", "projects", "audit"} {
 		url, drop, err := postgres.CreateDatabase(ctx, "acme_e2e_"+app)
 		if err != nil {
@@ -103,7 +118,10 @@ func run(m *testing.M) (code int) {
 			return 1
 		}
 		defer drop(context.Background())
-		appEnv[app] = map[string]string{"DATABASE_URL": url}
+		if appEnv[app] == nil {
+			appEnv[app] = map[string]string{}
+		}
+		appEnv[app]["DATABASE_URL"] = url
 	}
 
 	resources := filepath.Join(work, "components")
@@ -146,6 +164,12 @@ func run(m *testing.M) (code int) {
 	fmt.Println("e2e: topology stopped, no process left")
 	return code
 }
+
+// adminEmail registers as a platform admin (BOOTSTRAP_ADMIN_EMAILS); the databases are new each run.
+const adminEmail = "e2e-admin@example.com"
+
+// addressFailureLimit is the failed sign-ins one client address may make per window in this suite.
+const addressFailureLimit = 30
 
 func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -67,7 +67,7 @@ func contractErr(req *http.Request, status int, header http.Header, body []byte)
 func TestContractCheck_CatchesViolations(t *testing.T) {
 	me, _ := http.NewRequest("GET", env.gatewayURL+"/v1/users/me", nil)
 	h := http.Header{"Content-Type": []string{"application/json"}}
-	good := `{"user":{"id":"3f0c2a7e-1d2b-4c5d-8e9f-0a1b2c3d4e5f","email":"a@example.com","display_name":"A","region":"eu","roles":["member"],"created_at":"2026-01-01T00:00:00Z"}}`
+	good := `{"user":{"id":"3f0c2a7e-1d2b-4c5d-8e9f-0a1b2c3d4e5f","email":"a@example.com","display_name":"A","region":"eu","roles":["member"],"created_at":"2026-01-01T00:00:00Z","email_verified":false}}`
 	if err := contractErr(me, 200, h, []byte(good)); err != nil {
 		t.Fatalf("a conforming answer was refused: %v", err)
 	}

@@ -14,16 +14,19 @@ import (
 
 // Metadata keys.
 const (
-	keyID     = "acme-caller-id"
-	keyRoles  = "acme-caller-roles"
-	keyRegion = "acme-caller-region"
+	keyID      = "acme-caller-id"
+	keyRoles   = "acme-caller-roles"
+	keyRegion  = "acme-caller-region"
+	keySession = "acme-caller-session"
+	keyIP      = "acme-client-ip"
 )
 
 // Caller is who a call is made for.
 type Caller struct {
-	UserID string
-	Roles  []string
-	Region string
+	UserID    string
+	Roles     []string
+	Region    string
+	SessionID string
 }
 
 // IsAdmin reports whether the caller holds the platform admin role.
@@ -38,7 +41,20 @@ func (c Caller) IsAdmin() bool {
 
 // Outgoing returns ctx with c attached to outgoing gRPC calls.
 func Outgoing(ctx context.Context, c Caller) context.Context {
-	return metadata.AppendToOutgoingContext(ctx, keyID, c.UserID, keyRoles, strings.Join(c.Roles, ","), keyRegion, c.Region)
+	return metadata.AppendToOutgoingContext(ctx, keyID, c.UserID, keyRoles, strings.Join(c.Roles, ","), keyRegion, c.Region,
+		keySession, c.SessionID)
+}
+
+// WithClientIP returns ctx carrying the client's address to outgoing calls; users limits failed
+// logins per address with it.
+func WithClientIP(ctx context.Context, ip string) context.Context {
+	return metadata.AppendToOutgoingContext(ctx, keyIP, ip)
+}
+
+// ClientIP is the client address the gateway saw, or "".
+func ClientIP(ctx context.Context) string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	return first(md, keyIP)
 }
 
 // From reads the caller of an incoming call; a call without one is unauthenticated.
@@ -52,7 +68,7 @@ func From(ctx context.Context) (Caller, error) {
 	if r := first(md, keyRoles); r != "" {
 		roles = strings.Split(r, ",")
 	}
-	return Caller{UserID: id, Roles: roles, Region: first(md, keyRegion)}, nil
+	return Caller{UserID: id, Roles: roles, Region: first(md, keyRegion), SessionID: first(md, keySession)}, nil
 }
 
 func first(md metadata.MD, key string) string {

@@ -5,6 +5,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies an error once; ports map it to a gRPC code and the gateway to an HTTP status.
@@ -34,7 +35,9 @@ type Error struct {
 	Message string
 	// Field names the offending input field for KindInvalid, when there is one.
 	Field string
-	cause error
+	// RetryAfter says when a KindTooMany or KindUnavailable error may be retried.
+	RetryAfter time.Duration
+	cause      error
 }
 
 func (e *Error) Error() string {

@@ -9,6 +9,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // Domain is the google.rpc.ErrorInfo domain of every Acme error.
@@ -46,7 +48,11 @@ func ToStatus(err error) *status.Status {
 	if e.Field != "" {
 		info.Metadata = map[string]string{"field": e.Field}
 	}
-	if withInfo, derr := st.WithDetails(info); derr == nil {
+	details := []protoadapt.MessageV1{info}
+	if e.RetryAfter > 0 {
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(e.RetryAfter)})
+	}
+	if withInfo, derr := st.WithDetails(details...); derr == nil {
 		return withInfo
 	}
 	return st
@@ -78,9 +84,14 @@ func FromStatus(err error) *Error {
 	}
 	out := &Error{Kind: kind, Message: st.Message(), cause: err}
 	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == Domain {
-			out.Code = info.GetReason()
-			out.Field = info.GetMetadata()["field"]
+		switch d := d.(type) {
+		case *errdetails.ErrorInfo:
+			if d.GetDomain() == Domain {
+				out.Code = d.GetReason()
+				out.Field = d.GetMetadata()["field"]
+			}
+		case *errdetails.RetryInfo:
+			out.RetryAfter = d.GetRetryDelay().AsDuration()
 		}
 	}
 	if out.Code == "" {

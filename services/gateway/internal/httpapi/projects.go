@@ -80,7 +80,8 @@ func memberView(m *projectsv1.Member) Member {
 func (a *API) asCaller(c *gin.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := a.backend(c)
 	id := identity(c)
-	return caller.Outgoing(ctx, caller.Caller{UserID: id.GetUserId(), Roles: id.GetRoles(), Region: regionName(id.GetRegion())}), cancel
+	return caller.Outgoing(ctx, caller.Caller{UserID: id.GetUserId(), Roles: id.GetRoles(), Region: regionName(id.GetRegion()),
+		SessionID: id.GetSessionId()}), cancel
 }
 
 func etag(p *projectsv1.Project) string { return fmt.Sprintf(`"%d"`, p.GetVersion()) }

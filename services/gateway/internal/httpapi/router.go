@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
+	privacyv1 "github.com/acme/platform/contracts/gen/go/acme/privacy/v1"
 	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
 	"github.com/acme/platform/services/platform/errs"
@@ -24,7 +25,9 @@ import (
 type API struct {
 	Users    usersv1.UsersServiceClient
 	Projects projectsv1.ProjectsServiceClient
-	Log      *slog.Logger
+	// PersonalData are the apps that hold personal data, by app id, for exports.
+	PersonalData map[string]privacyv1.PersonalDataServiceClient
+	Log          *slog.Logger
 	// Ready reports whether the gateway can serve: its sidecar is up.
 	Ready func(*http.Request) error
 	// BackendTimeout bounds each backend call (default 10s).
@@ -83,8 +86,20 @@ func (a *API) Engine() *gin.Engine {
 	v1 := r.Group("/v1")
 	v1.POST("/users", authLimit, a.register)
 	v1.POST("/auth/login", authLimit, a.login)
+	v1.POST("/auth/refresh", authLimit, a.refresh)
+	v1.POST("/auth/verify-email", authLimit, a.verifyEmail)
+	v1.POST("/auth/password-reset", authLimit, a.requestPasswordReset)
+	v1.POST("/auth/password-reset/confirm", authLimit, a.confirmPasswordReset)
 	v1.POST("/auth/logout", a.authenticate, apiLimit, a.logout)
-	v1.GET("/users/me", a.authenticate, apiLimit, a.me)
+
+	me := v1.Group("/users/me", a.authenticate, apiLimit)
+	me.GET("", a.me)
+	me.DELETE("", a.eraseMe)
+	me.GET("/export", a.exportMe)
+	me.GET("/sessions", a.listSessions)
+	me.DELETE("/sessions/:id", a.revokeSession)
+	me.POST("/password", a.changePassword)
+	v1.PUT("/users/:id/roles", a.authenticate, apiLimit, a.setRoles)
 
 	p := v1.Group("/projects", a.authenticate, apiLimit)
 	p.POST("", a.createProject)

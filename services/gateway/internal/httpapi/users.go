@@ -9,17 +9,19 @@ import (
 	"github.com/gin-gonic/gin"
 
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
+	"github.com/acme/platform/services/platform/caller"
 	"github.com/acme/platform/services/platform/errs"
 )
 
 // User is the public view of an account.
 type User struct {
-	ID          string    `json:"id"`
-	Email       string    `json:"email"`
-	DisplayName string    `json:"display_name"`
-	Region      string    `json:"region"`
-	Roles       []string  `json:"roles"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID            string    `json:"id"`
+	Email         string    `json:"email"`
+	DisplayName   string    `json:"display_name"`
+	Region        string    `json:"region"`
+	Roles         []string  `json:"roles"`
+	CreatedAt     time.Time `json:"created_at"`
+	EmailVerified bool      `json:"email_verified"`
 }
 
 var regions = map[string]usersv1.Region{"us": usersv1.Region_REGION_US, "eu": usersv1.Region_REGION_EU}
@@ -39,11 +41,12 @@ func userView(u *usersv1.User) User {
 		roles = []string{}
 	}
 	return User{ID: u.GetId(), Email: u.GetEmail(), DisplayName: u.GetDisplayName(), Region: regionName(u.GetRegion()),
-		Roles: roles, CreatedAt: u.GetCreatedAt().AsTime().UTC()}
+		Roles: roles, CreatedAt: u.GetCreatedAt().AsTime().UTC(), EmailVerified: u.GetEmailVerified()}
 }
 
 func (a *API) backend(c *gin.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(c.Request.Context(), a.BackendTimeout)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), a.BackendTimeout)
+	return caller.WithClientIP(ctx, c.ClientIP()), cancel
 }
 
 type registerRequest struct {

@@ -70,7 +70,11 @@ func (s Postgres) Role(ctx context.Context, projectID, userID string) (project.R
 
 // Members lists a project's members, owners first, then by when they joined.
 func (s Postgres) Members(ctx context.Context, projectID string) ([]project.Member, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT user_id::text, role, added_at FROM members WHERE project_id = $1
+	return members(ctx, s.Pool, projectID)
+}
+
+func members(ctx context.Context, q querier, projectID string) ([]project.Member, error) {
+	rows, err := q.Query(ctx, `SELECT user_id::text, role, added_at FROM members WHERE project_id = $1
 		ORDER BY array_position(ARRAY['owner','admin','editor','viewer'], role), added_at, user_id`, projectID)
 	if err != nil {
 		return nil, err
@@ -80,6 +84,22 @@ func (s Postgres) Members(ctx context.Context, projectID string) ([]project.Memb
 		var role string
 		err := r.Scan(&m.UserID, &role, &m.AddedAt)
 		m.Role = project.Role(role)
+		return m, err
+	})
+}
+
+// MembershipsOf lists the projects userID belongs to.
+func (s Postgres) MembershipsOf(ctx context.Context, userID string) ([]app.Membership, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT p.id::text, p.name, m.role, m.added_at FROM members m JOIN projects p ON p.id = m.project_id
+		WHERE m.user_id = $1 ORDER BY m.added_at, p.id`, userID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (app.Membership, error) {
+		var m app.Membership
+		var role string
+		err := r.Scan(&m.ProjectID, &m.ProjectName, &role, &m.Member.AddedAt)
+		m.Member.UserID, m.Member.Role = userID, project.Role(role)
 		return m, err
 	})
 }
@@ -179,6 +199,17 @@ func slugTaken(err error) error {
 	return err
 }
 
+func (t pgTx) Members(ctx context.Context, projectID string) ([]project.Member, error) {
+	return members(ctx, t.tx, projectID)
+}
+
+func (t pgTx) SlugTaken(ctx context.Context, ownerID, slug, exceptID string) (bool, error) {
+	var taken bool
+	err := t.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM projects WHERE owner_id = $1 AND slug = $2 AND id <> $3)`,
+		ownerID, slug, exceptID).Scan(&taken)
+	return taken, err
+}
+
 func (t pgTx) Insert(ctx context.Context, p project.Project) error {
 	_, err := t.tx.Exec(ctx, `INSERT INTO projects (id, owner_id, name, slug, description, visibility, tags, settings,
 		archived, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
@@ -189,8 +220,8 @@ func (t pgTx) Insert(ctx context.Context, p project.Project) error {
 
 func (t pgTx) Save(ctx context.Context, p project.Project) error {
 	_, err := t.tx.Exec(ctx, `UPDATE projects SET owner_id = $2, name = $3, description = $4, visibility = $5, tags = $6,
-		settings = $7, archived = $8, version = $9, updated_at = $10 WHERE id = $1`,
-		p.ID, p.OwnerID, p.Name, p.Description, string(p.Visibility), p.Tags, p.Settings, p.Archived, p.Version, p.UpdatedAt)
+		settings = $7, archived = $8, version = $9, updated_at = $10, slug = $11 WHERE id = $1`,
+		p.ID, p.OwnerID, p.Name, p.Description, string(p.Visibility), p.Tags, p.Settings, p.Archived, p.Version, p.UpdatedAt, p.Slug)
 	return slugTaken(err)
 }
 

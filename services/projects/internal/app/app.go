@@ -23,6 +23,7 @@ type Store interface {
 	List(ctx context.Context, userID string, q ListQuery) ([]WithRole, error)
 	Search(ctx context.Context, userID, query string, limit int) ([]WithRole, error)
 	Members(ctx context.Context, projectID string) ([]project.Member, error)
+	MembershipsOf(ctx context.Context, userID string) ([]Membership, error)
 }
 
 // Tx is one transaction's view of the store.
@@ -31,6 +32,9 @@ type Tx interface {
 	Lock(ctx context.Context, id string) (project.Project, error)
 	Role(ctx context.Context, projectID, userID string) (project.Role, error)
 	Owners(ctx context.Context, projectID string) ([]string, error)
+	Members(ctx context.Context, projectID string) ([]project.Member, error)
+	// SlugTaken reports whether owner has another project with slug.
+	SlugTaken(ctx context.Context, ownerID, slug, exceptID string) (bool, error)
 	Insert(ctx context.Context, p project.Project) error
 	Save(ctx context.Context, p project.Project) error
 	Delete(ctx context.Context, id string) error

@@ -15,10 +15,12 @@ import (
 	"github.com/acme/platform/services/users/internal/app"
 )
 
-// Token issuer and audience: a token of another issuer or for another audience never passes.
+// Token issuer and audiences: a token of another issuer or for another audience never passes, so an
+// action token (mailed in a link) can never be used as an access token, nor the other way round.
 const (
-	Issuer   = "acme-users"
-	Audience = "acme-platform"
+	Issuer         = "acme-users"
+	Audience       = "acme-platform"
+	ActionAudience = "acme-users-actions"
 )
 
 // JWTTokens signs access tokens with Ed25519 (alg EdDSA) and names the key in the kid header, so keys
@@ -109,4 +111,43 @@ func (t *JWTTokens) Parse(token string) (app.Claims, error) {
 	}
 	return app.Claims{UserID: claims.Subject, SessionID: claims.SessionID, Roles: claims.Roles, Region: claims.Region,
 		ExpiresAt: claims.ExpiresAt.Time}, nil
+}
+
+type actionClaims struct {
+	jwt.RegisteredClaims
+	Email   string `json:"email"`
+	Purpose string `json:"purpose"`
+}
+
+// IssueAction signs a token that authorises one action (verify_email) for userID and email.
+func (t *JWTTokens) IssueAction(purpose, userID, email string, ttl time.Duration) (string, error) {
+	now := t.now()
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, actionClaims{
+		RegisteredClaims: jwt.RegisteredClaims{Issuer: Issuer, Subject: userID, Audience: jwt.ClaimStrings{ActionAudience},
+			IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(ttl))},
+		Email: email, Purpose: purpose,
+	})
+	tok.Header["kid"] = t.kid
+	return tok.SignedString(t.private)
+}
+
+// ParseAction verifies an action token for purpose and returns its user and email.
+func (t *JWTTokens) ParseAction(purpose, token string) (string, string, error) {
+	var claims actionClaims
+	_, err := jwt.ParseWithClaims(token, &claims, func(tok *jwt.Token) (any, error) {
+		kid, _ := tok.Header["kid"].(string)
+		key, ok := t.public[kid]
+		if !ok {
+			return nil, fmt.Errorf("unknown key id %q", kid)
+		}
+		return key, nil
+	}, jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}), jwt.WithIssuer(Issuer), jwt.WithAudience(ActionAudience),
+		jwt.WithExpirationRequired(), jwt.WithTimeFunc(t.now))
+	if err != nil {
+		return "", "", err
+	}
+	if claims.Purpose != purpose || claims.Subject == "" {
+		return "", "", errors.New("token is for another action")
+	}
+	return claims.Subject, claims.Email, nil
 }

@@ -38,11 +38,11 @@ func (r PostgresUsers) Create(ctx context.Context, u user.User, hash string, evs
 	})
 }
 
-const userColumns = `id::text, email, display_name, region, roles, created_at`
+const userColumns = `id::text, email, display_name, region, roles, created_at, email_verified_at IS NOT NULL`
 
 func scanUser(row pgx.Row, extra ...any) (user.User, error) {
 	var u user.User
-	err := row.Scan(append([]any{&u.ID, &u.Email, &u.DisplayName, &u.Region, &u.Roles, &u.CreatedAt}, extra...)...)
+	err := row.Scan(append([]any{&u.ID, &u.Email, &u.DisplayName, &u.Region, &u.Roles, &u.CreatedAt, &u.EmailVerified}, extra...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return u, errs.NotFound("user.not_found", "no such user")
 	}
@@ -52,13 +52,63 @@ func scanUser(row pgx.Row, extra ...any) (user.User, error) {
 // ByEmail returns the account with this normalised email and its password hash.
 func (r PostgresUsers) ByEmail(ctx context.Context, email string) (user.User, string, error) {
 	var hash string
-	u, err := scanUser(r.Pool.QueryRow(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE email = $1`, email), &hash)
+	u, err := scanUser(r.Pool.QueryRow(ctx, `SELECT `+userColumns+`, password_hash FROM users WHERE email = $1 AND erased_at IS NULL`, email), &hash)
 	return u, hash, err
 }
 
 // ByID returns one account.
 func (r PostgresUsers) ByID(ctx context.Context, id string) (user.User, error) {
-	return scanUser(r.Pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1`, id))
+	return scanUser(r.Pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 AND erased_at IS NULL`, id))
+}
+
+// PasswordHash returns the account's current password hash.
+func (r PostgresUsers) PasswordHash(ctx context.Context, id string) (string, error) {
+	var hash string
+	err := r.Pool.QueryRow(ctx, `SELECT password_hash FROM users WHERE id = $1 AND erased_at IS NULL`, id).Scan(&hash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", errs.NotFound("user.not_found", "no such user")
+	}
+	return hash, err
+}
+
+// update runs one UPDATE of a live account and its events in a transaction.
+func (r PostgresUsers) update(ctx context.Context, evs []outbox.Event, sql string, args ...any) error {
+	return pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return errs.NotFound("user.not_found", "no such user")
+		}
+		return r.Outbox.Add(ctx, tx, evs...)
+	})
+}
+
+// MarkVerified records that the email address is confirmed.
+func (r PostgresUsers) MarkVerified(ctx context.Context, id string, evs []outbox.Event) error {
+	return r.update(ctx, evs, `UPDATE users SET email_verified_at = now(), updated_at = now(), version = version + 1
+		WHERE id = $1 AND erased_at IS NULL`, id)
+}
+
+// SetPassword replaces the password hash.
+func (r PostgresUsers) SetPassword(ctx context.Context, id, hash string, evs []outbox.Event) error {
+	return r.update(ctx, evs, `UPDATE users SET password_hash = $2, updated_at = now(), version = version + 1
+		WHERE id = $1 AND erased_at IS NULL`, id, hash)
+}
+
+// SetRoles replaces the platform roles.
+func (r PostgresUsers) SetRoles(ctx context.Context, id string, roles []string, evs []outbox.Event) error {
+	return r.update(ctx, evs, `UPDATE users SET roles = $2, updated_at = now(), version = version + 1
+		WHERE id = $1 AND erased_at IS NULL`, id, roles)
+}
+
+// Erase overwrites everything personal: the address becomes erased+<id>@erased.invalid (unique,
+// undeliverable), the name goes, the password hash becomes one no password matches.
+func (r PostgresUsers) Erase(ctx context.Context, id string, evs []outbox.Event) error {
+	return r.update(ctx, evs, `UPDATE users SET email = 'erased+' || id::text || '@erased.invalid', display_name = '',
+		password_hash = '!', roles = '{}', email_verified_at = NULL, erased_at = now(), updated_at = now(), version = version + 1
+		WHERE id = $1 AND erased_at IS NULL`, id)
 }
 
 // Record writes events that accompany no row change.

@@ -8,10 +8,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/acme/platform/services/platform/caller"
 	"github.com/acme/platform/services/platform/errs"
 	"github.com/acme/platform/services/platform/events"
 	"github.com/acme/platform/services/platform/outbox"
@@ -24,27 +26,58 @@ type Users interface {
 	// ByEmail returns the account and its password hash; errs.KindNotFound when there is none.
 	ByEmail(ctx context.Context, email string) (user.User, string, error)
 	ByID(ctx context.Context, id string) (user.User, error)
+	// PasswordHash returns the account's current hash.
+	PasswordHash(ctx context.Context, id string) (string, error)
+	MarkVerified(ctx context.Context, id string, evs []outbox.Event) error
+	SetPassword(ctx context.Context, id, hash string, evs []outbox.Event) error
+	SetRoles(ctx context.Context, id string, roles []string, evs []outbox.Event) error
+	// Erase anonymises the account: no email, name or password of the person remains.
+	Erase(ctx context.Context, id string, evs []outbox.Event) error
 	// Record publishes events that change no row (audit records of sessions).
 	Record(ctx context.Context, evs []outbox.Event) error
 }
 
-// Session is a signed-in device: access tokens name it, logout deletes it.
+// Session is a signed-in device: access tokens name it, logout deletes it, refresh tokens rotate
+// within it.
 type Session struct {
-	ID          string    `json:"id"`
-	UserID      string    `json:"user_id"`
-	Roles       []string  `json:"roles"`
-	Region      string    `json:"region"`
-	RefreshHash string    `json:"refresh_hash"`
-	CreatedAt   time.Time `json:"created_at"`
-	ExpiresAt   time.Time `json:"expires_at"`
+	ID          string   `json:"id"`
+	UserID      string   `json:"user_id"`
+	Roles       []string `json:"roles"`
+	Region      string   `json:"region"`
+	RefreshHash string   `json:"refresh_hash"`
+	// PreviousHashes are refresh tokens rotated out; presenting one again ends the session.
+	PreviousHashes []string  `json:"previous_hashes,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	ExpiresAt      time.Time `json:"expires_at"`
+	RefreshedAt    time.Time `json:"refreshed_at,omitzero"`
 }
 
-// Sessions keeps sessions until they expire (the store enforces the TTL).
+// Sessions keeps sessions until they expire (the store enforces the TTL), indexed by user.
 type Sessions interface {
-	Put(ctx context.Context, s Session, ttl time.Duration) error
-	// Get returns errs.KindNotFound for a session that ended or expired.
-	Get(ctx context.Context, id string) (Session, error)
-	Delete(ctx context.Context, id string) error
+	Create(ctx context.Context, s Session) error
+	// Get returns the session and its ETag; errs.KindNotFound once it ended or expired.
+	Get(ctx context.Context, id string) (Session, string, error)
+	// Replace saves s only if it is still at etag; errs.KindConflict when another writer won.
+	Replace(ctx context.Context, s Session, etag string) error
+	Delete(ctx context.Context, userID, id string) error
+	ListForUser(ctx context.Context, userID string) ([]Session, error)
+	// DeleteAllForUser ends every session of the user except keep ("" for none).
+	DeleteAllForUser(ctx context.Context, userID, keep string) error
+}
+
+// Attempts counts failed logins per key and tells when a key must wait.
+type Attempts interface {
+	// Blocked returns how long the longest-blocked key must still wait, or 0.
+	Blocked(ctx context.Context, keys []string) (time.Duration, error)
+	Fail(ctx context.Context, keys []string) error
+	Reset(ctx context.Context, key string) error
+}
+
+// ResetTokens keeps password reset tokens, by hash, for an hour; each can be taken once.
+type ResetTokens interface {
+	Save(ctx context.Context, hash, userID string, ttl time.Duration) error
+	// Take returns the user of the token and forgets it; errs.KindNotFound if none.
+	Take(ctx context.Context, hash string) (string, error)
 }
 
 // Hasher hashes and checks passwords.
@@ -62,39 +95,50 @@ type Claims struct {
 	ExpiresAt time.Time
 }
 
-// Tokens issues and checks signed access tokens.
+// Tokens issues and checks signed tokens: access tokens, and action tokens (email verification)
+// that can never pass as access tokens.
 type Tokens interface {
 	Issue(c Claims) (string, error)
 	// Parse checks signature, algorithm, issuer, audience and expiry.
 	Parse(token string) (Claims, error)
+	IssueAction(purpose, userID, email string, ttl time.Duration) (string, error)
+	ParseAction(purpose, token string) (userID, email string, err error)
 }
 
 // Service is the users use cases.
 type Service struct {
-	Users      Users
-	Sessions   Sessions
-	Hasher     Hasher
-	Tokens     Tokens
-	AccessTTL  time.Duration
-	SessionTTL time.Duration
-	Now        func() time.Time
+	Users       Users
+	Sessions    Sessions
+	Attempts    Attempts
+	ResetTokens ResetTokens
+	Hasher      Hasher
+	Tokens      Tokens
+	AccessTTL   time.Duration
+	SessionTTL  time.Duration
+	// BootstrapAdmins get the admin role when they register (the first admin of a new platform).
+	BootstrapAdmins map[string]bool
+	Now             func() time.Time
 	// dummyHash is compared against when an email is unknown, so a login takes as long either way.
 	dummyHash string
 }
 
 // New returns the service with the platform's lifetimes: 15-minute access tokens, 30-day sessions.
-func New(users Users, sessions Sessions, hasher Hasher, tokens Tokens) (*Service, error) {
+func New(users Users, sessions Sessions, attempts Attempts, resets ResetTokens, hasher Hasher, tokens Tokens) (*Service, error) {
 	dummy, err := hasher.Hash("not-a-real-password-" + uuid.NewString())
 	if err != nil {
 		return nil, err
 	}
-	return &Service{Users: users, Sessions: sessions, Hasher: hasher, Tokens: tokens,
+	return &Service{Users: users, Sessions: sessions, Attempts: attempts, ResetTokens: resets, Hasher: hasher, Tokens: tokens,
 		AccessTTL: 15 * time.Minute, SessionTTL: 30 * 24 * time.Hour, Now: time.Now, dummyHash: dummy}, nil
 }
 
 const source = "users"
 
-// Register opens an account and publishes user.registered with its audit record, in one transaction.
+// VerificationTTL is how long the emailed verification link works.
+const VerificationTTL = 24 * time.Hour
+
+// Register opens an account and publishes user.registered (with the verification token that
+// notifications mails) and its audit record, in one transaction.
 func (s *Service) Register(ctx context.Context, email, password, displayName, region string) (user.User, error) {
 	reg, err := user.NewRegistration(email, password, displayName, region)
 	if err != nil {
@@ -105,12 +149,19 @@ func (s *Service) Register(ctx context.Context, email, password, displayName, re
 		return user.User{}, errs.Internal(err)
 	}
 	now := s.Now().UTC().Truncate(time.Millisecond)
-	u := user.User{ID: uuid.NewString(), Email: reg.Email, DisplayName: reg.DisplayName, Region: reg.Region,
-		Roles: []string{user.RoleMember}, CreatedAt: now}
+	roles := []string{user.RoleMember}
+	if s.BootstrapAdmins[reg.Email] {
+		roles = append(roles, user.RoleAdmin)
+	}
+	u := user.User{ID: uuid.NewString(), Email: reg.Email, DisplayName: reg.DisplayName, Region: reg.Region, Roles: roles, CreatedAt: now}
+	verify, err := s.Tokens.IssueAction(PurposeVerifyEmail, u.ID, u.Email, VerificationTTL)
+	if err != nil {
+		return user.User{}, errs.Internal(err)
+	}
 	evs := []outbox.Event{
 		{Topic: events.TopicUsers, Envelope: envelope("user.registered", u.ID, u.ID, u.Region, now, 1,
-			events.UserRegistered{UserID: u.ID, Email: u.Email, DisplayName: u.DisplayName})},
-		audit("user.registered", u.ID, u.ID, u.Region, now, "user", nil),
+			events.UserRegistered{UserID: u.ID, Email: u.Email, DisplayName: u.DisplayName, VerificationToken: verify})},
+		audit("user.registered", u.ID, u.ID, u.Region, now, "user", "success", nil),
 	}
 	if err := s.Users.Create(ctx, u, hash, evs); err != nil {
 		return user.User{}, err
@@ -118,7 +169,7 @@ func (s *Service) Register(ctx context.Context, email, password, displayName, re
 	return u, nil
 }
 
-// LoginResult is what a successful login hands back.
+// LoginResult is what a successful login or refresh hands back.
 type LoginResult struct {
 	AccessToken  string
 	RefreshToken string
@@ -128,33 +179,73 @@ type LoginResult struct {
 
 var errBadCredentials = errs.Unauthenticated("auth.invalid_credentials", "email or password is wrong")
 
+// Failed-login keys: per account (a hash, so the store holds no email) and per client address.
+func attemptKeys(email, ip string) []string {
+	sum := sha256.Sum256([]byte(email))
+	keys := []string{"acct:" + hex.EncodeToString(sum[:16])}
+	if ip != "" {
+		keys = append(keys, "ip:"+ip)
+	}
+	return keys
+}
+
 // Login checks the password and opens a session. An unknown email and a wrong password get the same
-// answer after the same work.
+// answer after the same work; too many failures for the account or the address get 429, again the
+// same whether or not the email exists.
 func (s *Service) Login(ctx context.Context, email, password string) (LoginResult, error) {
 	e, err := user.NormalizeEmail(email)
 	if err != nil || password == "" || len(password) > 4*user.MaxPasswordLength {
 		return LoginResult{}, errBadCredentials
 	}
+	keys := attemptKeys(e, caller.ClientIP(ctx))
+	wait, err := s.Attempts.Blocked(ctx, keys)
+	if err != nil {
+		return LoginResult{}, err
+	}
+	if wait > 0 {
+		return LoginResult{}, TooManyAttempts(wait)
+	}
 	u, hash, err := s.Users.ByEmail(ctx, e)
 	if errs.As(err).Kind == errs.KindNotFound {
 		_, _ = s.Hasher.Verify(password, s.dummyHash)
-		return LoginResult{}, errBadCredentials
+		return LoginResult{}, s.failedLogin(ctx, keys, "", e)
 	}
 	if err != nil {
 		return LoginResult{}, err
 	}
-	ok, err := s.Hasher.Verify(password, hash)
+	if ok, _ := s.Hasher.Verify(password, hash); !ok {
+		return LoginResult{}, s.failedLogin(ctx, keys, u.ID, u.Region)
+	}
+	_ = s.Attempts.Reset(ctx, keys[0])
+	res, err := s.openSession(ctx, u)
 	if err != nil {
-		return LoginResult{}, errs.Internal(err)
+		return LoginResult{}, err
 	}
-	if !ok {
-		return LoginResult{}, errBadCredentials
+	return res, nil
+}
+
+func (s *Service) failedLogin(ctx context.Context, keys []string, userID, region string) error {
+	if err := s.Attempts.Fail(ctx, keys); err != nil {
+		return err
 	}
+	if userID != "" {
+		_ = s.Users.Record(ctx, []outbox.Event{audit("login.failed", userID, "anonymous", region, s.Now().UTC(), "session", "failure", nil)})
+	}
+	return errBadCredentials
+}
+
+// TooManyAttempts is the 429 of the failed-login limit; the gateway turns RetryAfter into Retry-After.
+func TooManyAttempts(wait time.Duration) *errs.Error {
+	return &errs.Error{Kind: errs.KindTooMany, Code: "auth.too_many_attempts",
+		Message: "too many failed sign-ins; try again later", RetryAfter: wait}
+}
+
+func (s *Service) openSession(ctx context.Context, u user.User) (LoginResult, error) {
 	now := s.Now().UTC()
-	refresh, refreshHash := newRefreshToken()
-	sess := Session{ID: uuid.NewString(), UserID: u.ID, Roles: u.Roles, Region: u.Region, RefreshHash: refreshHash,
+	secret, hash := newSecret()
+	sess := Session{ID: uuid.NewString(), UserID: u.ID, Roles: u.Roles, Region: u.Region, RefreshHash: hash,
 		CreatedAt: now, ExpiresAt: now.Add(s.SessionTTL)}
-	if err := s.Sessions.Put(ctx, sess, s.SessionTTL); err != nil {
+	if err := s.Sessions.Create(ctx, sess); err != nil {
 		return LoginResult{}, err
 	}
 	exp := now.Add(s.AccessTTL)
@@ -162,18 +253,23 @@ func (s *Service) Login(ctx context.Context, email, password string) (LoginResul
 	if err != nil {
 		return LoginResult{}, errs.Internal(err)
 	}
-	if err := s.Users.Record(ctx, []outbox.Event{audit("session.started", sess.ID, u.ID, u.Region, now, "session", nil)}); err != nil {
+	if err := s.Users.Record(ctx, []outbox.Event{audit("session.started", sess.ID, u.ID, u.Region, now, "session", "success", nil)}); err != nil {
 		return LoginResult{}, err
 	}
-	return LoginResult{AccessToken: tok, RefreshToken: sess.ID + "." + refresh, ExpiresAt: exp, User: u}, nil
+	return LoginResult{AccessToken: tok, RefreshToken: sess.ID + "." + secret, ExpiresAt: exp, User: u}, nil
 }
 
-func newRefreshToken() (token, hash string) {
+// newSecret returns 32 random bytes, encoded, and the hex SHA-256 of the encoding.
+func newSecret() (secret, hash string) {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
-	token = base64.RawURLEncoding.EncodeToString(b)
-	sum := sha256.Sum256([]byte(token))
-	return token, hex.EncodeToString(sum[:])
+	secret = base64.RawURLEncoding.EncodeToString(b)
+	return secret, hashOf(secret)
+}
+
+func hashOf(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
 }
 
 var errInvalidToken = errs.Unauthenticated("auth.invalid_token", "the access token is invalid, expired or revoked")
@@ -184,7 +280,7 @@ func (s *Service) Validate(ctx context.Context, token string) (Claims, error) {
 	if err != nil {
 		return Claims{}, errInvalidToken
 	}
-	sess, err := s.Sessions.Get(ctx, c.SessionID)
+	sess, _, err := s.Sessions.Get(ctx, c.SessionID)
 	if errs.As(err).Kind == errs.KindNotFound {
 		return Claims{}, errInvalidToken
 	}
@@ -194,7 +290,7 @@ func (s *Service) Validate(ctx context.Context, token string) (Claims, error) {
 	if sess.UserID != c.UserID {
 		return Claims{}, errInvalidToken
 	}
-	// Roles come from the session, not the token, so a role change that rewrites sessions applies at once.
+	// Roles come from the session, not the token; a role change ends the sessions that carry old ones.
 	c.Roles = sess.Roles
 	return c, nil
 }
@@ -205,10 +301,10 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Sessions.Delete(ctx, c.SessionID); err != nil {
+	if err := s.Sessions.Delete(ctx, c.UserID, c.SessionID); err != nil {
 		return err
 	}
-	return s.Users.Record(ctx, []outbox.Event{audit("session.ended", c.SessionID, c.UserID, c.Region, s.Now().UTC(), "session", nil)})
+	return s.Users.Record(ctx, []outbox.Event{audit("session.ended", c.SessionID, c.UserID, c.Region, s.Now().UTC(), "session", "success", nil)})
 }
 
 // Get returns one account.
@@ -220,14 +316,29 @@ func (s *Service) Get(ctx context.Context, id string) (user.User, error) {
 }
 
 func envelope(typ, subject, actor, region string, at time.Time, version int64, payload any) events.Envelope {
+	if region != user.RegionEU {
+		region = user.RegionUS
+	}
 	return events.Envelope{EventID: uuid.NewString(), Type: typ, OccurredAt: at, Subject: subject, Actor: actor,
 		Region: region, AggregateVersion: version, Payload: payload}
 }
 
-func audit(typ, subject, actor, region string, at time.Time, resource string, details map[string]string) outbox.Event {
+func audit(typ, subject, actor, region string, at time.Time, resource, outcome string, details map[string]string) outbox.Event {
 	if details == nil {
 		details = map[string]string{}
 	}
 	return outbox.Event{Topic: events.TopicAudit, Envelope: envelope(typ, subject, actor, region, at, 0,
-		events.AuditDetails{Source: source, ResourceType: resource, Outcome: "success", Details: details})}
+		events.AuditDetails{Source: source, ResourceType: resource, Outcome: outcome, Details: details})}
+}
+
+// splitRefresh reads "<session id>.<secret>".
+func splitRefresh(token string) (string, string, bool) {
+	id, secret, ok := strings.Cut(token, ".")
+	if !ok || secret == "" {
+		return "", "", false
+	}
+	if _, err := uuid.Parse(id); err != nil {
+		return "", "", false
+	}
+	return id, secret, true
 }

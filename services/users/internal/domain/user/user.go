@@ -34,12 +34,13 @@ const (
 
 // User is an account.
 type User struct {
-	ID          string
-	Email       string
-	DisplayName string
-	Region      string
-	Roles       []string
-	CreatedAt   time.Time
+	ID            string
+	Email         string
+	DisplayName   string
+	Region        string
+	Roles         []string
+	CreatedAt     time.Time
+	EmailVerified bool
 }
 
 // Registration is a validated request to open an account.

@@ -80,6 +80,7 @@ type User struct {
 	Region        Region                 `protobuf:"varint,4,opt,name=region,proto3,enum=acme.users.v1.Region" json:"region,omitempty"`
 	Roles         []string               `protobuf:"bytes,5,rep,name=roles,proto3" json:"roles,omitempty"`
 	CreatedAt     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	EmailVerified bool                   `protobuf:"varint,7,opt,name=email_verified,json=emailVerified,proto3" json:"email_verified,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -154,6 +155,13 @@ func (x *User) GetCreatedAt() *timestamppb.Timestamp {
 		return x.CreatedAt
 	}
 	return nil
+}
+
+func (x *User) GetEmailVerified() bool {
+	if x != nil {
+		return x.EmailVerified
+	}
+	return false
 }
 
 type RegisterRequest struct {
@@ -684,11 +692,872 @@ func (x *GetUserResponse) GetUser() *User {
 	return nil
 }
 
+type RefreshRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RefreshToken  string                 `protobuf:"bytes,1,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefreshRequest) Reset() {
+	*x = RefreshRequest{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefreshRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefreshRequest) ProtoMessage() {}
+
+func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefreshRequest.ProtoReflect.Descriptor instead.
+func (*RefreshRequest) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *RefreshRequest) GetRefreshToken() string {
+	if x != nil {
+		return x.RefreshToken
+	}
+	return ""
+}
+
+type RefreshResponse struct {
+	state                protoimpl.MessageState `protogen:"open.v1"`
+	AccessToken          string                 `protobuf:"bytes,1,opt,name=access_token,json=accessToken,proto3" json:"access_token,omitempty"`
+	RefreshToken         string                 `protobuf:"bytes,2,opt,name=refresh_token,json=refreshToken,proto3" json:"refresh_token,omitempty"`
+	AccessTokenExpiresAt *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=access_token_expires_at,json=accessTokenExpiresAt,proto3" json:"access_token_expires_at,omitempty"`
+	TokenType            string                 `protobuf:"bytes,4,opt,name=token_type,json=tokenType,proto3" json:"token_type,omitempty"`
+	unknownFields        protoimpl.UnknownFields
+	sizeCache            protoimpl.SizeCache
+}
+
+func (x *RefreshResponse) Reset() {
+	*x = RefreshResponse{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefreshResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefreshResponse) ProtoMessage() {}
+
+func (x *RefreshResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefreshResponse.ProtoReflect.Descriptor instead.
+func (*RefreshResponse) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *RefreshResponse) GetAccessToken() string {
+	if x != nil {
+		return x.AccessToken
+	}
+	return ""
+}
+
+func (x *RefreshResponse) GetRefreshToken() string {
+	if x != nil {
+		return x.RefreshToken
+	}
+	return ""
+}
+
+func (x *RefreshResponse) GetAccessTokenExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AccessTokenExpiresAt
+	}
+	return nil
+}
+
+func (x *RefreshResponse) GetTokenType() string {
+	if x != nil {
+		return x.TokenType
+	}
+	return ""
+}
+
+type VerifyEmailRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyEmailRequest) Reset() {
+	*x = VerifyEmailRequest{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyEmailRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyEmailRequest) ProtoMessage() {}
+
+func (x *VerifyEmailRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyEmailRequest.ProtoReflect.Descriptor instead.
+func (*VerifyEmailRequest) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *VerifyEmailRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+type VerifyEmailResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyEmailResponse) Reset() {
+	*x = VerifyEmailResponse{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyEmailResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyEmailResponse) ProtoMessage() {}
+
+func (x *VerifyEmailResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyEmailResponse.ProtoReflect.Descriptor instead.
+func (*VerifyEmailResponse) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *VerifyEmailResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+type Session struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	CreatedAt   *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	ExpiresAt   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	RefreshedAt *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=refreshed_at,json=refreshedAt,proto3" json:"refreshed_at,omitempty"`
+	// The session of the calling access token.
+	Current       bool `protobuf:"varint,5,opt,name=current,proto3" json:"current,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Session) Reset() {
+	*x = Session{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Session) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Session) ProtoMessage() {}
+
+func (x *Session) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Session.ProtoReflect.Descriptor instead.
+func (*Session) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *Session) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Session) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *Session) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+func (x *Session) GetRefreshedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RefreshedAt
+	}
+	return nil
+}
+
+func (x *Session) GetCurrent() bool {
+	if x != nil {
+		return x.Current
+	}
+	return false
+}
+
+type ListSessionsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSessionsRequest) Reset() {
+	*x = ListSessionsRequest{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSessionsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSessionsRequest) ProtoMessage() {}
+
+func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
+func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{16}
+}
+
+type ListSessionsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Sessions      []*Session             `protobuf:"bytes,1,rep,name=sessions,proto3" json:"sessions,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListSessionsResponse) Reset() {
+	*x = ListSessionsResponse{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListSessionsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListSessionsResponse) ProtoMessage() {}
+
+func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
+func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ListSessionsResponse) GetSessions() []*Session {
+	if x != nil {
+		return x.Sessions
+	}
+	return nil
+}
+
+type RevokeSessionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	SessionId     string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeSessionRequest) Reset() {
+	*x = RevokeSessionRequest{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeSessionRequest) ProtoMessage() {}
+
+func (x *RevokeSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeSessionRequest.ProtoReflect.Descriptor instead.
+func (*RevokeSessionRequest) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *RevokeSessionRequest) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+type RevokeSessionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RevokeSessionResponse) Reset() {
+	*x = RevokeSessionResponse{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RevokeSessionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RevokeSessionResponse) ProtoMessage() {}
+
+func (x *RevokeSessionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RevokeSessionResponse.ProtoReflect.Descriptor instead.
+func (*RevokeSessionResponse) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{19}
+}
+
+type ChangePasswordRequest struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	CurrentPassword string                 `protobuf:"bytes,1,opt,name=current_password,json=currentPassword,proto3" json:"current_password,omitempty"`
+	NewPassword     string                 `protobuf:"bytes,2,opt,name=new_password,json=newPassword,proto3" json:"new_password,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *ChangePasswordRequest) Reset() {
+	*x = ChangePasswordRequest{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangePasswordRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangePasswordRequest) ProtoMessage() {}
+
+func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangePasswordRequest.ProtoReflect.Descriptor instead.
+func (*ChangePasswordRequest) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ChangePasswordRequest) GetCurrentPassword() string {
+	if x != nil {
+		return x.CurrentPassword
+	}
+	return ""
+}
+
+func (x *ChangePasswordRequest) GetNewPassword() string {
+	if x != nil {
+		return x.NewPassword
+	}
+	return ""
+}
+
+type ChangePasswordResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChangePasswordResponse) Reset() {
+	*x = ChangePasswordResponse{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChangePasswordResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChangePasswordResponse) ProtoMessage() {}
+
+func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChangePasswordResponse.ProtoReflect.Descriptor instead.
+func (*ChangePasswordResponse) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{21}
+}
+
+type RequestPasswordResetRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Email         string                 `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestPasswordResetRequest) Reset() {
+	*x = RequestPasswordResetRequest{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestPasswordResetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestPasswordResetRequest) ProtoMessage() {}
+
+func (x *RequestPasswordResetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestPasswordResetRequest.ProtoReflect.Descriptor instead.
+func (*RequestPasswordResetRequest) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *RequestPasswordResetRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+type RequestPasswordResetResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestPasswordResetResponse) Reset() {
+	*x = RequestPasswordResetResponse{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestPasswordResetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestPasswordResetResponse) ProtoMessage() {}
+
+func (x *RequestPasswordResetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestPasswordResetResponse.ProtoReflect.Descriptor instead.
+func (*RequestPasswordResetResponse) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{23}
+}
+
+type ConfirmPasswordResetRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	NewPassword   string                 `protobuf:"bytes,2,opt,name=new_password,json=newPassword,proto3" json:"new_password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmPasswordResetRequest) Reset() {
+	*x = ConfirmPasswordResetRequest{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmPasswordResetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmPasswordResetRequest) ProtoMessage() {}
+
+func (x *ConfirmPasswordResetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmPasswordResetRequest.ProtoReflect.Descriptor instead.
+func (*ConfirmPasswordResetRequest) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ConfirmPasswordResetRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *ConfirmPasswordResetRequest) GetNewPassword() string {
+	if x != nil {
+		return x.NewPassword
+	}
+	return ""
+}
+
+type ConfirmPasswordResetResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ConfirmPasswordResetResponse) Reset() {
+	*x = ConfirmPasswordResetResponse{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ConfirmPasswordResetResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ConfirmPasswordResetResponse) ProtoMessage() {}
+
+func (x *ConfirmPasswordResetResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ConfirmPasswordResetResponse.ProtoReflect.Descriptor instead.
+func (*ConfirmPasswordResetResponse) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{25}
+}
+
+type SetRolesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Roles         []string               `protobuf:"bytes,2,rep,name=roles,proto3" json:"roles,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetRolesRequest) Reset() {
+	*x = SetRolesRequest{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetRolesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetRolesRequest) ProtoMessage() {}
+
+func (x *SetRolesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetRolesRequest.ProtoReflect.Descriptor instead.
+func (*SetRolesRequest) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *SetRolesRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *SetRolesRequest) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+type SetRolesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	User          *User                  `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetRolesResponse) Reset() {
+	*x = SetRolesResponse{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetRolesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetRolesResponse) ProtoMessage() {}
+
+func (x *SetRolesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetRolesResponse.ProtoReflect.Descriptor instead.
+func (*SetRolesResponse) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *SetRolesResponse) GetUser() *User {
+	if x != nil {
+		return x.User
+	}
+	return nil
+}
+
+type EraseUserRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseUserRequest) Reset() {
+	*x = EraseUserRequest{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseUserRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseUserRequest) ProtoMessage() {}
+
+func (x *EraseUserRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseUserRequest.ProtoReflect.Descriptor instead.
+func (*EraseUserRequest) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{28}
+}
+
+type EraseUserResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EraseUserResponse) Reset() {
+	*x = EraseUserResponse{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EraseUserResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EraseUserResponse) ProtoMessage() {}
+
+func (x *EraseUserResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EraseUserResponse.ProtoReflect.Descriptor instead.
+func (*EraseUserResponse) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{29}
+}
+
 var File_acme_users_v1_users_proto protoreflect.FileDescriptor
 
 const file_acme_users_v1_users_proto_rawDesc = "" +
 	"\n" +
-	"\x19acme/users/v1/users.proto\x12\racme.users.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcf\x01\n" +
+	"\x19acme/users/v1/users.proto\x12\racme.users.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf6\x01\n" +
 	"\x04User\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12!\n" +
@@ -696,7 +1565,8 @@ const file_acme_users_v1_users_proto_rawDesc = "" +
 	"\x06region\x18\x04 \x01(\x0e2\x15.acme.users.v1.RegionR\x06region\x12\x14\n" +
 	"\x05roles\x18\x05 \x03(\tR\x05roles\x129\n" +
 	"\n" +
-	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\"\x95\x01\n" +
+	"created_at\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12%\n" +
+	"\x0eemail_verified\x18\a \x01(\bR\remailVerified\"\x95\x01\n" +
 	"\x0fRegisterRequest\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\x12!\n" +
@@ -730,17 +1600,71 @@ const file_acme_users_v1_users_proto_rawDesc = "" +
 	"\x0eGetUserRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\":\n" +
 	"\x0fGetUserResponse\x12'\n" +
-	"\x04user\x18\x01 \x01(\v2\x13.acme.users.v1.UserR\x04user*>\n" +
+	"\x04user\x18\x01 \x01(\v2\x13.acme.users.v1.UserR\x04user\"5\n" +
+	"\x0eRefreshRequest\x12#\n" +
+	"\rrefresh_token\x18\x01 \x01(\tR\frefreshToken\"\xcb\x01\n" +
+	"\x0fRefreshResponse\x12!\n" +
+	"\faccess_token\x18\x01 \x01(\tR\vaccessToken\x12#\n" +
+	"\rrefresh_token\x18\x02 \x01(\tR\frefreshToken\x12Q\n" +
+	"\x17access_token_expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x14accessTokenExpiresAt\x12\x1d\n" +
+	"\n" +
+	"token_type\x18\x04 \x01(\tR\ttokenType\"*\n" +
+	"\x12VerifyEmailRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\">\n" +
+	"\x13VerifyEmailResponse\x12'\n" +
+	"\x04user\x18\x01 \x01(\v2\x13.acme.users.v1.UserR\x04user\"\xe8\x01\n" +
+	"\aSession\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x129\n" +
+	"\n" +
+	"created_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x129\n" +
+	"\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\x12=\n" +
+	"\frefreshed_at\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\vrefreshedAt\x12\x18\n" +
+	"\acurrent\x18\x05 \x01(\bR\acurrent\"\x15\n" +
+	"\x13ListSessionsRequest\"J\n" +
+	"\x14ListSessionsResponse\x122\n" +
+	"\bsessions\x18\x01 \x03(\v2\x16.acme.users.v1.SessionR\bsessions\"5\n" +
+	"\x14RevokeSessionRequest\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\"\x17\n" +
+	"\x15RevokeSessionResponse\"e\n" +
+	"\x15ChangePasswordRequest\x12)\n" +
+	"\x10current_password\x18\x01 \x01(\tR\x0fcurrentPassword\x12!\n" +
+	"\fnew_password\x18\x02 \x01(\tR\vnewPassword\"\x18\n" +
+	"\x16ChangePasswordResponse\"3\n" +
+	"\x1bRequestPasswordResetRequest\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\"\x1e\n" +
+	"\x1cRequestPasswordResetResponse\"V\n" +
+	"\x1bConfirmPasswordResetRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12!\n" +
+	"\fnew_password\x18\x02 \x01(\tR\vnewPassword\"\x1e\n" +
+	"\x1cConfirmPasswordResetResponse\"@\n" +
+	"\x0fSetRolesRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x14\n" +
+	"\x05roles\x18\x02 \x03(\tR\x05roles\";\n" +
+	"\x10SetRolesResponse\x12'\n" +
+	"\x04user\x18\x01 \x01(\v2\x13.acme.users.v1.UserR\x04user\"\x12\n" +
+	"\x10EraseUserRequest\"\x13\n" +
+	"\x11EraseUserResponse*>\n" +
 	"\x06Region\x12\x16\n" +
 	"\x12REGION_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tREGION_US\x10\x01\x12\r\n" +
-	"\tREGION_EU\x10\x022\x8c\x03\n" +
+	"\tREGION_EU\x10\x022\xbf\t\n" +
 	"\fUsersService\x12K\n" +
 	"\bRegister\x12\x1e.acme.users.v1.RegisterRequest\x1a\x1f.acme.users.v1.RegisterResponse\x12B\n" +
 	"\x05Login\x12\x1b.acme.users.v1.LoginRequest\x1a\x1c.acme.users.v1.LoginResponse\x12E\n" +
 	"\x06Logout\x12\x1c.acme.users.v1.LogoutRequest\x1a\x1d.acme.users.v1.LogoutResponse\x12Z\n" +
 	"\rValidateToken\x12#.acme.users.v1.ValidateTokenRequest\x1a$.acme.users.v1.ValidateTokenResponse\x12H\n" +
-	"\aGetUser\x12\x1d.acme.users.v1.GetUserRequest\x1a\x1e.acme.users.v1.GetUserResponseBAZ?github.com/acme/platform/contracts/gen/go/acme/users/v1;usersv1b\x06proto3"
+	"\aGetUser\x12\x1d.acme.users.v1.GetUserRequest\x1a\x1e.acme.users.v1.GetUserResponse\x12H\n" +
+	"\aRefresh\x12\x1d.acme.users.v1.RefreshRequest\x1a\x1e.acme.users.v1.RefreshResponse\x12T\n" +
+	"\vVerifyEmail\x12!.acme.users.v1.VerifyEmailRequest\x1a\".acme.users.v1.VerifyEmailResponse\x12W\n" +
+	"\fListSessions\x12\".acme.users.v1.ListSessionsRequest\x1a#.acme.users.v1.ListSessionsResponse\x12Z\n" +
+	"\rRevokeSession\x12#.acme.users.v1.RevokeSessionRequest\x1a$.acme.users.v1.RevokeSessionResponse\x12]\n" +
+	"\x0eChangePassword\x12$.acme.users.v1.ChangePasswordRequest\x1a%.acme.users.v1.ChangePasswordResponse\x12o\n" +
+	"\x14RequestPasswordReset\x12*.acme.users.v1.RequestPasswordResetRequest\x1a+.acme.users.v1.RequestPasswordResetResponse\x12o\n" +
+	"\x14ConfirmPasswordReset\x12*.acme.users.v1.ConfirmPasswordResetRequest\x1a+.acme.users.v1.ConfirmPasswordResetResponse\x12K\n" +
+	"\bSetRoles\x12\x1e.acme.users.v1.SetRolesRequest\x1a\x1f.acme.users.v1.SetRolesResponse\x12N\n" +
+	"\tEraseUser\x12\x1f.acme.users.v1.EraseUserRequest\x1a .acme.users.v1.EraseUserResponseBAZ?github.com/acme/platform/contracts/gen/go/acme/users/v1;usersv1b\x06proto3"
 
 var (
 	file_acme_users_v1_users_proto_rawDescOnce sync.Once
@@ -755,47 +1679,91 @@ func file_acme_users_v1_users_proto_rawDescGZIP() []byte {
 }
 
 var file_acme_users_v1_users_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_acme_users_v1_users_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_acme_users_v1_users_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_acme_users_v1_users_proto_goTypes = []any{
-	(Region)(0),                   // 0: acme.users.v1.Region
-	(*User)(nil),                  // 1: acme.users.v1.User
-	(*RegisterRequest)(nil),       // 2: acme.users.v1.RegisterRequest
-	(*RegisterResponse)(nil),      // 3: acme.users.v1.RegisterResponse
-	(*LoginRequest)(nil),          // 4: acme.users.v1.LoginRequest
-	(*LoginResponse)(nil),         // 5: acme.users.v1.LoginResponse
-	(*LogoutRequest)(nil),         // 6: acme.users.v1.LogoutRequest
-	(*LogoutResponse)(nil),        // 7: acme.users.v1.LogoutResponse
-	(*ValidateTokenRequest)(nil),  // 8: acme.users.v1.ValidateTokenRequest
-	(*ValidateTokenResponse)(nil), // 9: acme.users.v1.ValidateTokenResponse
-	(*GetUserRequest)(nil),        // 10: acme.users.v1.GetUserRequest
-	(*GetUserResponse)(nil),       // 11: acme.users.v1.GetUserResponse
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(Region)(0),                          // 0: acme.users.v1.Region
+	(*User)(nil),                         // 1: acme.users.v1.User
+	(*RegisterRequest)(nil),              // 2: acme.users.v1.RegisterRequest
+	(*RegisterResponse)(nil),             // 3: acme.users.v1.RegisterResponse
+	(*LoginRequest)(nil),                 // 4: acme.users.v1.LoginRequest
+	(*LoginResponse)(nil),                // 5: acme.users.v1.LoginResponse
+	(*LogoutRequest)(nil),                // 6: acme.users.v1.LogoutRequest
+	(*LogoutResponse)(nil),               // 7: acme.users.v1.LogoutResponse
+	(*ValidateTokenRequest)(nil),         // 8: acme.users.v1.ValidateTokenRequest
+	(*ValidateTokenResponse)(nil),        // 9: acme.users.v1.ValidateTokenResponse
+	(*GetUserRequest)(nil),               // 10: acme.users.v1.GetUserRequest
+	(*GetUserResponse)(nil),              // 11: acme.users.v1.GetUserResponse
+	(*RefreshRequest)(nil),               // 12: acme.users.v1.RefreshRequest
+	(*RefreshResponse)(nil),              // 13: acme.users.v1.RefreshResponse
+	(*VerifyEmailRequest)(nil),           // 14: acme.users.v1.VerifyEmailRequest
+	(*VerifyEmailResponse)(nil),          // 15: acme.users.v1.VerifyEmailResponse
+	(*Session)(nil),                      // 16: acme.users.v1.Session
+	(*ListSessionsRequest)(nil),          // 17: acme.users.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),         // 18: acme.users.v1.ListSessionsResponse
+	(*RevokeSessionRequest)(nil),         // 19: acme.users.v1.RevokeSessionRequest
+	(*RevokeSessionResponse)(nil),        // 20: acme.users.v1.RevokeSessionResponse
+	(*ChangePasswordRequest)(nil),        // 21: acme.users.v1.ChangePasswordRequest
+	(*ChangePasswordResponse)(nil),       // 22: acme.users.v1.ChangePasswordResponse
+	(*RequestPasswordResetRequest)(nil),  // 23: acme.users.v1.RequestPasswordResetRequest
+	(*RequestPasswordResetResponse)(nil), // 24: acme.users.v1.RequestPasswordResetResponse
+	(*ConfirmPasswordResetRequest)(nil),  // 25: acme.users.v1.ConfirmPasswordResetRequest
+	(*ConfirmPasswordResetResponse)(nil), // 26: acme.users.v1.ConfirmPasswordResetResponse
+	(*SetRolesRequest)(nil),              // 27: acme.users.v1.SetRolesRequest
+	(*SetRolesResponse)(nil),             // 28: acme.users.v1.SetRolesResponse
+	(*EraseUserRequest)(nil),             // 29: acme.users.v1.EraseUserRequest
+	(*EraseUserResponse)(nil),            // 30: acme.users.v1.EraseUserResponse
+	(*timestamppb.Timestamp)(nil),        // 31: google.protobuf.Timestamp
 }
 var file_acme_users_v1_users_proto_depIdxs = []int32{
 	0,  // 0: acme.users.v1.User.region:type_name -> acme.users.v1.Region
-	12, // 1: acme.users.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	31, // 1: acme.users.v1.User.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: acme.users.v1.RegisterRequest.region:type_name -> acme.users.v1.Region
 	1,  // 3: acme.users.v1.RegisterResponse.user:type_name -> acme.users.v1.User
-	12, // 4: acme.users.v1.LoginResponse.access_token_expires_at:type_name -> google.protobuf.Timestamp
+	31, // 4: acme.users.v1.LoginResponse.access_token_expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: acme.users.v1.LoginResponse.user:type_name -> acme.users.v1.User
 	0,  // 6: acme.users.v1.ValidateTokenResponse.region:type_name -> acme.users.v1.Region
-	12, // 7: acme.users.v1.ValidateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	31, // 7: acme.users.v1.ValidateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 8: acme.users.v1.GetUserResponse.user:type_name -> acme.users.v1.User
-	2,  // 9: acme.users.v1.UsersService.Register:input_type -> acme.users.v1.RegisterRequest
-	4,  // 10: acme.users.v1.UsersService.Login:input_type -> acme.users.v1.LoginRequest
-	6,  // 11: acme.users.v1.UsersService.Logout:input_type -> acme.users.v1.LogoutRequest
-	8,  // 12: acme.users.v1.UsersService.ValidateToken:input_type -> acme.users.v1.ValidateTokenRequest
-	10, // 13: acme.users.v1.UsersService.GetUser:input_type -> acme.users.v1.GetUserRequest
-	3,  // 14: acme.users.v1.UsersService.Register:output_type -> acme.users.v1.RegisterResponse
-	5,  // 15: acme.users.v1.UsersService.Login:output_type -> acme.users.v1.LoginResponse
-	7,  // 16: acme.users.v1.UsersService.Logout:output_type -> acme.users.v1.LogoutResponse
-	9,  // 17: acme.users.v1.UsersService.ValidateToken:output_type -> acme.users.v1.ValidateTokenResponse
-	11, // 18: acme.users.v1.UsersService.GetUser:output_type -> acme.users.v1.GetUserResponse
-	14, // [14:19] is the sub-list for method output_type
-	9,  // [9:14] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	31, // 9: acme.users.v1.RefreshResponse.access_token_expires_at:type_name -> google.protobuf.Timestamp
+	1,  // 10: acme.users.v1.VerifyEmailResponse.user:type_name -> acme.users.v1.User
+	31, // 11: acme.users.v1.Session.created_at:type_name -> google.protobuf.Timestamp
+	31, // 12: acme.users.v1.Session.expires_at:type_name -> google.protobuf.Timestamp
+	31, // 13: acme.users.v1.Session.refreshed_at:type_name -> google.protobuf.Timestamp
+	16, // 14: acme.users.v1.ListSessionsResponse.sessions:type_name -> acme.users.v1.Session
+	1,  // 15: acme.users.v1.SetRolesResponse.user:type_name -> acme.users.v1.User
+	2,  // 16: acme.users.v1.UsersService.Register:input_type -> acme.users.v1.RegisterRequest
+	4,  // 17: acme.users.v1.UsersService.Login:input_type -> acme.users.v1.LoginRequest
+	6,  // 18: acme.users.v1.UsersService.Logout:input_type -> acme.users.v1.LogoutRequest
+	8,  // 19: acme.users.v1.UsersService.ValidateToken:input_type -> acme.users.v1.ValidateTokenRequest
+	10, // 20: acme.users.v1.UsersService.GetUser:input_type -> acme.users.v1.GetUserRequest
+	12, // 21: acme.users.v1.UsersService.Refresh:input_type -> acme.users.v1.RefreshRequest
+	14, // 22: acme.users.v1.UsersService.VerifyEmail:input_type -> acme.users.v1.VerifyEmailRequest
+	17, // 23: acme.users.v1.UsersService.ListSessions:input_type -> acme.users.v1.ListSessionsRequest
+	19, // 24: acme.users.v1.UsersService.RevokeSession:input_type -> acme.users.v1.RevokeSessionRequest
+	21, // 25: acme.users.v1.UsersService.ChangePassword:input_type -> acme.users.v1.ChangePasswordRequest
+	23, // 26: acme.users.v1.UsersService.RequestPasswordReset:input_type -> acme.users.v1.RequestPasswordResetRequest
+	25, // 27: acme.users.v1.UsersService.ConfirmPasswordReset:input_type -> acme.users.v1.ConfirmPasswordResetRequest
+	27, // 28: acme.users.v1.UsersService.SetRoles:input_type -> acme.users.v1.SetRolesRequest
+	29, // 29: acme.users.v1.UsersService.EraseUser:input_type -> acme.users.v1.EraseUserRequest
+	3,  // 30: acme.users.v1.UsersService.Register:output_type -> acme.users.v1.RegisterResponse
+	5,  // 31: acme.users.v1.UsersService.Login:output_type -> acme.users.v1.LoginResponse
+	7,  // 32: acme.users.v1.UsersService.Logout:output_type -> acme.users.v1.LogoutResponse
+	9,  // 33: acme.users.v1.UsersService.ValidateToken:output_type -> acme.users.v1.ValidateTokenResponse
+	11, // 34: acme.users.v1.UsersService.GetUser:output_type -> acme.users.v1.GetUserResponse
+	13, // 35: acme.users.v1.UsersService.Refresh:output_type -> acme.users.v1.RefreshResponse
+	15, // 36: acme.users.v1.UsersService.VerifyEmail:output_type -> acme.users.v1.VerifyEmailResponse
+	18, // 37: acme.users.v1.UsersService.ListSessions:output_type -> acme.users.v1.ListSessionsResponse
+	20, // 38: acme.users.v1.UsersService.RevokeSession:output_type -> acme.users.v1.RevokeSessionResponse
+	22, // 39: acme.users.v1.UsersService.ChangePassword:output_type -> acme.users.v1.ChangePasswordResponse
+	24, // 40: acme.users.v1.UsersService.RequestPasswordReset:output_type -> acme.users.v1.RequestPasswordResetResponse
+	26, // 41: acme.users.v1.UsersService.ConfirmPasswordReset:output_type -> acme.users.v1.ConfirmPasswordResetResponse
+	28, // 42: acme.users.v1.UsersService.SetRoles:output_type -> acme.users.v1.SetRolesResponse
+	30, // 43: acme.users.v1.UsersService.EraseUser:output_type -> acme.users.v1.EraseUserResponse
+	30, // [30:44] is the sub-list for method output_type
+	16, // [16:30] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_acme_users_v1_users_proto_init() }
@@ -809,7 +1777,7 @@ func file_acme_users_v1_users_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_acme_users_v1_users_proto_rawDesc), len(file_acme_users_v1_users_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -1,0 +1,137 @@
+package app
+
+import (
+	"context"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/acme/platform/services/platform/caller"
+	"github.com/acme/platform/services/platform/errs"
+	"github.com/acme/platform/services/platform/events"
+	"github.com/acme/platform/services/platform/outbox"
+	"github.com/acme/platform/services/users/internal/domain/user"
+)
+
+// PurposeVerifyEmail is the action token purpose of the registration mail.
+const PurposeVerifyEmail = "verify_email"
+
+// VerifyEmail marks the address confirmed. A token works once: a verified account refuses it.
+func (s *Service) VerifyEmail(ctx context.Context, token string) (user.User, error) {
+	invalid := errs.Invalid("auth.verification_token_invalid", "token", "the verification token is invalid or expired")
+	userID, email, err := s.Tokens.ParseAction(PurposeVerifyEmail, token)
+	if err != nil {
+		return user.User{}, invalid
+	}
+	u, err := s.Users.ByID(ctx, userID)
+	if errs.As(err).Kind == errs.KindNotFound {
+		return user.User{}, invalid
+	}
+	if err != nil {
+		return user.User{}, err
+	}
+	if u.Email != email {
+		return user.User{}, invalid // the address changed (or was erased) since the mail went out
+	}
+	if u.EmailVerified {
+		return user.User{}, errs.Conflict("user.already_verified", "this email address is already verified")
+	}
+	now := s.Now().UTC()
+	err = s.Users.MarkVerified(ctx, u.ID, []outbox.Event{
+		{Topic: events.TopicUsers, Envelope: envelope("user.email_verified", u.ID, u.ID, u.Region, now, 0, events.UserEmailVerified{UserID: u.ID})},
+		audit("user.email_verified", u.ID, u.ID, u.Region, now, "user", "success", nil),
+	})
+	if err != nil {
+		return user.User{}, err
+	}
+	u.EmailVerified = true
+	return u, nil
+}
+
+var assignable = map[string]bool{user.RoleMember: true, user.RoleAdmin: true}
+
+// SetRoles replaces a user's platform roles. Platform admins only; an admin cannot drop its own
+// admin role (so the platform keeps one). The user's sessions end, so the new roles apply at once.
+func (s *Service) SetRoles(ctx context.Context, c caller.Caller, userID string, roles []string) (user.User, error) {
+	if !c.IsAdmin() {
+		return user.User{}, errs.PermissionDenied("user.admin_only", "only platform admins change roles")
+	}
+	set := map[string]bool{}
+	for _, r := range roles {
+		if !assignable[r] {
+			return user.User{}, errs.Invalid("user.role_invalid", "roles", `roles may be "member" and "admin"`)
+		}
+		set[r] = true
+	}
+	if !set[user.RoleMember] {
+		return user.User{}, errs.Invalid("user.role_invalid", "roles", `every user keeps the "member" role`)
+	}
+	if _, err := uuid.Parse(userID); err != nil {
+		return user.User{}, errs.NotFound("user.not_found", "no such user")
+	}
+	if userID == c.UserID && !set[user.RoleAdmin] {
+		return user.User{}, errs.Conflict("user.self_demotion", "you cannot remove your own admin role")
+	}
+	u, err := s.Users.ByID(ctx, userID)
+	if err != nil {
+		return user.User{}, err
+	}
+	sorted := []string{user.RoleMember}
+	if set[user.RoleAdmin] {
+		sorted = append(sorted, user.RoleAdmin)
+	}
+	now := s.Now().UTC()
+	err = s.Users.SetRoles(ctx, u.ID, sorted, []outbox.Event{
+		{Topic: events.TopicUsers, Envelope: envelope("user.roles_changed", u.ID, c.UserID, u.Region, now, 0,
+			events.RolesChanged{UserID: u.ID, Roles: sorted})},
+		audit("user.roles_changed", u.ID, c.UserID, u.Region, now, "user", "success", map[string]string{"roles": strings.Join(sorted, ",")}),
+	})
+	if err != nil {
+		return user.User{}, err
+	}
+	if err := s.Sessions.DeleteAllForUser(ctx, u.ID, ""); err != nil {
+		return user.User{}, err
+	}
+	u.Roles = sorted
+	return u, nil
+}
+
+// Erase anonymises the caller's account, ends its sessions and publishes user.erased, on which every
+// other service purges what it holds about the user.
+func (s *Service) Erase(ctx context.Context, c caller.Caller) error {
+	u, err := s.Users.ByID(ctx, c.UserID)
+	if err != nil {
+		return err
+	}
+	now := s.Now().UTC()
+	err = s.Users.Erase(ctx, u.ID, []outbox.Event{
+		{Topic: events.TopicUsers, Envelope: envelope("user.erased", u.ID, u.ID, u.Region, now, 0, events.UserErased{UserID: u.ID})},
+		audit("user.erased", u.ID, u.ID, u.Region, now, "user", "success", nil),
+	})
+	if err != nil {
+		return err
+	}
+	return s.Sessions.DeleteAllForUser(ctx, u.ID, "")
+}
+
+// PersonalData is everything users holds about a person, for an export.
+type PersonalData struct {
+	Profile  user.User
+	Sessions []Session
+}
+
+// Export returns the caller's personal data; admins may export anyone's.
+func (s *Service) Export(ctx context.Context, c caller.Caller, userID string) (PersonalData, error) {
+	if userID != c.UserID && !c.IsAdmin() {
+		return PersonalData{}, errs.PermissionDenied("user.export_forbidden", "you may export only your own data")
+	}
+	u, err := s.Users.ByID(ctx, userID)
+	if err != nil {
+		return PersonalData{}, err
+	}
+	sessions, err := s.Sessions.ListForUser(ctx, userID)
+	if err != nil {
+		return PersonalData{}, err
+	}
+	return PersonalData{Profile: u, Sessions: sessions}, nil
+}

@@ -1,0 +1,111 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/acme/platform/services/platform/caller"
+	"github.com/acme/platform/services/platform/errs"
+	"github.com/acme/platform/services/platform/events"
+	"github.com/acme/platform/services/platform/outbox"
+	"github.com/acme/platform/services/users/internal/domain/user"
+)
+
+// ResetTTL is how long a password reset token works.
+const ResetTTL = time.Hour
+
+// ChangePassword checks the current password, sets the new one and ends every other session.
+func (s *Service) ChangePassword(ctx context.Context, c caller.Caller, current, next string) error {
+	u, err := s.Users.ByID(ctx, c.UserID)
+	if err != nil {
+		return err
+	}
+	hash, err := s.Users.PasswordHash(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if ok, _ := s.Hasher.Verify(current, hash); !ok {
+		return errs.Invalid("user.current_password_wrong", "current_password", "the current password is wrong")
+	}
+	if err := user.CheckPassword(next, u.Email); err != nil {
+		return err
+	}
+	if current == next {
+		return errs.Invalid("user.password_unchanged", "new_password", "the new password is the current one")
+	}
+	if err := s.setPassword(ctx, u, next, "user.password_changed"); err != nil {
+		return err
+	}
+	return s.Sessions.DeleteAllForUser(ctx, u.ID, c.SessionID)
+}
+
+func (s *Service) setPassword(ctx context.Context, u user.User, password, auditType string) error {
+	hash, err := s.Hasher.Hash(password)
+	if err != nil {
+		return errs.Internal(err)
+	}
+	now := s.Now().UTC()
+	return s.Users.SetPassword(ctx, u.ID, hash, []outbox.Event{
+		{Topic: events.TopicUsers, Envelope: envelope("user.password_changed", u.ID, u.ID, u.Region, now, 0, events.PasswordChanged{UserID: u.ID})},
+		audit(auditType, u.ID, u.ID, u.Region, now, "user", "success", nil),
+	})
+}
+
+// RequestPasswordReset stores a one-hour reset token and publishes it for notifications to mail.
+// An unknown email gets the same answer and nothing happens, so the answer reveals no account.
+func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
+	e, err := user.NormalizeEmail(email)
+	if err != nil {
+		return err
+	}
+	u, _, err := s.Users.ByEmail(ctx, e)
+	if errs.As(err).Kind == errs.KindNotFound {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	token, hash := newSecret()
+	if err := s.ResetTokens.Save(ctx, hash, u.ID, ResetTTL); err != nil {
+		return err
+	}
+	now := s.Now().UTC()
+	return s.Users.Record(ctx, []outbox.Event{
+		{Topic: events.TopicUsers, Envelope: envelope("user.password_reset_requested", u.ID, u.ID, u.Region, now, 0,
+			events.PasswordResetRequested{UserID: u.ID, Email: u.Email, Token: token, ExpiresAt: now.Add(ResetTTL).Truncate(time.Millisecond)})},
+		audit("user.password_reset_requested", u.ID, u.ID, u.Region, now, "user", "success", nil),
+	})
+}
+
+var errResetInvalid = errs.Invalid("auth.reset_token_invalid", "token", "the reset token is invalid, used or expired")
+
+// ConfirmPasswordReset sets a new password with a reset token, once, and ends every session. The new
+// password is checked before the token is spent, so a weak one does not waste it.
+func (s *Service) ConfirmPasswordReset(ctx context.Context, token, password string) error {
+	if token == "" || len(token) > 128 {
+		return errResetInvalid
+	}
+	if len(password) < user.MinPasswordLength {
+		return user.CheckPassword(password, "")
+	}
+	userID, err := s.ResetTokens.Take(ctx, hashOf(token))
+	if errs.As(err).Kind == errs.KindNotFound {
+		return errResetInvalid
+	}
+	if err != nil {
+		return err
+	}
+	u, err := s.Users.ByID(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if err := user.CheckPassword(password, u.Email); err != nil {
+		// Put the token back: the request was refused for the password, not the token.
+		_ = s.ResetTokens.Save(ctx, hashOf(token), userID, ResetTTL)
+		return err
+	}
+	if err := s.setPassword(ctx, u, password, "user.password_reset"); err != nil {
+		return err
+	}
+	return s.Sessions.DeleteAllForUser(ctx, u.ID, "")
+}
