@@ -166,10 +166,11 @@ func (s *Service) TransferOwnership(ctx context.Context, c caller.Caller, id, ne
 	if err := checkUserID(newOwner); err != nil {
 		return WithRole{}, err
 	}
-	if newOwner == c.UserID {
-		return WithRole{}, errs.Invalid("member.transfer_to_self", "new_owner_id", "you already own this project")
-	}
 	return s.mutate(ctx, c, id, project.Transfer, false, func(tx Tx, p *project.Project, _ project.Role) ([]outbox.Event, error) {
+		// Checked after the caller's role: a viewer learns it may not transfer, not why its input is odd.
+		if newOwner == c.UserID {
+			return nil, errs.Invalid("member.transfer_to_self", "new_owner_id", "you already own this project")
+		}
 		current, err := tx.Role(ctx, id, newOwner)
 		if err != nil {
 			return nil, err
