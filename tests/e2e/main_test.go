@@ -34,6 +34,8 @@ var env struct {
 	// The gateway's HTTPS address and the certificate it serves.
 	gatewayTLS string
 	tlsCert    []byte
+	// The test consumer's HTTP view of what it received.
+	sinkURL string
 	// What a further gateway replica needs to join the same topology.
 	runFile, daprd, resources, logDir string
 	gatewayEnv                        map[string]string
@@ -126,6 +128,7 @@ func run(m *testing.M) (code int) {
 
 	resources := filepath.Join(work, "components")
 	err = launcher.CopyResources(filepath.Join(root, "components", "local"), resources, []launcher.Override{
+		{Name: "pubsub", Key: "scopes", Value: "eventsink"},
 		{Name: "pubsub", Key: "brokers", Value: env.brokerAddr},
 		{Name: "statestore", Key: "redisDB", Value: "1"},
 		{Name: "secretstore", Key: "secretsFile", Value: secrets},
@@ -136,10 +139,24 @@ func run(m *testing.M) (code int) {
 		return 1
 	}
 
+	if err := os.WriteFile(filepath.Join(resources, "eventsink-subscription.yaml"), []byte(sinkSubscription), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	sinkPort, err := freePort()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	env.sinkURL = fmt.Sprintf("http://127.0.0.1:%d", sinkPort)
 	env.runFile, env.daprd, env.resources, env.logDir = filepath.Join(root, "dapr.yaml"), daprd, resources, logDir
 	start := time.Now()
 	env.topo, err = launcher.Start(ctx, env.runFile, launcher.Options{
 		Daprd: daprd, LogDir: logDir, ResourcesDir: resources, Env: appEnv, FreePorts: true,
+		// A consumer of the tests' own, subscribed through its sidecar like any service.
+		Extra: []launcher.AppSpec{{AppID: "eventsink", AppDirPath: "tests/e2e/eventsink", AppPort: 50199,
+			EnableAppHealthCheck: true, AppHealthProbeInterval: 1, Command: []string{"go", "run", "."},
+			Env: map[string]string{"SINK_HTTP_PORT": fmt.Sprint(sinkPort)}}},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: topology did not come up:", err)
@@ -164,6 +181,23 @@ func run(m *testing.M) (code int) {
 	fmt.Println("e2e: topology stopped, no process left")
 	return code
 }
+
+// sinkSubscription subscribes the test consumer the way components/local subscribes the services.
+const sinkSubscription = `apiVersion: dapr.io/v2alpha1
+kind: Subscription
+metadata:
+  name: eventsink-projects
+spec:
+  pubsubname: pubsub
+  topic: acme.projects.events
+  routes:
+    default: /acme.projects.events
+  deadLetterTopic: acme.projects.events.deadletter.eventsink
+  metadata:
+    rawPayload: "true"
+scopes:
+  - eventsink
+`
 
 // adminEmail registers as a platform admin (BOOTSTRAP_ADMIN_EMAILS); the databases are new each run.
 const adminEmail = "e2e-admin@example.com"

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -349,5 +350,96 @@ func TestProjects_EventsInOrderPerProject(t *testing.T) {
 	}
 	if strings.Join(types, ",") != strings.Join(want, ",") {
 		t.Fatalf("events %v, want %v once each in order", types, want)
+	}
+}
+
+type sinkView struct {
+	Version  int64             `json:"version"`
+	Members  map[string]string `json:"members"`
+	Received []struct {
+		EventID string `json:"event_id"`
+		Type    string `json:"type"`
+		Version int64  `json:"version"`
+		Applied bool   `json:"applied"`
+	} `json:"received"`
+}
+
+// sinkState polls the test consumer until ok holds for the project, or 10 s pass.
+func sinkState(t *testing.T, projectID string, ok func(sinkView) bool) sinkView {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var v sinkView
+	for {
+		resp, err := httpClient.Get(env.sinkURL + "/projects/" + projectID)
+		if err == nil {
+			if resp.StatusCode == http.StatusOK {
+				v = sinkView{}
+				_ = json.NewDecoder(resp.Body).Decode(&v)
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && ok(v) {
+				return v
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("event sink state for %s after 10 s: %+v (last error %v)", projectID, v, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A consumer subscribed through Dapr gets each event once and in order, and a replayed old
+// member_added (as an at-least-once redelivery would bring it) does not undo the later removal.
+func TestEvents_ThroughADaprSubscriptionOnceInOrderAndStaleIgnored(t *testing.T) {
+	owner, member := newAccount(t, "sink-owner"), newAccount(t, "sink-member")
+	p, _ := owner.createProject(t, map[string]any{"name": "Sunk"})
+	path := "/v1/projects/" + p.ID
+	owner.do(t, "POST", path+"/members", map[string]any{"user_id": member.ID, "role": "viewer"}).expect(t, http.StatusCreated)
+	owner.do(t, "PATCH", path+"/members/"+member.ID, map[string]any{"role": "editor"}).expect(t, http.StatusOK)
+	owner.do(t, "DELETE", path+"/members/"+member.ID, nil).expect(t, http.StatusNoContent)
+	owner.do(t, "PATCH", path, map[string]any{"description": "after"}, "If-Match", `"4"`).expect(t, http.StatusOK)
+
+	v := sinkState(t, p.ID, func(v sinkView) bool { return v.Version == 5 })
+	want := []string{"project.created", "project.member_added", "project.member_role_changed", "project.member_removed", "project.updated"}
+	seen := map[string]bool{}
+	for i, r := range v.Received {
+		if i >= len(want) || r.Type != want[i] || r.Version != int64(i+1) || !r.Applied || seen[r.EventID] {
+			t.Fatalf("received %+v, want %v once each in order", v.Received, want)
+		}
+		seen[r.EventID] = true
+	}
+	if len(v.Received) != len(want) || len(v.Members) != 1 || v.Members[owner.ID] != "owner" {
+		t.Fatalf("received %d events, members %v", len(v.Received), v.Members)
+	}
+
+	// Replay member_added: the very record the outbox published, produced to Kafka again.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(env.brokerAddr), kgo.ConsumeTopics(events.TopicProjects),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	codec, _ := events.NewCodec()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var added *kgo.Record
+	for added == nil && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			if e, err := codec.Decode(events.TopicProjects, r.Value); err == nil && e.Subject == p.ID && e.Type == "project.member_added" {
+				added = r
+			}
+		})
+	}
+	if added == nil {
+		t.Fatal("member_added not found on Kafka")
+	}
+	replay := &kgo.Record{Topic: events.TopicProjects, Key: added.Key, Value: added.Value, Headers: added.Headers}
+	if err := cl.ProduceSync(ctx, replay).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	v = sinkState(t, p.ID, func(v sinkView) bool { return len(v.Received) == len(want)+1 })
+	last := v.Received[len(v.Received)-1]
+	if last.Type != "project.member_added" || last.Applied || v.Version != 5 || len(v.Members) != 1 {
+		t.Fatalf("after the replay: last %+v, version %d, members %v", last, v.Version, v.Members)
 	}
 }

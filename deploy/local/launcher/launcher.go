@@ -39,6 +39,8 @@ type Options struct {
 	// FreePorts ignores the run file's fixed ports and gives every app and sidecar free ones, so a test
 	// topology can run beside make run's.
 	FreePorts bool
+	// Extra apps run beside the file's, with its common settings (tests add their own consumers).
+	Extra []AppSpec
 	// Only starts these app ids; all when empty.
 	Only []string
 	// ReadyTimeout bounds the wait for every sidecar and app (default 3 minutes: a cold `go run`
@@ -80,6 +82,13 @@ func Start(ctx context.Context, runFile string, opts Options) (*Topology, error)
 	rf, err := ReadRunFile(runFile)
 	if err != nil {
 		return nil, err
+	}
+	for _, extra := range opts.Extra {
+		extra.inherit(rf.Common)
+		if err := extra.check(); err != nil {
+			return nil, fmt.Errorf("extra app %s: %w", extra.AppID, err)
+		}
+		rf.Apps = append(rf.Apps, extra)
 	}
 	if opts.ReadyTimeout == 0 {
 		opts.ReadyTimeout = 3 * time.Minute

@@ -13,6 +13,7 @@ import (
 
 // Override changes one value in a copy of the resources folder: the metadata item Key of the
 // Component named Name, or, with Kind "Configuration", the name resolver's configuration item Key.
+// With Key "scopes", Value is added to the component's scopes.
 type Override struct {
 	Kind  string // "Component" (default) or "Configuration"
 	Name  string
@@ -87,6 +88,11 @@ func apply(doc map[string]any, o Override) bool {
 	md, _ := doc["metadata"].(map[string]any)
 	if doc["kind"] != kind || md == nil || md["name"] != o.Name {
 		return false
+	}
+	if o.Key == "scopes" {
+		scopes, _ := doc["scopes"].([]any)
+		doc["scopes"] = append(scopes, o.Value)
+		return true
 	}
 	spec, _ := doc["spec"].(map[string]any)
 	var items []any
