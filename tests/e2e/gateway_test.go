@@ -78,26 +78,40 @@ func clientFrom(ip string) *http.Client {
 }
 
 // Two gateway replicas share one limit: requests spread over both are refused once the limit of one
-// is spent, which neither replica could know on its own.
+// is spent, which neither replica could know on its own. The test starts both replicas itself, with
+// a low limit and a key prefix of their own.
 func TestGateway_RateLimitIsSharedByReplicas(t *testing.T) {
-	ctx := context.Background()
-	second, err := launcher.Start(ctx, env.runFile, launcher.Options{
-		Daprd: env.daprd, LogDir: filepath.Join(env.logDir, "gateway-replica"), ResourcesDir: env.resources,
-		Only: []string{"gateway"}, FreePorts: true,
-		Env: map[string]map[string]string{"gateway": withoutTLS(env.gatewayEnv)},
-	})
-	if err != nil {
-		t.Fatal(err)
+	const limit = 50
+	replicaEnv := withoutTLS(env.gatewayEnv)
+	replicaEnv["RATE_LIMIT_AUTH"] = fmt.Sprintf("%d/m", limit)
+	replicaEnv["RATE_LIMIT_PREFIX"] = fmt.Sprintf("ratetest-%d:", time.Now().UnixNano())
+	urls := make([]string, 2)
+	errc := make(chan error, 2)
+	for i := range urls {
+		go func() {
+			topo, err := launcher.Start(context.Background(), env.runFile, launcher.Options{
+				Daprd: env.daprd, LogDir: filepath.Join(env.logDir, fmt.Sprintf("gateway-replica-%d", i)), ResourcesDir: env.resources,
+				Only: []string{"gateway"}, FreePorts: true, Env: map[string]map[string]string{"gateway": replicaEnv},
+			})
+			if err == nil {
+				urls[i] = fmt.Sprintf("http://127.0.0.1:%d", topo.App("gateway").AppPort)
+				t.Cleanup(func() {
+					topo.Stop()
+					if left := topo.Leftovers(); len(left) > 0 {
+						t.Errorf("gateway replica left processes: %v", left)
+					}
+				})
+			}
+			errc <- err
+		}()
 	}
-	t.Cleanup(func() {
-		second.Stop()
-		if left := second.Leftovers(); len(left) > 0 {
-			t.Errorf("second gateway left processes: %v", left)
+	for range urls {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
 		}
-	})
-	urls := []string{env.gatewayURL, fmt.Sprintf("http://127.0.0.1:%d", second.App("gateway").AppPort)}
+	}
 	client := clientFrom("127.0.0.9")
-	const sent = 400 // the auth limit in this suite is 300 per minute per address, burst 300
+	const sent = limit + 30
 	allowed, refused := 0, map[string]int{}
 	var last *http.Response
 	for i := 0; i < sent; i++ {
@@ -119,18 +133,25 @@ func TestGateway_RateLimitIsSharedByReplicas(t *testing.T) {
 		}
 	}
 	t.Logf("allowed %d of %d; refused per replica %v", allowed, sent, refused)
-	// 300 at once, plus what trickles back at 5 per second while the loop runs.
-	if allowed < 300 || allowed > 330 {
-		t.Fatalf("allowed %d, want about 300 shared by both replicas", allowed)
+	// The burst at once, plus what trickles back (limit per minute) while the loop runs.
+	if allowed < limit || allowed > limit+3 {
+		t.Fatalf("allowed %d, want about %d shared by both replicas", allowed, limit)
 	}
 	if refused[urls[0]] == 0 || refused[urls[1]] == 0 {
 		t.Fatalf("both replicas should refuse once the shared limit is spent: %v", refused)
 	}
-	if last.Header.Get("Retry-After") == "" || last.Header.Get("RateLimit-Limit") != "300" || last.Header.Get("RateLimit-Remaining") != "0" {
+	if last.Header.Get("Retry-After") == "" || last.Header.Get("RateLimit-Limit") != fmt.Sprint(limit) || last.Header.Get("RateLimit-Remaining") != "0" {
 		t.Fatalf("429 headers: %v", last.Header)
 	}
-	// Another address is not affected.
-	request(t, "POST", "/v1/auth/login", `{`, nil).expectError(t, http.StatusBadRequest, "request.malformed_json")
+	// The same address on the suite's own gateway (another limit, another prefix) is not affected.
+	resp, err := client.Post(env.gatewayURL+"/v1/auth/login", "application/json", strings.NewReader(`{`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("suite gateway: %d", resp.StatusCode)
+	}
 }
 
 func withoutTLS(m map[string]string) map[string]string {
