@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"sort"
@@ -10,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/acme/platform/services/platform/events"
 )
 
@@ -19,35 +16,15 @@ import (
 // straight from Kafka the way notifications will (it carries the tokens that get mailed).
 func userEvent(t *testing.T, userID, typ string) events.Envelope {
 	t.Helper()
-	codec, err := events.NewCodec()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(env.brokerAddr), kgo.ConsumeTopics(events.TopicUsers),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var last events.Envelope
-	for ctx.Err() == nil {
-		found := false
-		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
-			if string(r.Key) != userID {
-				return
-			}
-			if e, err := codec.Decode(events.TopicUsers, r.Value); err == nil && e.Type == typ {
-				last, found = e, true
-			}
-		})
-		if found {
-			return last
+	var found events.Envelope
+	readTopic(t, events.TopicUsers, func(c consumed) bool {
+		if string(c.Record.Key) != userID || c.Event.Type != typ {
+			return false
 		}
-	}
-	t.Fatalf("no %s event for %s within 10 s", typ, userID)
-	return last
+		found = c.Event
+		return true
+	})
+	return found
 }
 
 func TestUsers_EmailVerificationTokenWorksOnce(t *testing.T) {

@@ -315,32 +315,13 @@ func TestProjects_EventsInOrderPerProject(t *testing.T) {
 	want := []string{"project.created", "project.updated", "project.member_added", "project.member_role_changed",
 		"project.member_removed", "project.archived", "project.deleted"}
 
-	codec, err := events.NewCodec()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(env.brokerAddr), kgo.ConsumeTopics(events.TopicProjects),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	var got []events.Envelope
-	for len(got) < len(want) && ctx.Err() == nil {
-		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
-			if string(r.Key) != p.ID {
-				return
-			}
-			e, err := codec.Decode(events.TopicProjects, r.Value)
-			if err != nil {
-				t.Errorf("decode: %v", err)
-				return
-			}
-			got = append(got, e)
-		})
-	}
+	readTopic(t, events.TopicProjects, func(c consumed) bool {
+		if c.Event.Subject == p.ID {
+			got = append(got, c.Event)
+		}
+		return len(got) == len(want)
+	})
 	var types []string
 	for i, e := range got {
 		types = append(types, e.Type)
@@ -413,26 +394,15 @@ func TestEvents_ThroughADaprSubscriptionOnceInOrderAndStaleIgnored(t *testing.T)
 	}
 
 	// Replay member_added: the very record the outbox published, produced to Kafka again.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(env.brokerAddr), kgo.ConsumeTopics(events.TopicProjects),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	codec, _ := events.NewCodec()
+	var added *kgo.Record
+	cl := readTopic(t, events.TopicProjects, func(c consumed) bool {
+		if c.Event.Subject == p.ID && c.Event.Type == "project.member_added" {
+			added = c.Record
+		}
+		return added != nil
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var added *kgo.Record
-	for added == nil && ctx.Err() == nil {
-		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
-			if e, err := codec.Decode(events.TopicProjects, r.Value); err == nil && e.Subject == p.ID && e.Type == "project.member_added" {
-				added = r
-			}
-		})
-	}
-	if added == nil {
-		t.Fatal("member_added not found on Kafka")
-	}
 	replay := &kgo.Record{Topic: events.TopicProjects, Key: added.Key, Value: added.Value, Headers: added.Headers}
 	if err := cl.ProduceSync(ctx, replay).FirstErr(); err != nil {
 		t.Fatal(err)
