@@ -71,6 +71,16 @@ type accessClaims struct {
 	Region    string   `json:"region"`
 }
 
+// key picks the verification key by the token's kid, so keys can rotate.
+func (t *JWTTokens) key(tok *jwt.Token) (any, error) {
+	kid, _ := tok.Header["kid"].(string)
+	key, ok := t.public[kid]
+	if !ok {
+		return nil, fmt.Errorf("unknown key id %q", kid)
+	}
+	return key, nil
+}
+
 // Issue signs an access token for c.
 func (t *JWTTokens) Issue(c app.Claims) (string, error) {
 	now := t.now()
@@ -90,14 +100,7 @@ func (t *JWTTokens) Issue(c app.Claims) (string, error) {
 // issuer and audience, an expiry in the future.
 func (t *JWTTokens) Parse(token string) (app.Claims, error) {
 	var claims accessClaims
-	_, err := jwt.ParseWithClaims(token, &claims, func(tok *jwt.Token) (any, error) {
-		kid, _ := tok.Header["kid"].(string)
-		key, ok := t.public[kid]
-		if !ok {
-			return nil, fmt.Errorf("unknown key id %q", kid)
-		}
-		return key, nil
-	},
+	_, err := jwt.ParseWithClaims(token, &claims, t.key,
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithIssuer(Issuer), jwt.WithAudience(Audience),
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(t.now),
@@ -134,14 +137,7 @@ func (t *JWTTokens) IssueAction(purpose, userID, email string, ttl time.Duration
 // ParseAction verifies an action token for purpose and returns its user and email.
 func (t *JWTTokens) ParseAction(purpose, token string) (string, string, error) {
 	var claims actionClaims
-	_, err := jwt.ParseWithClaims(token, &claims, func(tok *jwt.Token) (any, error) {
-		kid, _ := tok.Header["kid"].(string)
-		key, ok := t.public[kid]
-		if !ok {
-			return nil, fmt.Errorf("unknown key id %q", kid)
-		}
-		return key, nil
-	}, jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}), jwt.WithIssuer(Issuer), jwt.WithAudience(ActionAudience),
+	_, err := jwt.ParseWithClaims(token, &claims, t.key, jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}), jwt.WithIssuer(Issuer), jwt.WithAudience(ActionAudience),
 		jwt.WithExpirationRequired(), jwt.WithTimeFunc(t.now))
 	if err != nil {
 		return "", "", err
