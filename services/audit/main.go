@@ -5,7 +5,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"os"
 
 	auditv1 "github.com/acme/platform/contracts/gen/go/acme/audit/v1"
 	"github.com/acme/platform/services/audit/internal/adapters"
@@ -17,21 +16,11 @@ import (
 	"github.com/acme/platform/services/platform/postgres"
 	"github.com/acme/platform/services/platform/server"
 	"github.com/acme/platform/services/platform/subscriber"
-	"github.com/acme/platform/services/platform/telemetry"
 )
 
-func main() {
-	env := config.FromOS()
-	log := telemetry.NewLogger(os.Stderr, "audit", env.String("LOG_LEVEL", "info"))
-	if err := run(env, log); err != nil {
-		log.Error("audit stopped", "error", err)
-		os.Exit(1)
-	}
-}
+func main() { server.Main("audit", run) }
 
-func run(env *config.Env, log *slog.Logger) error {
-	ctx, stop := server.SignalContext()
-	defer stop()
+func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	var (
 		addr   = server.ListenAddr(env, "50103")
 		dbURL  = env.Required("DATABASE_URL")
@@ -40,12 +29,6 @@ func run(env *config.Env, log *slog.Logger) error {
 	if err := env.Err(); err != nil {
 		return err
 	}
-	shutdownTracing, err := telemetry.Setup(ctx, "audit")
-	if err != nil {
-		return err
-	}
-	defer shutdownTracing(context.Background())
-
 	pool, err := postgres.Open(ctx, log, dbURL, postgres.Migrations{FS: migrations.FS, Table: "goose_audit"})
 	if err != nil {
 		return err

@@ -25,21 +25,11 @@ import (
 	"github.com/acme/platform/services/platform/config"
 	"github.com/acme/platform/services/platform/daprkit"
 	"github.com/acme/platform/services/platform/server"
-	"github.com/acme/platform/services/platform/telemetry"
 )
 
-func main() {
-	env := config.FromOS()
-	log := telemetry.NewLogger(os.Stderr, "gateway", env.String("LOG_LEVEL", "info"))
-	if err := run(env, log); err != nil {
-		log.Error("gateway stopped", "error", err)
-		os.Exit(1)
-	}
-}
+func main() { server.Main("gateway", run) }
 
-func run(env *config.Env, log *slog.Logger) error {
-	ctx, stop := server.SignalContext()
-	defer stop()
+func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	var (
 		addr        = server.ListenAddr(env, "8080")
 		tlsPort     = env.String("TLS_PORT", "")
@@ -63,12 +53,6 @@ func run(env *config.Env, log *slog.Logger) error {
 	if (tlsPort == "") != (tlsSecret == "") {
 		return errors.New("TLS_PORT and TLS_SECRET go together")
 	}
-	shutdownTracing, err := telemetry.Setup(ctx, "gateway")
-	if err != nil {
-		return err
-	}
-	defer shutdownTracing(context.Background())
-
 	var limits *httpapi.RateLimits
 	if redisAddr != "" {
 		auth, err := httpapi.ParseLimit(authLimit)

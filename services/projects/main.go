@@ -1,11 +1,11 @@
-// Command projects owns projects, their members and settings. It serves acme.projects.v1 over gRPC
-// beside its Dapr sidecar and asks users, through Dapr, whether an account exists.
+// Command projects owns projects, their members and settings. It serves acme.projects.v1 and
+// acme.privacy.v1 over gRPC beside its Dapr sidecar, asks users through Dapr whether an account
+// exists, and consumes user.erased.
 package main
 
 import (
 	"context"
 	"log/slog"
-	"os"
 	"time"
 
 	privacyv1 "github.com/acme/platform/contracts/gen/go/acme/privacy/v1"
@@ -18,25 +18,15 @@ import (
 	"github.com/acme/platform/services/platform/postgres"
 	"github.com/acme/platform/services/platform/server"
 	"github.com/acme/platform/services/platform/subscriber"
-	"github.com/acme/platform/services/platform/telemetry"
 	"github.com/acme/platform/services/projects/internal/adapters"
 	"github.com/acme/platform/services/projects/internal/app"
 	"github.com/acme/platform/services/projects/internal/ports"
 	"github.com/acme/platform/services/projects/migrations"
 )
 
-func main() {
-	env := config.FromOS()
-	log := telemetry.NewLogger(os.Stderr, "projects", env.String("LOG_LEVEL", "info"))
-	if err := run(env, log); err != nil {
-		log.Error("projects stopped", "error", err)
-		os.Exit(1)
-	}
-}
+func main() { server.Main("projects", run) }
 
-func run(env *config.Env, log *slog.Logger) error {
-	ctx, stop := server.SignalContext()
-	defer stop()
+func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	var (
 		addr    = server.ListenAddr(env, "50102")
 		dbURL   = env.Required("DATABASE_URL")
@@ -46,12 +36,6 @@ func run(env *config.Env, log *slog.Logger) error {
 	if err := env.Err(); err != nil {
 		return err
 	}
-	shutdownTracing, err := telemetry.Setup(ctx, "projects")
-	if err != nil {
-		return err
-	}
-	defer shutdownTracing(context.Background())
-
 	pool, err := postgres.Open(ctx, log, dbURL, outbox.Migrations(), postgres.Migrations{FS: migrations.FS, Table: "goose_projects"})
 	if err != nil {
 		return err
@@ -82,11 +66,8 @@ func run(env *config.Env, log *slog.Logger) error {
 		Now:      time.Now,
 	}
 
-	relay := &outbox.Relay{Pool: pool, Publisher: outbox.DaprPublisher{Client: dc, PubSub: pubsub}, Log: log}
-	relayDone := make(chan struct{})
-	go func() { defer close(relayDone); _ = relay.Run(ctx) }()
-	// Runs before the deferred pool.Close: the relay finishes its batch on an open pool.
-	defer func() { stop(); <-relayDone }()
+	stopRelay := (&outbox.Relay{Pool: pool, Publisher: outbox.DaprPublisher{Client: dc, PubSub: pubsub}, Log: log}).Start(ctx)
+	defer stopRelay() // before the deferred pool.Close
 
 	srv, health := server.NewGRPC(log)
 	projectsv1.RegisterProjectsServiceServer(srv, ports.GRPC{App: svc})

@@ -1,11 +1,11 @@
-// Command users is the accounts service: registration, password login, sessions and access tokens.
-// It serves acme.users.v1 over gRPC beside its Dapr sidecar.
+// Command users is the accounts service: registration, verification, password login, sessions and
+// access tokens, roles, and personal data. It serves acme.users.v1 and acme.privacy.v1 over gRPC
+// beside its Dapr sidecar.
 package main
 
 import (
 	"context"
 	"log/slog"
-	"os"
 	"time"
 
 	privacyv1 "github.com/acme/platform/contracts/gen/go/acme/privacy/v1"
@@ -16,7 +16,6 @@ import (
 	"github.com/acme/platform/services/platform/outbox"
 	"github.com/acme/platform/services/platform/postgres"
 	"github.com/acme/platform/services/platform/server"
-	"github.com/acme/platform/services/platform/telemetry"
 	"github.com/acme/platform/services/users/internal/adapters"
 	"github.com/acme/platform/services/users/internal/app"
 	"github.com/acme/platform/services/users/internal/domain/user"
@@ -24,18 +23,9 @@ import (
 	"github.com/acme/platform/services/users/migrations"
 )
 
-func main() {
-	env := config.FromOS()
-	log := telemetry.NewLogger(os.Stderr, "users", env.String("LOG_LEVEL", "info"))
-	if err := run(env, log); err != nil {
-		log.Error("users stopped", "error", err)
-		os.Exit(1)
-	}
-}
+func main() { server.Main("users", run) }
 
-func run(env *config.Env, log *slog.Logger) error {
-	ctx, stop := server.SignalContext()
-	defer stop()
+func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	var (
 		addr        = server.ListenAddr(env, "50101")
 		dbURL       = env.Required("DATABASE_URL")
@@ -53,12 +43,6 @@ func run(env *config.Env, log *slog.Logger) error {
 	if err := env.Err(); err != nil {
 		return err
 	}
-	shutdownTracing, err := telemetry.Setup(ctx, "users")
-	if err != nil {
-		return err
-	}
-	defer shutdownTracing(context.Background())
-
 	pool, err := postgres.Open(ctx, log, dbURL, outbox.Migrations(), postgres.Migrations{FS: migrations.FS, Table: "goose_users"})
 	if err != nil {
 		return err
@@ -94,11 +78,8 @@ func run(env *config.Env, log *slog.Logger) error {
 		}
 	}
 
-	relay := &outbox.Relay{Pool: pool, Publisher: outbox.DaprPublisher{Client: dc, PubSub: pubsub}, Log: log}
-	relayDone := make(chan struct{})
-	go func() { defer close(relayDone); _ = relay.Run(ctx) }()
-	// Runs before the deferred pool.Close: the relay finishes its batch on an open pool.
-	defer func() { stop(); <-relayDone }()
+	stopRelay := (&outbox.Relay{Pool: pool, Publisher: outbox.DaprPublisher{Client: dc, PubSub: pubsub}, Log: log}).Start(ctx)
+	defer stopRelay() // before the deferred pool.Close
 
 	srv, health := server.NewGRPC(log)
 	usersv1.RegisterUsersServiceServer(srv, ports.GRPC{App: svc})

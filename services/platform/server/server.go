@@ -26,6 +26,25 @@ import (
 	"github.com/acme/platform/services/platform/telemetry"
 )
 
+// Main runs an app: configuration from the environment, a JSON logger tagged with the app, OTel
+// tracing, and a context that SIGINT or SIGTERM cancels. An error from run ends the process with
+// status 1 after tracing is flushed.
+func Main(app string, run func(ctx context.Context, env *config.Env, log *slog.Logger) error) {
+	env := config.FromOS()
+	log := telemetry.NewLogger(os.Stderr, app, env.String("LOG_LEVEL", "info"))
+	ctx, stop := SignalContext()
+	shutdownTracing, err := telemetry.Setup(ctx, app)
+	if err == nil {
+		err = run(ctx, env, log)
+		_ = shutdownTracing(context.Background())
+	}
+	stop()
+	if err != nil {
+		log.Error(app+" stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
 // ListenAddr is where an app listens: LISTEN_HOST (default 127.0.0.1, so only its sidecar and local
 // tools reach it) and APP_PORT, which the launcher, the Dapr CLI and the manifests set.
 func ListenAddr(env *config.Env, defaultPort string) string {

@@ -100,14 +100,8 @@ func (s *Service) UpdateMember(ctx context.Context, c caller.Caller, id, userID,
 		if current == r {
 			return nil, nil
 		}
-		if current == project.Owner {
-			owners, err := tx.Owners(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			if err := project.KeepsAnOwner(owners, userID); err != nil {
-				return nil, err
-			}
+		if err := keepsAnOwner(ctx, tx, id, userID, current); err != nil {
+			return nil, err
 		}
 		now := s.now()
 		bump(p, now)
@@ -117,6 +111,18 @@ func (s *Service) UpdateMember(ctx context.Context, c caller.Caller, id, userID,
 		return memberEvent("project.member_role_changed", *p, c, userID, r), nil
 	})
 	return m, err
+}
+
+// keepsAnOwner refuses to let an owner (current role) stop being one when no other owner remains.
+func keepsAnOwner(ctx context.Context, tx Tx, projectID, userID string, current project.Role) error {
+	if current != project.Owner {
+		return nil
+	}
+	owners, err := tx.Owners(ctx, projectID)
+	if err != nil {
+		return err
+	}
+	return project.KeepsAnOwner(owners, userID)
 }
 
 // RemoveMember takes a member out of the project. Admins remove others; anyone may leave; the last
@@ -142,14 +148,8 @@ func (s *Service) RemoveMember(ctx context.Context, c caller.Caller, id, userID 
 				return nil, err
 			}
 		}
-		if current == project.Owner {
-			owners, err := tx.Owners(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			if err := project.KeepsAnOwner(owners, userID); err != nil {
-				return nil, err
-			}
+		if err := keepsAnOwner(ctx, tx, id, userID, current); err != nil {
+			return nil, err
 		}
 		now := s.now()
 		bump(p, now)
