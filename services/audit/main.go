@@ -38,12 +38,21 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	svc := app.Service{Store: adapters.PostgresRecords{Pool: pool}}
+	store := adapters.PostgresRecords{Pool: pool}
+	if n, err := store.Backfill(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("chained records written before the hash chain", "records", n)
+	}
+	svc := app.Service{Store: store}
 
 	srv, health := server.NewGRPC(log)
 	auditv1.RegisterAuditServiceServer(srv, ports.GRPC{App: svc})
 	subs := subscriber.New(log, func(ctx context.Context) error { return pool.Ping(ctx) })
-	subs.Handle(pubsub, events.TopicAudit, ports.Events{App: svc, Codec: codec, Log: log}.Handle)
+	handler := ports.Events{App: svc, Codec: codec, Log: log}.Handle
+	for _, topic := range []string{events.TopicAudit, events.TopicUsers, events.TopicBilling} {
+		subs.Handle(pubsub, topic, handler)
+	}
 	subs.Register(srv)
 	return server.ServeGRPC(ctx, log, addr, srv, health)
 }

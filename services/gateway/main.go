@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	auditv1 "github.com/acme/platform/contracts/gen/go/acme/audit/v1"
 	privacyv1 "github.com/acme/platform/contracts/gen/go/acme/privacy/v1"
 	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
@@ -82,6 +83,12 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	}
 	defer projectsConn.Close()
 
+	auditConn, err := sidecar.DialApp("audit")
+	if err != nil {
+		return err
+	}
+	defer auditConn.Close()
+
 	personal := map[string]privacyv1.PersonalDataServiceClient{}
 	for _, app := range personalDataApps {
 		conn, err := sidecar.DialApp(app)
@@ -96,6 +103,7 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		PersonalData:   personal,
 		Users:          usersv1.NewUsersServiceClient(usersConn),
 		Projects:       projectsv1.NewProjectsServiceClient(projectsConn),
+		Audit:          auditv1.NewAuditServiceClient(auditConn),
 		Log:            log,
 		BackendTimeout: timeout,
 		Limits:         limits,

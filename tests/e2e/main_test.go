@@ -36,6 +36,8 @@ var env struct {
 	tlsCert    []byte
 	// The test consumer's HTTP view of what it received.
 	sinkURL string
+	// The audit database, for the tamper test.
+	auditDB string
 	// What a further gateway replica needs to join the same topology.
 	runFile, daprd, resources, logDir string
 	gatewayEnv                        map[string]string
@@ -125,6 +127,7 @@ func run(m *testing.M) (code int) {
 		appEnv[app]["DATABASE_URL"] = url
 	}
 
+	env.auditDB = appEnv["audit"]["DATABASE_URL"]
 	resources := filepath.Join(work, "components")
 	err = launcher.CopyResources(filepath.Join(root, "components", "local"), resources, []launcher.Override{
 		{Name: "pubsub", Key: "scopes", Value: "eventsink"},

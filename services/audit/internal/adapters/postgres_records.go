@@ -1,9 +1,10 @@
-// Package adapters stores audit records in PostgreSQL.
+// Package adapters stores audit records in PostgreSQL as a hash chain.
 package adapters
 
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -16,32 +17,135 @@ type PostgresRecords struct {
 	Pool *pgxpool.Pool
 }
 
-// Append inserts r; a second delivery of the same event id inserts nothing.
-func (p PostgresRecords) Append(ctx context.Context, r record.Record) (bool, error) {
-	tag, err := p.Pool.Exec(ctx, `INSERT INTO audit_records
-		(event_id, type, occurred_at, subject, actor, region, source, resource_type, outcome, details, topic)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (event_id) DO NOTHING`,
-		r.EventID, r.Type, r.OccurredAt, r.Subject, r.Actor, r.Region, r.Source, r.ResourceType, r.Outcome, r.Details, r.Topic)
-	if err != nil {
-		return false, fmt.Errorf("insert audit record: %w", err)
-	}
-	return tag.RowsAffected() == 1, nil
+// chainLock serialises appends: each record is chained to the one before it.
+const chainLock = 0x61756474 // "audt"
+
+const recordColumns = `seq, event_id::text, type, occurred_at, subject, actor, region, source, resource_type, outcome, details,
+	topic, recorded_at`
+
+func scan(row pgx.Row, extra ...any) (record.Record, error) {
+	var r record.Record
+	err := row.Scan(append([]any{&r.Seq, &r.EventID, &r.Type, &r.OccurredAt, &r.Subject, &r.Actor, &r.Region, &r.Source,
+		&r.ResourceType, &r.Outcome, &r.Details, &r.Topic, &r.RecordedAt}, extra...)...)
+	return r, err
 }
 
-// List returns records after f.AfterSeq, oldest first.
+// Append chains r to the last record and stores it; a record whose event id is already stored is
+// not stored again.
+func (p PostgresRecords) Append(ctx context.Context, r record.Record) (bool, error) {
+	stored := false
+	err := pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, chainLock); err != nil {
+			return err
+		}
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM audit_records WHERE event_id = $1)`, r.EventID).Scan(&exists); err != nil {
+			return err
+		}
+		if exists {
+			return nil
+		}
+		prev, err := lastHash(ctx, tx)
+		if err != nil {
+			return err
+		}
+		r.OccurredAt = r.OccurredAt.UTC().Truncate(time.Microsecond)
+		_, err = tx.Exec(ctx, `INSERT INTO audit_records
+			(event_id, type, occurred_at, subject, actor, region, source, resource_type, outcome, details, topic, prev_hash, hash)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+			r.EventID, r.Type, r.OccurredAt, r.Subject, r.Actor, r.Region, r.Source, r.ResourceType, r.Outcome, r.Details, r.Topic,
+			prev, record.Hash(prev, r))
+		if err != nil {
+			return fmt.Errorf("insert audit record: %w", err)
+		}
+		stored = true
+		return nil
+	})
+	return stored, err
+}
+
+func lastHash(ctx context.Context, tx pgx.Tx) ([]byte, error) {
+	var h []byte
+	err := tx.QueryRow(ctx, `SELECT hash FROM audit_records WHERE hash IS NOT NULL ORDER BY seq DESC LIMIT 1`).Scan(&h)
+	if err == pgx.ErrNoRows {
+		return nil, nil
+	}
+	return h, err
+}
+
+// Backfill chains records stored before the chain existed, in order; it returns how many.
+func (p PostgresRecords) Backfill(ctx context.Context) (int, error) {
+	n := 0
+	err := pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, chainLock); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT `+recordColumns+` FROM audit_records WHERE hash IS NULL ORDER BY seq`)
+		if err != nil {
+			return err
+		}
+		recs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (record.Record, error) { return scan(r) })
+		if err != nil {
+			return err
+		}
+		var prev []byte
+		for _, r := range recs {
+			if err := tx.QueryRow(ctx, `SELECT hash FROM audit_records WHERE seq < $1 AND hash IS NOT NULL ORDER BY seq DESC LIMIT 1`, r.Seq).Scan(&prev); err != nil && err != pgx.ErrNoRows {
+				return err
+			}
+			h := record.Hash(prev, r)
+			if _, err := tx.Exec(ctx, `UPDATE audit_records SET prev_hash = $2, hash = $3 WHERE seq = $1`, r.Seq, prev, h); err != nil {
+				return err
+			}
+			prev = h
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+// Verify walks the whole chain in order and returns the first break, or nil, and how many records
+// it checked.
+func (p PostgresRecords) Verify(ctx context.Context) (*record.Break, int64, error) {
+	rows, err := p.Pool.Query(ctx, `SELECT `+recordColumns+`, coalesce(prev_hash, ''::bytea), coalesce(hash, ''::bytea)
+		FROM audit_records ORDER BY seq`)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	var v record.Verifier
+	for rows.Next() {
+		var prev, hash []byte
+		r, err := scan(rows, &prev, &hash)
+		if err != nil {
+			return nil, v.Checked(), err
+		}
+		if len(prev) == 0 {
+			prev = nil
+		}
+		if b := v.Next(r, prev, hash); b != nil {
+			return b, v.Checked(), nil
+		}
+	}
+	return nil, v.Checked(), rows.Err()
+}
+
+// List returns records matching f after f.AfterSeq, oldest first.
 func (p PostgresRecords) List(ctx context.Context, f record.Filter) ([]record.Record, error) {
-	rows, err := p.Pool.Query(ctx, `SELECT seq, event_id::text, type, occurred_at, subject, actor, region, source,
-			resource_type, outcome, details, topic, recorded_at
-		FROM audit_records
-		WHERE seq > $1 AND ($2 = '' OR subject = $2) AND ($3 = '' OR type = $3)
-		ORDER BY seq LIMIT $4`, f.AfterSeq, f.Subject, f.Type, f.Limit)
+	rows, err := p.Pool.Query(ctx, `SELECT `+recordColumns+` FROM audit_records
+		WHERE seq > $1 AND ($2 = '' OR subject = $2) AND ($3 = '' OR type = $3) AND ($4 = '' OR actor = $4)
+		  AND ($5::timestamptz IS NULL OR occurred_at >= $5) AND ($6::timestamptz IS NULL OR occurred_at < $6)
+		ORDER BY seq LIMIT $7`, f.AfterSeq, f.Subject, f.Type, f.Actor, nullTime(f.From), nullTime(f.To), f.Limit)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (record.Record, error) {
-		var r record.Record
-		err := row.Scan(&r.Seq, &r.EventID, &r.Type, &r.OccurredAt, &r.Subject, &r.Actor, &r.Region, &r.Source,
-			&r.ResourceType, &r.Outcome, &r.Details, &r.Topic, &r.RecordedAt)
-		return r, err
-	})
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (record.Record, error) { return scan(r) })
+}
+
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
 }

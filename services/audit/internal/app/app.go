@@ -1,26 +1,38 @@
-// Package app holds the audit use cases: record an event once, list what was recorded.
+// Package app holds the audit use cases: record each event once in the hash chain, and let platform
+// admins query and verify it.
 package app
 
 import (
 	"context"
 	"encoding/base64"
 	"strconv"
+	"time"
 
 	"github.com/acme/platform/services/audit/internal/domain/record"
+	"github.com/acme/platform/services/platform/caller"
 	"github.com/acme/platform/services/platform/errs"
 	"github.com/acme/platform/services/platform/events"
 )
 
-// Store keeps records.
+// Store keeps the chain.
 type Store interface {
 	// Append stores r unless a record with its event id exists; it reports whether it stored it.
 	Append(ctx context.Context, r record.Record) (bool, error)
 	List(ctx context.Context, f record.Filter) ([]record.Record, error)
+	Verify(ctx context.Context) (*record.Break, int64, error)
 }
 
 // Service is the audit log.
 type Service struct {
 	Store Store
+}
+
+// Domain topics are recorded by what happened, not what it carried: no email, token or name from a
+// payload is copied into the log.
+var domainSources = map[string][2]string{
+	events.TopicUsers:    {"users", "user"},
+	events.TopicProjects: {"projects", "project"},
+	events.TopicBilling:  {"billing", "billing_account"},
 }
 
 // RecordEvent turns an event of topic into a record and stores it once.
@@ -29,6 +41,8 @@ func (s Service) RecordEvent(ctx context.Context, topic string, e events.Envelop
 		Region: e.Region, Topic: topic, Details: map[string]string{}, Outcome: "success"}
 	if d, ok := e.Payload.(events.AuditDetails); ok {
 		r.Source, r.ResourceType, r.Outcome, r.Details = d.Source, d.ResourceType, d.Outcome, d.Details
+	} else if src, ok := domainSources[topic]; ok {
+		r.Source, r.ResourceType = src[0], src[1]
 	}
 	if r.Source == "" {
 		r.Source = topic
@@ -37,6 +51,13 @@ func (s Service) RecordEvent(ctx context.Context, topic string, e events.Envelop
 		return false, err
 	}
 	return s.Store.Append(ctx, r)
+}
+
+func adminOnly(c caller.Caller) error {
+	if !c.IsAdmin() {
+		return errs.PermissionDenied("audit.admin_only", "the audit log is for platform admins")
+	}
+	return nil
 }
 
 // Page is one page of records and the token of the next, "" at the end.
@@ -48,17 +69,31 @@ type Page struct {
 // MaxPageSize bounds one answer.
 const MaxPageSize = 500
 
-// List returns records oldest first.
-func (s Service) List(ctx context.Context, subject, typ string, size int, token string) (Page, error) {
-	if size < 0 || size > MaxPageSize {
+// Query filters a listing.
+type Query struct {
+	Subject, Type, Actor string
+	From, To             time.Time
+	Size                 int
+	Token                string
+}
+
+// List returns records oldest first; platform admins only.
+func (s Service) List(ctx context.Context, c caller.Caller, q Query) (Page, error) {
+	if err := adminOnly(c); err != nil {
+		return Page{}, err
+	}
+	if q.Size < 0 || q.Size > MaxPageSize {
 		return Page{}, errs.Invalid("audit.page_size_invalid", "page_size", "page_size must be between 1 and 500")
 	}
-	if size == 0 {
-		size = 100
+	if q.Size == 0 {
+		q.Size = 100
+	}
+	if !q.From.IsZero() && !q.To.IsZero() && !q.From.Before(q.To) {
+		return Page{}, errs.Invalid("audit.time_range_invalid", "from", "from must be before to")
 	}
 	var after int64
-	if token != "" {
-		b, err := base64.RawURLEncoding.DecodeString(token)
+	if q.Token != "" {
+		b, err := base64.RawURLEncoding.DecodeString(q.Token)
 		if err == nil {
 			after, err = strconv.ParseInt(string(b), 10, 64)
 		}
@@ -66,14 +101,23 @@ func (s Service) List(ctx context.Context, subject, typ string, size int, token 
 			return Page{}, errs.Invalid("audit.page_token_invalid", "page_token", "page_token is not one this service issued")
 		}
 	}
-	recs, err := s.Store.List(ctx, record.Filter{Subject: subject, Type: typ, AfterSeq: after, Limit: size + 1})
+	recs, err := s.Store.List(ctx, record.Filter{Subject: q.Subject, Type: q.Type, Actor: q.Actor, From: q.From, To: q.To,
+		AfterSeq: after, Limit: q.Size + 1})
 	if err != nil {
 		return Page{}, err
 	}
 	p := Page{Records: recs}
-	if len(recs) > size {
-		p.Records = recs[:size]
-		p.Next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(recs[size-1].Seq, 10)))
+	if len(recs) > q.Size {
+		p.Records = recs[:q.Size]
+		p.Next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(recs[q.Size-1].Seq, 10)))
 	}
 	return p, nil
+}
+
+// Verify walks the chain; platform admins only.
+func (s Service) Verify(ctx context.Context, c caller.Caller) (*record.Break, int64, error) {
+	if err := adminOnly(c); err != nil {
+		return nil, 0, err
+	}
+	return s.Store.Verify(ctx)
 }

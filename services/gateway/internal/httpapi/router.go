@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
+	auditv1 "github.com/acme/platform/contracts/gen/go/acme/audit/v1"
 	privacyv1 "github.com/acme/platform/contracts/gen/go/acme/privacy/v1"
 	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
@@ -25,6 +26,7 @@ import (
 type API struct {
 	Users    usersv1.UsersServiceClient
 	Projects projectsv1.ProjectsServiceClient
+	Audit    auditv1.AuditServiceClient
 	// PersonalData are the apps that hold personal data, by app id, for exports.
 	PersonalData map[string]privacyv1.PersonalDataServiceClient
 	Log          *slog.Logger
@@ -100,6 +102,9 @@ func (a *API) Engine() *gin.Engine {
 	me.DELETE("/sessions/:id", a.revokeSession)
 	me.POST("/password", a.changePassword)
 	v1.PUT("/users/:id/roles", a.authenticate, apiLimit, a.setRoles)
+
+	v1.GET("/audit/records", a.authenticate, apiLimit, a.listAudit)
+	v1.GET("/audit/verify", a.authenticate, apiLimit, a.verifyAudit)
 
 	p := v1.Group("/projects", a.authenticate, apiLimit)
 	p.POST("", a.createProject)

@@ -43,6 +43,8 @@ func (r Record) Validate() error {
 type Filter struct {
 	Subject  string
 	Type     string
+	Actor    string
+	From, To time.Time // occurred_at in [From, To)
 	AfterSeq int64
 	Limit    int
 }

@@ -23,20 +23,22 @@ const (
 )
 
 type AuditRecord struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	EventId       string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
-	Type          string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
-	OccurredAt    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
-	Subject       string                 `protobuf:"bytes,4,opt,name=subject,proto3" json:"subject,omitempty"`
-	Actor         string                 `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
-	Region        string                 `protobuf:"bytes,6,opt,name=region,proto3" json:"region,omitempty"`
-	Action        string                 `protobuf:"bytes,7,opt,name=action,proto3" json:"action,omitempty"`
-	ResourceType  string                 `protobuf:"bytes,8,opt,name=resource_type,json=resourceType,proto3" json:"resource_type,omitempty"`
-	ResourceId    string                 `protobuf:"bytes,9,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
-	Outcome       string                 `protobuf:"bytes,10,opt,name=outcome,proto3" json:"outcome,omitempty"`
-	Details       map[string]string      `protobuf:"bytes,11,rep,name=details,proto3" json:"details,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
-	Source        string                 `protobuf:"bytes,12,opt,name=source,proto3" json:"source,omitempty"`
-	RecordedAt    *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=recorded_at,json=recordedAt,proto3" json:"recorded_at,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	EventId      string                 `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
+	Type         string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	OccurredAt   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=occurred_at,json=occurredAt,proto3" json:"occurred_at,omitempty"`
+	Subject      string                 `protobuf:"bytes,4,opt,name=subject,proto3" json:"subject,omitempty"`
+	Actor        string                 `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
+	Region       string                 `protobuf:"bytes,6,opt,name=region,proto3" json:"region,omitempty"`
+	Action       string                 `protobuf:"bytes,7,opt,name=action,proto3" json:"action,omitempty"`
+	ResourceType string                 `protobuf:"bytes,8,opt,name=resource_type,json=resourceType,proto3" json:"resource_type,omitempty"`
+	ResourceId   string                 `protobuf:"bytes,9,opt,name=resource_id,json=resourceId,proto3" json:"resource_id,omitempty"`
+	Outcome      string                 `protobuf:"bytes,10,opt,name=outcome,proto3" json:"outcome,omitempty"`
+	Details      map[string]string      `protobuf:"bytes,11,rep,name=details,proto3" json:"details,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Source       string                 `protobuf:"bytes,12,opt,name=source,proto3" json:"source,omitempty"`
+	RecordedAt   *timestamppb.Timestamp `protobuf:"bytes,13,opt,name=recorded_at,json=recordedAt,proto3" json:"recorded_at,omitempty"`
+	// The topic the record came from: acme.audit.log, or a domain topic.
+	Topic         string `protobuf:"bytes,14,opt,name=topic,proto3" json:"topic,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -162,6 +164,13 @@ func (x *AuditRecord) GetRecordedAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *AuditRecord) GetTopic() string {
+	if x != nil {
+		return x.Topic
+	}
+	return ""
+}
+
 type ListRecordsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only records whose subject equals this, when set.
@@ -171,7 +180,13 @@ type ListRecordsRequest struct {
 	// At most this many records (1..500, default 100).
 	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of an earlier answer.
-	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only records of this actor, when set.
+	Actor string `protobuf:"bytes,5,opt,name=actor,proto3" json:"actor,omitempty"`
+	// Only records that occurred at or after this time, when set.
+	OccurredFrom *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=occurred_from,json=occurredFrom,proto3" json:"occurred_from,omitempty"`
+	// Only records that occurred before this time, when set.
+	OccurredTo    *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=occurred_to,json=occurredTo,proto3" json:"occurred_to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -234,6 +249,27 @@ func (x *ListRecordsRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *ListRecordsRequest) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *ListRecordsRequest) GetOccurredFrom() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredFrom
+	}
+	return nil
+}
+
+func (x *ListRecordsRequest) GetOccurredTo() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OccurredTo
+	}
+	return nil
+}
+
 type ListRecordsResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Records       []*AuditRecord         `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
@@ -286,11 +322,126 @@ func (x *ListRecordsResponse) GetNextPageToken() string {
 	return ""
 }
 
+type VerifyChainRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyChainRequest) Reset() {
+	*x = VerifyChainRequest{}
+	mi := &file_acme_audit_v1_audit_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyChainRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyChainRequest) ProtoMessage() {}
+
+func (x *VerifyChainRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_audit_v1_audit_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyChainRequest.ProtoReflect.Descriptor instead.
+func (*VerifyChainRequest) Descriptor() ([]byte, []int) {
+	return file_acme_audit_v1_audit_proto_rawDescGZIP(), []int{3}
+}
+
+type VerifyChainResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// True when every record matches its hash and links to the one before it.
+	Intact bool `protobuf:"varint,1,opt,name=intact,proto3" json:"intact,omitempty"`
+	// How many records were checked.
+	Checked int64 `protobuf:"varint,2,opt,name=checked,proto3" json:"checked,omitempty"`
+	// The first broken record, when not intact.
+	BrokenSeq     int64  `protobuf:"varint,3,opt,name=broken_seq,json=brokenSeq,proto3" json:"broken_seq,omitempty"`
+	BrokenEventId string `protobuf:"bytes,4,opt,name=broken_event_id,json=brokenEventId,proto3" json:"broken_event_id,omitempty"`
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *VerifyChainResponse) Reset() {
+	*x = VerifyChainResponse{}
+	mi := &file_acme_audit_v1_audit_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *VerifyChainResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*VerifyChainResponse) ProtoMessage() {}
+
+func (x *VerifyChainResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_audit_v1_audit_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use VerifyChainResponse.ProtoReflect.Descriptor instead.
+func (*VerifyChainResponse) Descriptor() ([]byte, []int) {
+	return file_acme_audit_v1_audit_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *VerifyChainResponse) GetIntact() bool {
+	if x != nil {
+		return x.Intact
+	}
+	return false
+}
+
+func (x *VerifyChainResponse) GetChecked() int64 {
+	if x != nil {
+		return x.Checked
+	}
+	return 0
+}
+
+func (x *VerifyChainResponse) GetBrokenSeq() int64 {
+	if x != nil {
+		return x.BrokenSeq
+	}
+	return 0
+}
+
+func (x *VerifyChainResponse) GetBrokenEventId() string {
+	if x != nil {
+		return x.BrokenEventId
+	}
+	return ""
+}
+
+func (x *VerifyChainResponse) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 var File_acme_audit_v1_audit_proto protoreflect.FileDescriptor
 
 const file_acme_audit_v1_audit_proto_rawDesc = "" +
 	"\n" +
-	"\x19acme/audit/v1/audit.proto\x12\racme.audit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\x04\n" +
+	"\x19acme/audit/v1/audit.proto\x12\racme.audit.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa3\x04\n" +
 	"\vAuditRecord\x12\x19\n" +
 	"\bevent_id\x18\x01 \x01(\tR\aeventId\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12;\n" +
@@ -308,21 +459,35 @@ const file_acme_audit_v1_audit_proto_rawDesc = "" +
 	"\adetails\x18\v \x03(\v2'.acme.audit.v1.AuditRecord.DetailsEntryR\adetails\x12\x16\n" +
 	"\x06source\x18\f \x01(\tR\x06source\x12;\n" +
 	"\vrecorded_at\x18\r \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"recordedAt\x1a:\n" +
+	"recordedAt\x12\x14\n" +
+	"\x05topic\x18\x0e \x01(\tR\x05topic\x1a:\n" +
 	"\fDetailsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"~\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x92\x02\n" +
 	"\x12ListRecordsRequest\x12\x18\n" +
 	"\asubject\x18\x01 \x01(\tR\asubject\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x1b\n" +
 	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x04 \x01(\tR\tpageToken\"s\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\x12\x14\n" +
+	"\x05actor\x18\x05 \x01(\tR\x05actor\x12?\n" +
+	"\roccurred_from\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\foccurredFrom\x12;\n" +
+	"\voccurred_to\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"occurredTo\"s\n" +
 	"\x13ListRecordsResponse\x124\n" +
 	"\arecords\x18\x01 \x03(\v2\x1a.acme.audit.v1.AuditRecordR\arecords\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2d\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x14\n" +
+	"\x12VerifyChainRequest\"\xa6\x01\n" +
+	"\x13VerifyChainResponse\x12\x16\n" +
+	"\x06intact\x18\x01 \x01(\bR\x06intact\x12\x18\n" +
+	"\achecked\x18\x02 \x01(\x03R\achecked\x12\x1d\n" +
+	"\n" +
+	"broken_seq\x18\x03 \x01(\x03R\tbrokenSeq\x12&\n" +
+	"\x0fbroken_event_id\x18\x04 \x01(\tR\rbrokenEventId\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason2\xba\x01\n" +
 	"\fAuditService\x12T\n" +
-	"\vListRecords\x12!.acme.audit.v1.ListRecordsRequest\x1a\".acme.audit.v1.ListRecordsResponseBAZ?github.com/acme/platform/contracts/gen/go/acme/audit/v1;auditv1b\x06proto3"
+	"\vListRecords\x12!.acme.audit.v1.ListRecordsRequest\x1a\".acme.audit.v1.ListRecordsResponse\x12T\n" +
+	"\vVerifyChain\x12!.acme.audit.v1.VerifyChainRequest\x1a\".acme.audit.v1.VerifyChainResponseBAZ?github.com/acme/platform/contracts/gen/go/acme/audit/v1;auditv1b\x06proto3"
 
 var (
 	file_acme_audit_v1_audit_proto_rawDescOnce sync.Once
@@ -336,26 +501,32 @@ func file_acme_audit_v1_audit_proto_rawDescGZIP() []byte {
 	return file_acme_audit_v1_audit_proto_rawDescData
 }
 
-var file_acme_audit_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_acme_audit_v1_audit_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_acme_audit_v1_audit_proto_goTypes = []any{
 	(*AuditRecord)(nil),           // 0: acme.audit.v1.AuditRecord
 	(*ListRecordsRequest)(nil),    // 1: acme.audit.v1.ListRecordsRequest
 	(*ListRecordsResponse)(nil),   // 2: acme.audit.v1.ListRecordsResponse
-	nil,                           // 3: acme.audit.v1.AuditRecord.DetailsEntry
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*VerifyChainRequest)(nil),    // 3: acme.audit.v1.VerifyChainRequest
+	(*VerifyChainResponse)(nil),   // 4: acme.audit.v1.VerifyChainResponse
+	nil,                           // 5: acme.audit.v1.AuditRecord.DetailsEntry
+	(*timestamppb.Timestamp)(nil), // 6: google.protobuf.Timestamp
 }
 var file_acme_audit_v1_audit_proto_depIdxs = []int32{
-	4, // 0: acme.audit.v1.AuditRecord.occurred_at:type_name -> google.protobuf.Timestamp
-	3, // 1: acme.audit.v1.AuditRecord.details:type_name -> acme.audit.v1.AuditRecord.DetailsEntry
-	4, // 2: acme.audit.v1.AuditRecord.recorded_at:type_name -> google.protobuf.Timestamp
-	0, // 3: acme.audit.v1.ListRecordsResponse.records:type_name -> acme.audit.v1.AuditRecord
-	1, // 4: acme.audit.v1.AuditService.ListRecords:input_type -> acme.audit.v1.ListRecordsRequest
-	2, // 5: acme.audit.v1.AuditService.ListRecords:output_type -> acme.audit.v1.ListRecordsResponse
-	5, // [5:6] is the sub-list for method output_type
-	4, // [4:5] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	6, // 0: acme.audit.v1.AuditRecord.occurred_at:type_name -> google.protobuf.Timestamp
+	5, // 1: acme.audit.v1.AuditRecord.details:type_name -> acme.audit.v1.AuditRecord.DetailsEntry
+	6, // 2: acme.audit.v1.AuditRecord.recorded_at:type_name -> google.protobuf.Timestamp
+	6, // 3: acme.audit.v1.ListRecordsRequest.occurred_from:type_name -> google.protobuf.Timestamp
+	6, // 4: acme.audit.v1.ListRecordsRequest.occurred_to:type_name -> google.protobuf.Timestamp
+	0, // 5: acme.audit.v1.ListRecordsResponse.records:type_name -> acme.audit.v1.AuditRecord
+	1, // 6: acme.audit.v1.AuditService.ListRecords:input_type -> acme.audit.v1.ListRecordsRequest
+	3, // 7: acme.audit.v1.AuditService.VerifyChain:input_type -> acme.audit.v1.VerifyChainRequest
+	2, // 8: acme.audit.v1.AuditService.ListRecords:output_type -> acme.audit.v1.ListRecordsResponse
+	4, // 9: acme.audit.v1.AuditService.VerifyChain:output_type -> acme.audit.v1.VerifyChainResponse
+	8, // [8:10] is the sub-list for method output_type
+	6, // [6:8] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_acme_audit_v1_audit_proto_init() }
@@ -369,7 +540,7 @@ func file_acme_audit_v1_audit_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_acme_audit_v1_audit_proto_rawDesc), len(file_acme_audit_v1_audit_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

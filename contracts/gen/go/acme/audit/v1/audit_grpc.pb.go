@@ -20,6 +20,7 @@ const _ = grpc.SupportPackageIsVersion9
 
 const (
 	AuditService_ListRecords_FullMethodName = "/acme.audit.v1.AuditService/ListRecords"
+	AuditService_VerifyChain_FullMethodName = "/acme.audit.v1.AuditService/VerifyChain"
 )
 
 // AuditServiceClient is the client API for AuditService service.
@@ -27,9 +28,12 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // AuditService reads the audit log that the audit app builds from acme.audit.log.
+// Both calls are for platform admins only (the caller travels as gRPC metadata from the gateway).
 type AuditServiceClient interface {
 	// ListRecords returns records, oldest first, filtered and paged by an opaque token.
 	ListRecords(ctx context.Context, in *ListRecordsRequest, opts ...grpc.CallOption) (*ListRecordsResponse, error)
+	// VerifyChain walks the hash chain and reports the first record where it breaks.
+	VerifyChain(ctx context.Context, in *VerifyChainRequest, opts ...grpc.CallOption) (*VerifyChainResponse, error)
 }
 
 type auditServiceClient struct {
@@ -50,14 +54,27 @@ func (c *auditServiceClient) ListRecords(ctx context.Context, in *ListRecordsReq
 	return out, nil
 }
 
+func (c *auditServiceClient) VerifyChain(ctx context.Context, in *VerifyChainRequest, opts ...grpc.CallOption) (*VerifyChainResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(VerifyChainResponse)
+	err := c.cc.Invoke(ctx, AuditService_VerifyChain_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AuditServiceServer is the server API for AuditService service.
 // All implementations must embed UnimplementedAuditServiceServer
 // for forward compatibility.
 //
 // AuditService reads the audit log that the audit app builds from acme.audit.log.
+// Both calls are for platform admins only (the caller travels as gRPC metadata from the gateway).
 type AuditServiceServer interface {
 	// ListRecords returns records, oldest first, filtered and paged by an opaque token.
 	ListRecords(context.Context, *ListRecordsRequest) (*ListRecordsResponse, error)
+	// VerifyChain walks the hash chain and reports the first record where it breaks.
+	VerifyChain(context.Context, *VerifyChainRequest) (*VerifyChainResponse, error)
 	mustEmbedUnimplementedAuditServiceServer()
 }
 
@@ -70,6 +87,9 @@ type UnimplementedAuditServiceServer struct{}
 
 func (UnimplementedAuditServiceServer) ListRecords(context.Context, *ListRecordsRequest) (*ListRecordsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListRecords not implemented")
+}
+func (UnimplementedAuditServiceServer) VerifyChain(context.Context, *VerifyChainRequest) (*VerifyChainResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method VerifyChain not implemented")
 }
 func (UnimplementedAuditServiceServer) mustEmbedUnimplementedAuditServiceServer() {}
 func (UnimplementedAuditServiceServer) testEmbeddedByValue()                      {}
@@ -110,6 +130,24 @@ func _AuditService_ListRecords_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _AuditService_VerifyChain_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(VerifyChainRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AuditServiceServer).VerifyChain(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: AuditService_VerifyChain_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AuditServiceServer).VerifyChain(ctx, req.(*VerifyChainRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // AuditService_ServiceDesc is the grpc.ServiceDesc for AuditService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -120,6 +158,10 @@ var AuditService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListRecords",
 			Handler:    _AuditService_ListRecords_Handler,
+		},
+		{
+			MethodName: "VerifyChain",
+			Handler:    _AuditService_VerifyChain_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
