@@ -7,11 +7,13 @@ import (
 	"log/slog"
 
 	auditv1 "github.com/acme/platform/contracts/gen/go/acme/audit/v1"
+	opsv1 "github.com/acme/platform/contracts/gen/go/acme/ops/v1"
 	"github.com/acme/platform/services/audit/internal/adapters"
 	"github.com/acme/platform/services/audit/internal/app"
 	"github.com/acme/platform/services/audit/internal/ports"
 	"github.com/acme/platform/services/audit/migrations"
 	"github.com/acme/platform/services/platform/config"
+	"github.com/acme/platform/services/platform/deadletter"
 	"github.com/acme/platform/services/platform/events"
 	"github.com/acme/platform/services/platform/postgres"
 	"github.com/acme/platform/services/platform/server"
@@ -29,7 +31,7 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	if err := env.Err(); err != nil {
 		return err
 	}
-	pool, err := postgres.Open(ctx, log, dbURL, postgres.Migrations{FS: migrations.FS, Table: "goose_audit"})
+	pool, err := postgres.Open(ctx, log, dbURL, deadletter.Migrations(), postgres.Migrations{FS: migrations.FS, Table: "goose_audit"})
 	if err != nil {
 		return err
 	}
@@ -49,9 +51,15 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	srv, health := server.NewGRPC(log)
 	auditv1.RegisterAuditServiceServer(srv, ports.GRPC{App: svc})
 	subs := subscriber.New(log, func(ctx context.Context) error { return pool.Ping(ctx) })
+	dead, err := deadletter.New(pool, "audit")
+	if err != nil {
+		return err
+	}
+	opsv1.RegisterDeadLetterServiceServer(srv, deadletter.Server{Store: dead})
 	handler := ports.Events{App: svc, Codec: codec, Log: log}.Handle
 	for _, topic := range []string{events.TopicAudit, events.TopicUsers, events.TopicBilling} {
 		subs.Handle(pubsub, topic, handler)
+		subs.Handle(pubsub, deadletter.Topic(topic, "audit"), dead.Handle)
 	}
 	subs.Register(srv)
 	return server.ServeGRPC(ctx, log, addr, srv, health)

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	auditv1 "github.com/acme/platform/contracts/gen/go/acme/audit/v1"
+	opsv1 "github.com/acme/platform/contracts/gen/go/acme/ops/v1"
 	privacyv1 "github.com/acme/platform/contracts/gen/go/acme/privacy/v1"
 	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
@@ -46,7 +47,9 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		proxies     = env.List("TRUSTED_PROXIES", nil)
 		// Apps that serve acme.privacy.v1 and so take part in data exports.
 		personalDataApps = env.List("PERSONAL_DATA_APPS", []string{"users", "projects"})
-		sidecar          = daprkit.FromEnv(env)
+		// Apps that consume events and keep dead letters (acme.ops.v1).
+		consumerApps = env.List("CONSUMER_APPS", []string{"audit", "projects"})
+		sidecar      = daprkit.FromEnv(env)
 	)
 	if err := env.Err(); err != nil {
 		return err
@@ -99,7 +102,18 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		personal[app] = privacyv1.NewPersonalDataServiceClient(conn)
 	}
 
+	deadLetters := map[string]opsv1.DeadLetterServiceClient{}
+	for _, app := range consumerApps {
+		conn, err := sidecar.DialApp(app)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		deadLetters[app] = opsv1.NewDeadLetterServiceClient(conn)
+	}
+
 	api := &httpapi.API{
+		DeadLetters:    deadLetters,
 		PersonalData:   personal,
 		Users:          usersv1.NewUsersServiceClient(usersConn),
 		Projects:       projectsv1.NewProjectsServiceClient(projectsConn),

@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"time"
 
+	opsv1 "github.com/acme/platform/contracts/gen/go/acme/ops/v1"
 	privacyv1 "github.com/acme/platform/contracts/gen/go/acme/privacy/v1"
 	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
 	"github.com/acme/platform/services/platform/config"
 	"github.com/acme/platform/services/platform/daprkit"
+	"github.com/acme/platform/services/platform/deadletter"
 	"github.com/acme/platform/services/platform/events"
 	"github.com/acme/platform/services/platform/outbox"
 	"github.com/acme/platform/services/platform/postgres"
@@ -36,7 +38,8 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	if err := env.Err(); err != nil {
 		return err
 	}
-	pool, err := postgres.Open(ctx, log, dbURL, outbox.Migrations(), postgres.Migrations{FS: migrations.FS, Table: "goose_projects"})
+	pool, err := postgres.Open(ctx, log, dbURL, outbox.Migrations(), deadletter.Migrations(),
+		postgres.Migrations{FS: migrations.FS, Table: "goose_projects"})
 	if err != nil {
 		return err
 	}
@@ -74,6 +77,12 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	privacyv1.RegisterPersonalDataServiceServer(srv, ports.Privacy{App: svc})
 	subs := subscriber.New(log, func(ctx context.Context) error { return pool.Ping(ctx) })
 	subs.Handle(pubsub, events.TopicUsers, ports.UsersEvents{App: svc, Codec: codec, Log: log}.Handle)
+	dead, err := deadletter.New(pool, "projects")
+	if err != nil {
+		return err
+	}
+	subs.Handle(pubsub, deadletter.Topic(events.TopicUsers, "projects"), dead.Handle)
+	opsv1.RegisterDeadLetterServiceServer(srv, deadletter.Server{Store: dead})
 	subs.Register(srv)
 	return server.ServeGRPC(ctx, log, addr, srv, health)
 }

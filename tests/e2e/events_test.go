@@ -44,16 +44,28 @@ func asAdmin(t *testing.T) map[string]string {
 // or 10 s pass.
 func auditRecords(t *testing.T, query url.Values, want func([]auditRecord) bool) []auditRecord {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	return auditRecordsWithin(t, 10*time.Second, query, want)
+}
+
+// auditRecordsWithin is auditRecords with another patience; while audit is unreachable (503) it keeps
+// asking.
+func auditRecordsWithin(t *testing.T, patience time.Duration, query url.Values, want func([]auditRecord) bool) []auditRecord {
+	t.Helper()
+	deadline := time.Now().Add(patience)
 	var page struct{ Records []auditRecord }
 	for {
 		page.Records = nil
-		request(t, "GET", "/v1/audit/records?"+query.Encode(), nil, asAdmin(t)).expect(t, http.StatusOK).decode(t, &page)
-		if want(page.Records) {
-			return page.Records
+		r := request(t, "GET", "/v1/audit/records?"+query.Encode(), nil, asAdmin(t))
+		if r.Status == http.StatusOK {
+			r.decode(t, &page)
+			if want(page.Records) {
+				return page.Records
+			}
+		} else if r.Status != http.StatusServiceUnavailable {
+			r.expect(t, http.StatusOK)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("audit records for %v after 10 s: %+v", query, page.Records)
+			t.Fatalf("audit records for %v after %s: %+v (last status %d)", query, patience, page.Records, r.Status)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -56,7 +56,9 @@ type App struct {
 	GRPCPort     int
 	MetricsPort  int
 	InternalPort int
-	State        string
+	// AppMetricsPort serves the app\'s own /metrics (APP_METRICS_PORT).
+	AppMetricsPort int
+	State          string
 
 	rf      *RunFile
 	opts    *Options
@@ -119,6 +121,7 @@ func Start(ctx context.Context, runFile string, opts Options) (*Topology, error)
 		a.GRPCPort = ports.take(fixed(spec.DaprGRPCPort))
 		a.MetricsPort = ports.take(fixed(spec.MetricsPort))
 		a.InternalPort = ports.take(fixed(spec.DaprInternalGRPCPort))
+		a.AppMetricsPort = ports.take(0)
 		t.Apps = append(t.Apps, a)
 	}
 	if len(t.Apps) == 0 {
@@ -244,6 +247,7 @@ func (t *Topology) appEnv(a *App) []string {
 	env["DAPR_HTTP_PORT"] = strconv.Itoa(a.HTTPPort)
 	env["DAPR_GRPC_PORT"] = strconv.Itoa(a.GRPCPort)
 	env["DAPR_METRICS_PORT"] = strconv.Itoa(a.MetricsPort)
+	env["APP_METRICS_PORT"] = strconv.Itoa(a.AppMetricsPort)
 	out := os.Environ()
 	for k, v := range env {
 		out = append(out, k+"="+v)

@@ -35,7 +35,11 @@ func Main(app string, run func(ctx context.Context, env *config.Env, log *slog.L
 	ctx, stop := SignalContext()
 	shutdownTracing, err := telemetry.Setup(ctx, app)
 	if err == nil {
-		err = run(ctx, env, log)
+		var stopMetrics func(context.Context) error
+		if stopMetrics, err = telemetry.SetupMetrics(metricsAddr(env)); err == nil {
+			err = run(ctx, env, log)
+			_ = stopMetrics(context.Background())
+		}
 		_ = shutdownTracing(context.Background())
 	}
 	stop()
@@ -43,6 +47,15 @@ func Main(app string, run func(ctx context.Context, env *config.Env, log *slog.L
 		log.Error(app+" stopped", "error", err)
 		os.Exit(1)
 	}
+}
+
+// metricsAddr is where /metrics is served: APP_METRICS_PORT on LISTEN_HOST; none when unset.
+func metricsAddr(env *config.Env) string {
+	port := env.String("APP_METRICS_PORT", "")
+	if port == "" {
+		return ""
+	}
+	return net.JoinHostPort(env.String("LISTEN_HOST", "127.0.0.1"), port)
 }
 
 // ListenAddr is where an app listens: LISTEN_HOST (default 127.0.0.1, so only its sidecar and local

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	auditv1 "github.com/acme/platform/contracts/gen/go/acme/audit/v1"
+	opsv1 "github.com/acme/platform/contracts/gen/go/acme/ops/v1"
 	privacyv1 "github.com/acme/platform/contracts/gen/go/acme/privacy/v1"
 	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
@@ -27,6 +28,8 @@ type API struct {
 	Users    usersv1.UsersServiceClient
 	Projects projectsv1.ProjectsServiceClient
 	Audit    auditv1.AuditServiceClient
+	// DeadLetters are the apps that consume events, by app id.
+	DeadLetters map[string]opsv1.DeadLetterServiceClient
 	// PersonalData are the apps that hold personal data, by app id, for exports.
 	PersonalData map[string]privacyv1.PersonalDataServiceClient
 	Log          *slog.Logger
@@ -105,6 +108,7 @@ func (a *API) Engine() *gin.Engine {
 
 	v1.GET("/audit/records", a.authenticate, apiLimit, a.listAudit)
 	v1.GET("/audit/verify", a.authenticate, apiLimit, a.verifyAudit)
+	v1.GET("/ops/dead-letters", a.authenticate, apiLimit, a.listDeadLetters)
 
 	p := v1.Group("/projects", a.authenticate, apiLimit)
 	p.POST("", a.createProject)

@@ -1,0 +1,102 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/acme/platform/services/platform/events"
+)
+
+// deadLetterCount reads acme_dead_letters_total for topic from an app's own /metrics.
+func deadLetterCount(t *testing.T, app, topic string) float64 {
+	t.Helper()
+	resp, err := httpClient.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", env.topo.App(app).AppMetricsPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "acme_dead_letters_total{") && strings.Contains(line, `topic="`+topic+`"`) {
+			v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+	}
+	return 0
+}
+
+// Data no retry can read goes to the subscription's dead-letter topic, where the consuming app keeps
+// it, counts it and lists it to admins; the events after it still flow.
+func TestDeadLetters_PoisonIsKeptCountedAndListed(t *testing.T) {
+	dlq := events.TopicAudit + ".deadletter.audit"
+	before := deadLetterCount(t, "audit", dlq)
+	poison := []byte(fmt.Sprintf("not an avro datum %d", time.Now().UnixNano()))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(env.brokerAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: events.TopicAudit, Key: []byte("poison"), Value: poison}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	// The next real event still reaches the log.
+	u := registerUser(t, "after-poison")
+	auditRecords(t, url.Values{"subject": {u.ID}}, func(rs []auditRecord) bool { return len(rs) >= 2 })
+
+	want := base64.StdEncoding.EncodeToString(poison)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var page struct {
+			DeadLetters []struct {
+				Topic      string `json:"topic"`
+				DataBase64 string `json:"data_base64"`
+			} `json:"dead_letters"`
+		}
+		request(t, "GET", "/v1/ops/dead-letters?app=audit&page_size=200", nil, asAdmin(t)).expect(t, http.StatusOK).decode(t, &page)
+		found := false
+		for _, l := range page.DeadLetters {
+			found = found || (l.DataBase64 == want && l.Topic == dlq)
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the poison message is not among audit's dead letters: %+v", page.DeadLetters)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if after := deadLetterCount(t, "audit", dlq); after != before+1 {
+		t.Fatalf("acme_dead_letters_total went from %v to %v, want one more", before, after)
+	}
+	a := newAccount(t, "dlq-nonadmin")
+	a.do(t, "GET", "/v1/ops/dead-letters?app=audit", nil).expectError(t, http.StatusForbidden, "ops.admin_only")
+	a.do(t, "GET", "/v1/ops/dead-letters?app=nothing", nil).expectError(t, http.StatusBadRequest, "ops.app_invalid")
+}
+
+// A consumer that was down resumes from its committed offset: what was published meanwhile arrives.
+func TestConsumers_CatchUpAfterBeingDown(t *testing.T) {
+	if err := env.topo.StopApp("audit"); err != nil {
+		t.Fatal(err)
+	}
+	u := registerUser(t, "catch-up") // published while audit and its sidecar are stopped
+	start := time.Now()
+	if err := env.topo.StartAgain(context.Background(), "audit"); err != nil {
+		t.Fatal(err)
+	}
+	auditRecordsWithin(t, 30*time.Second, url.Values{"subject": {u.ID}}, func(rs []auditRecord) bool { return len(rs) >= 2 })
+	t.Logf("audit restarted and caught up in %.1fs", time.Since(start).Seconds())
+}
