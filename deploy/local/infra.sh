@@ -24,20 +24,7 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# go_bin PKG: builds a Go command (a package of this repo, or module@version) into the cache, once.
-go_bin() {
-  local pkg=$1 name out
-  name=$(basename "${pkg%@*}")
-  if [[ $pkg == ./* ]]; then
-    out=$CACHE/bin/$name-$(cat go.sum "$pkg"/*.go deploy/local/kafkabroker/*.go 2>/dev/null | sha256sum | cut -c1-12)
-    [ -x "$out" ] || go build -o "$out" "$pkg"
-  else
-    out=$CACHE/bin/$name-${pkg#*@}
-    [ -x "$out" ] || GOBIN=$CACHE/gobin go install "$pkg"
-    [ -x "$out" ] || cp "$CACHE/gobin/$name" "$out"
-  fi
-  echo "$out"
-}
+go_bin() { deploy/local/gobin.sh "$1"; }
 
 # start NAME PORT CMD...: starts CMD in the background (its own session, so it outlives make) unless
 # something already answers on PORT; its pid and log go to .data/infra.
@@ -74,5 +61,8 @@ postgres
 redis
 #     name   port  command
 start kafka  9092  "$(go_bin ./deploy/local/cmd/kafka)" -port 9092 -data "$DATA/kafka"
+mkdir -p "$DATA/infra/s3/acme-audit-archive" # a versitygw posix bucket is a folder
+start s3     7070  env ROOT_ACCESS_KEY_ID=acme-local-dev ROOT_SECRET_ACCESS_KEY=acme-local-dev-secret \
+                   "$(go_bin github.com/versity/versitygw/cmd/versitygw@v1.8.0)" --port 127.0.0.1:7070 posix "$DATA/infra/s3"
 go run ./deploy/local/cmd/devsetup -secrets "$DATA/secrets/secrets.json" -databases acme_users,acme_projects,acme_audit
-log "ready: postgres 127.0.0.1:5432, redis 127.0.0.1:6379, kafka 127.0.0.1:9092"
+log "ready: postgres 127.0.0.1:5432, redis 127.0.0.1:6379, kafka 127.0.0.1:9092, s3 127.0.0.1:7070"

@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	auditv1 "github.com/acme/platform/contracts/gen/go/acme/audit/v1"
 	opsv1 "github.com/acme/platform/contracts/gen/go/acme/ops/v1"
@@ -13,6 +14,7 @@ import (
 	"github.com/acme/platform/services/audit/internal/ports"
 	"github.com/acme/platform/services/audit/migrations"
 	"github.com/acme/platform/services/platform/config"
+	"github.com/acme/platform/services/platform/daprkit"
 	"github.com/acme/platform/services/platform/deadletter"
 	"github.com/acme/platform/services/platform/events"
 	"github.com/acme/platform/services/platform/postgres"
@@ -27,6 +29,11 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		addr   = server.ListenAddr(env, "50103")
 		dbURL  = env.Required("DATABASE_URL")
 		pubsub = env.String("PUBSUB_NAME", "pubsub")
+		// Batches of the chain go to object storage through this Dapr binding, every interval.
+		archiveBinding  = env.String("ARCHIVE_BINDING", "objectstore")
+		archiveInterval = env.Duration("ARCHIVE_INTERVAL", time.Hour)
+		archiveMax      = env.Int("ARCHIVE_MAX_RECORDS", 10000)
+		sidecar         = daprkit.FromEnv(env)
 	)
 	if err := env.Err(); err != nil {
 		return err
@@ -47,6 +54,16 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		log.Info("chained records written before the hash chain", "records", n)
 	}
 	svc := app.Service{Store: store}
+	if archiveInterval > 0 {
+		dc, err := sidecar.Client(ctx)
+		if err != nil {
+			return err
+		}
+		defer dc.Close()
+		archiver := app.Archiver{Store: store, Objects: adapters.DaprObjects{Client: dc, Binding: archiveBinding},
+			MaxRecords: archiveMax, Log: log, Now: time.Now}
+		go archiver.Run(ctx, archiveInterval)
+	}
 
 	srv, health := server.NewGRPC(log)
 	auditv1.RegisterAuditServiceServer(srv, ports.GRPC{App: svc})

@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,6 +78,14 @@ func run(m *testing.M) (code int) {
 	defer broker.Close()
 	env.brokerAddr = broker.ListenAddrs()[0]
 
+	// An S3-compatible server of the suite's own, as make infra runs one; a bucket is a folder.
+	s3, err := startS3(work)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer s3.stop()
+
 	secrets := filepath.Join(work, "secrets.json")
 	if _, err := devsecrets.Write(secrets); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -113,6 +123,7 @@ func run(m *testing.M) (code int) {
 		"gateway": env.gatewayEnv,
 		"users": {"BOOTSTRAP_ADMIN_EMAILS": adminEmail, "LOGIN_FAILURES_PER_ACCOUNT": "5",
 			"LOGIN_FAILURES_PER_ADDRESS": fmt.Sprint(addressFailureLimit)},
+		"audit": {"ARCHIVE_INTERVAL": "1s"},
 	}
 	for _, app := range []string{"users", "projects", "audit"} {
 		url, drop, err := postgres.CreateDatabase(ctx, "acme_e2e_"+app)
@@ -133,6 +144,7 @@ func run(m *testing.M) (code int) {
 		{Name: "pubsub", Key: "scopes", Value: "eventsink"},
 		{Name: "pubsub", Key: "brokers", Value: env.brokerAddr},
 		{Name: "statestore", Key: "redisDB", Value: "1"},
+		{Name: "objectstore", Key: "endpoint", Value: s3.endpoint},
 		{Name: "secretstore", Key: "secretsFile", Value: secrets},
 		{Kind: "Configuration", Name: "acme-local", Key: "connectionString", Value: filepath.Join(work, "nameresolution.db")},
 	})
@@ -214,4 +226,42 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+type s3Server struct {
+	endpoint string
+	stop     func()
+}
+
+// startS3 runs versitygw (built by make test, path in VERSITYGW) on a free port, with the archive
+// bucket as a folder under dir.
+func startS3(dir string) (*s3Server, error) {
+	bin := os.Getenv("VERSITYGW")
+	if bin == "" {
+		return nil, fmt.Errorf("VERSITYGW is not set; run the suite with make test")
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	root := filepath.Join(dir, "s3")
+	if err := os.MkdirAll(filepath.Join(root, "acme-audit-archive"), 0o755); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "--port", fmt.Sprintf("127.0.0.1:%d", port), "posix", root)
+	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID=acme-local-dev", "ROOT_SECRET_ACCESS_KEY=acme-local-dev-secret")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	stop := func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() }
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			return &s3Server{endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), stop: stop}, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+	return nil, fmt.Errorf("versitygw did not listen on %d", port)
 }

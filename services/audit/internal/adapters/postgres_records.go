@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/acme/platform/services/audit/internal/app"
 	"github.com/acme/platform/services/audit/internal/domain/record"
 )
 
@@ -148,4 +149,27 @@ func nullTime(t time.Time) any {
 		return nil
 	}
 	return t
+}
+
+// Unarchived returns up to limit chained records after the last archived batch, in order.
+func (p PostgresRecords) Unarchived(ctx context.Context, limit int) ([]app.Chained, error) {
+	rows, err := p.Pool.Query(ctx, `SELECT `+recordColumns+`, prev_hash, hash FROM audit_records
+		WHERE seq > coalesce((SELECT max(last_seq) FROM audit_archives), 0) AND hash IS NOT NULL ORDER BY seq LIMIT $1`, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (app.Chained, error) {
+		var c app.Chained
+		r, err := scan(row, &c.PrevHash, &c.Hash)
+		c.Record = r
+		return c, err
+	})
+}
+
+// SaveBatch records an archived batch.
+func (p PostgresRecords) SaveBatch(ctx context.Context, b app.Batch) error {
+	_, err := p.Pool.Exec(ctx, `INSERT INTO audit_archives (first_seq, last_seq, record_count, first_prev_hash, last_hash,
+		object_key, manifest_key, sha256) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		b.FirstSeq, b.LastSeq, b.Count, b.FirstPrevHash, b.LastHash, b.Object, b.Manifest, b.SHA256)
+	return err
 }

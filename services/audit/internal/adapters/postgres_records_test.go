@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/acme/platform/services/audit/internal/adapters"
+	"github.com/acme/platform/services/audit/internal/app"
 	"github.com/acme/platform/services/audit/internal/domain/record"
 	"github.com/acme/platform/services/audit/migrations"
 	"github.com/acme/platform/services/platform/postgres"
@@ -64,5 +65,49 @@ func TestPostgresRecords_ChainBackfillAppendOnceVerify(t *testing.T) {
 	b, _, err = store.Verify(ctx)
 	if err != nil || b == nil || b.Seq != 3 {
 		t.Fatalf("after deleting record 2: %+v %v", b, err)
+	}
+}
+
+type memObjects map[string][]byte
+
+func (m memObjects) Put(_ context.Context, key string, data []byte, _ string) error {
+	m[key] = data
+	return nil
+}
+
+func TestArchiver_WritesBatchesInOrderAndRefusesABrokenChain(t *testing.T) {
+	pool := pgtest.New(t, postgres.Migrations{FS: migrations.FS, Table: "goose_audit"})
+	ctx := context.Background()
+	store := adapters.PostgresRecords{Pool: pool}
+	for i := 0; i < 5; i++ {
+		if _, err := store.Append(ctx, rec("e")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	objects := memObjects{}
+	a := app.Archiver{Store: store, Objects: objects, MaxRecords: 3, Now: time.Now}
+	b1, err := a.ArchiveOnce(ctx)
+	if err != nil || b1 == nil || b1.FirstSeq != 1 || b1.LastSeq != 3 || b1.Count != 3 || b1.FirstPrevHash != nil {
+		t.Fatalf("first batch %+v %v", b1, err)
+	}
+	b2, err := a.ArchiveOnce(ctx)
+	if err != nil || b2 == nil || b2.FirstSeq != 4 || b2.LastSeq != 5 || string(b2.FirstPrevHash) != string(b1.LastHash) {
+		t.Fatalf("second batch %+v %v", b2, err)
+	}
+	if b3, err := a.ArchiveOnce(ctx); b3 != nil || err != nil {
+		t.Fatalf("nothing left, got %+v %v", b3, err)
+	}
+	if len(objects) != 4 {
+		t.Fatalf("%d objects, want two batches with a manifest each", len(objects))
+	}
+	if _, err := store.Append(ctx, rec("f")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `ALTER TABLE audit_records DISABLE TRIGGER audit_records_append_only;
+		UPDATE audit_records SET actor = 'mallory' WHERE seq = 6`); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := a.ArchiveOnce(ctx); err == nil || b != nil {
+		t.Fatalf("a tampered record was archived: %+v", b)
 	}
 }

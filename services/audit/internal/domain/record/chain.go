@@ -65,5 +65,9 @@ func (v *Verifier) Next(r Record, prevHash, hash []byte) *Break {
 	return nil
 }
 
+// Resume starts the walk after a record whose hash is prev (for a run that does not begin at the
+// first record).
+func (v *Verifier) Resume(prev []byte) { v.prev = prev }
+
 // Checked is how many records were checked.
 func (v *Verifier) Checked() int64 { return v.checked }
