@@ -13,6 +13,8 @@ PROTOC_GEN_GO_VERSION := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 # The S3-compatible server of make infra and the e2e suite.
 VERSITYGW := github.com/versity/versitygw/cmd/versitygw@v1.8.0
+# The mail catcher of make infra and the e2e suite.
+MAILPIT := github.com/axllent/mailpit@v1.27.11
 # v5.8.2 and later need Go 1.27.
 KUSTOMIZE_VERSION := v5.8.1
 # Bounded fuzzing per target in make test.
@@ -33,10 +35,10 @@ run: infra
 	  go build ./services/... && exec .data/bin/launch -f dapr.yaml -daprd "$$daprd"
 
 test: infra lint check-generated
-	@daprd=$$(deploy/local/sidecar.sh) && s3=$$(deploy/local/gobin.sh $(VERSITYGW)) && \
+	@daprd=$$(deploy/local/sidecar.sh) && s3=$$(deploy/local/gobin.sh $(VERSITYGW)) && mail=$$(deploy/local/gobin.sh $(MAILPIT)) && \
 	  DAPRD="$$daprd" go test -count=1 -timeout 15m $$(go list ./... | grep -v /tests/e2e) && \
 	  $(MAKE) --no-print-directory fuzz && \
-	  DAPRD="$$daprd" VERSITYGW="$$s3" go test -count=1 -timeout 15m -v ./tests/e2e/...
+	  DAPRD="$$daprd" VERSITYGW="$$s3" MAILPIT="$$mail" go test -count=1 -timeout 15m -v ./tests/e2e/...
 
 infra:
 	@deploy/local/infra.sh

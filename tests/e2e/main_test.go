@@ -40,6 +40,8 @@ var env struct {
 	sinkURL string
 	// The audit database, for the tamper test.
 	auditDB string
+	// Mailpit's HTTP API: what notifications sent.
+	mailAPI string
 	// What a further gateway replica needs to join the same topology.
 	runFile, daprd, resources, logDir string
 	gatewayEnv                        map[string]string
@@ -85,6 +87,13 @@ func run(m *testing.M) (code int) {
 		return 1
 	}
 	defer s3.stop()
+	mail, err := startMailpit()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer mail.stop()
+	env.mailAPI = mail.api
 
 	secrets := filepath.Join(work, "secrets.json")
 	if _, err := devsecrets.Write(secrets); err != nil {
@@ -125,7 +134,7 @@ func run(m *testing.M) (code int) {
 			"LOGIN_FAILURES_PER_ADDRESS": fmt.Sprint(addressFailureLimit)},
 		"audit": {"ARCHIVE_INTERVAL": "1s"},
 	}
-	for _, app := range []string{"users", "projects", "audit"} {
+	for _, app := range []string{"users", "projects", "audit"} { // notifications keeps no SQL
 		url, drop, err := postgres.CreateDatabase(ctx, "acme_e2e_"+app)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "e2e:", err)
@@ -145,6 +154,7 @@ func run(m *testing.M) (code int) {
 		{Name: "pubsub", Key: "brokers", Value: env.brokerAddr},
 		{Name: "statestore", Key: "redisDB", Value: "1"},
 		{Name: "objectstore", Key: "endpoint", Value: s3.endpoint},
+		{Name: "email", Key: "port", Value: mail.smtpPort},
 		{Name: "secretstore", Key: "secretsFile", Value: secrets},
 		{Kind: "Configuration", Name: "acme-local", Key: "connectionString", Value: filepath.Join(work, "nameresolution.db")},
 	})
@@ -226,6 +236,43 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+type mailServer struct {
+	api, smtpPort string
+	stop          func()
+}
+
+// startMailpit runs Mailpit (built by make test, path in MAILPIT) with SMTP and its API on free ports.
+func startMailpit() (*mailServer, error) {
+	bin := os.Getenv("MAILPIT")
+	if bin == "" {
+		return nil, fmt.Errorf("MAILPIT is not set; run the suite with make test")
+	}
+	smtpPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	httpPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "--smtp", fmt.Sprintf("127.0.0.1:%d", smtpPort), "--listen", fmt.Sprintf("127.0.0.1:%d", httpPort),
+		"--disable-version-check", "--smtp-disable-rdns")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	stop := func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() }
+	for i := 0; i < 100; i++ {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", httpPort)); err == nil {
+			c.Close()
+			return &mailServer{api: fmt.Sprintf("http://127.0.0.1:%d", httpPort), smtpPort: fmt.Sprint(smtpPort), stop: stop}, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	stop()
+	return nil, fmt.Errorf("mailpit did not listen on %d", httpPort)
 }
 
 type s3Server struct {

@@ -86,9 +86,10 @@ type (
 		ProjectID string `avro:"project_id"`
 	}
 	MemberChanged struct {
-		ProjectID string `avro:"project_id"`
-		UserID    string `avro:"user_id"`
-		Role      string `avro:"role"`
+		ProjectID   string `avro:"project_id"`
+		UserID      string `avro:"user_id"`
+		Role        string `avro:"role"`
+		ProjectName string `avro:"project_name"`
 	}
 )
 

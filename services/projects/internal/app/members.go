@@ -23,7 +23,7 @@ func (s *Service) Members(ctx context.Context, c caller.Caller, id string) ([]pr
 func memberEvent(typ string, p project.Project, c caller.Caller, userID string, role project.Role) []outbox.Event {
 	now := p.UpdatedAt
 	return []outbox.Event{
-		projectEvent(typ, p, c, now, events.MemberChanged{ProjectID: p.ID, UserID: userID, Role: string(role)}),
+		projectEvent(typ, p, c, now, events.MemberChanged{ProjectID: p.ID, UserID: userID, Role: string(role), ProjectName: p.Name}),
 		audit(typ, p.ID, c, now, "member", map[string]string{"user_id": userID, "role": string(role)}),
 	}
 }

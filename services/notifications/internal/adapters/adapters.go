@@ -1,0 +1,79 @@
+// Package adapters connects notifications to Dapr: the email output binding, claims in the state
+// store, and the users service through service invocation.
+package adapters
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	dapr "github.com/dapr/go-sdk/client"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
+	"github.com/acme/platform/services/notifications/internal/app"
+	"github.com/acme/platform/services/platform/errs"
+)
+
+// EmailBinding sends mail through a Dapr output binding named Binding (bindings.smtp or
+// bindings.aws.ses); the address and subject travel as request metadata.
+type EmailBinding struct {
+	Client  dapr.Client
+	Binding string
+}
+
+// Send sends one email.
+func (b EmailBinding) Send(ctx context.Context, e app.Email) error {
+	_, err := b.Client.InvokeBinding(ctx, &dapr.InvokeBindingRequest{Name: b.Binding, Operation: "create", Data: []byte(e.HTML),
+		Metadata: map[string]string{"emailTo": e.To, "subject": e.Subject}})
+	if err != nil {
+		return fmt.Errorf("send email through %s: %w", b.Binding, err)
+	}
+	return nil
+}
+
+// StateClaims keeps claims in the Dapr state store: a first-write save of a fresh key succeeds once.
+type StateClaims struct {
+	Client dapr.Client
+	Store  string
+}
+
+func claimKey(id string) string { return "notified:" + id }
+
+// Claim records that id is being handled; false when it was before.
+func (c StateClaims) Claim(ctx context.Context, id string, ttl time.Duration) (bool, error) {
+	err := c.Client.SaveState(ctx, c.Store, claimKey(id), []byte(`"claimed"`),
+		map[string]string{"ttlInSeconds": strconv.Itoa(int(ttl.Seconds())), "contentType": "application/json"},
+		dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite))
+	if err == nil {
+		return true, nil
+	}
+	if c := status.Code(err); c == codes.Aborted || c == codes.FailedPrecondition {
+		return false, nil
+	}
+	return false, fmt.Errorf("claim %s: %w", id, err)
+}
+
+// Release forgets a claim, so a retry handles the event.
+func (c StateClaims) Release(ctx context.Context, id string) error {
+	return c.Client.DeleteState(ctx, c.Store, claimKey(id), nil)
+}
+
+// UsersDirectory asks users for an addressee through Dapr service invocation.
+type UsersDirectory struct {
+	Client usersv1.UsersServiceClient
+}
+
+// Contact returns the user's email and display name.
+func (u UsersDirectory) Contact(ctx context.Context, userID string) (string, string, error) {
+	resp, err := u.Client.GetUser(ctx, &usersv1.GetUserRequest{UserId: userID})
+	if status.Code(err) == codes.NotFound {
+		return "", "", errs.NotFound("user.not_found", "no such user")
+	}
+	if err != nil {
+		return "", "", errs.Unavailable("users.unavailable", "the users service cannot be reached", err)
+	}
+	return resp.GetUser().GetEmail(), resp.GetUser().GetDisplayName(), nil
+}

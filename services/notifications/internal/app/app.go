@@ -1,0 +1,105 @@
+// Package app turns events into emails: a verification mail on user.registered, a reset mail on
+// user.password_reset_requested, an invitation on project.member_added. Each event is mailed once:
+// a claim on its id, taken before sending, makes a redelivery a no-op.
+package app
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"html/template"
+	"net/url"
+	"time"
+
+	"github.com/acme/platform/services/platform/errs"
+	"github.com/acme/platform/services/platform/events"
+)
+
+// Email is one message to send.
+type Email struct {
+	To, Subject, HTML string
+}
+
+// Mailer sends email (the Dapr email binding: SMTP locally, SES on Kubernetes).
+type Mailer interface {
+	Send(ctx context.Context, e Email) error
+}
+
+// Claims remember which events were handled.
+type Claims interface {
+	// Claim returns false when id was claimed before.
+	Claim(ctx context.Context, id string, ttl time.Duration) (bool, error)
+	Release(ctx context.Context, id string) error
+}
+
+// Users looks up an addressee.
+type Users interface {
+	Contact(ctx context.Context, userID string) (email, name string, err error)
+}
+
+// Service sends the platform's emails.
+type Service struct {
+	Mailer    Mailer
+	Claims    Claims
+	Users     Users
+	Templates *template.Template
+	// BaseURL is where links in mails point (the web app).
+	BaseURL string
+}
+
+// ClaimTTL is how long a handled event is remembered: longer than any redelivery.
+const ClaimTTL = 7 * 24 * time.Hour
+
+// Handle mails what e calls for; other events are ignored.
+func (s *Service) Handle(ctx context.Context, e events.Envelope) error {
+	email, err := s.compose(ctx, e)
+	if err != nil || email == nil {
+		return err
+	}
+	first, err := s.Claims.Claim(ctx, e.EventID, ClaimTTL)
+	if err != nil || !first {
+		return err
+	}
+	if err := s.Mailer.Send(ctx, *email); err != nil {
+		_ = s.Claims.Release(ctx, e.EventID) // let the retry send it
+		return err
+	}
+	return nil
+}
+
+func (s *Service) compose(ctx context.Context, e events.Envelope) (*Email, error) {
+	switch p := e.Payload.(type) {
+	case events.UserRegistered:
+		if p.VerificationToken == "" {
+			return nil, nil
+		}
+		return s.render("verify_email.html", p.Email, "Confirm your email address", map[string]any{
+			"Name": p.DisplayName, "Email": p.Email, "Token": p.VerificationToken,
+			"Link": s.BaseURL + "/verify-email?token=" + url.QueryEscape(p.VerificationToken)})
+	case events.PasswordResetRequested:
+		return s.render("reset_password.html", p.Email, "Reset your password", map[string]any{
+			"Email": p.Email, "Token": p.Token, "Link": s.BaseURL + "/reset-password?token=" + url.QueryEscape(p.Token)})
+	case events.MemberChanged:
+		if e.Type != "project.member_added" {
+			return nil, nil
+		}
+		to, name, err := s.Users.Contact(ctx, p.UserID)
+		if errs.As(err).Kind == errs.KindNotFound {
+			return nil, nil // erased since: nobody to tell
+		}
+		if err != nil {
+			return nil, err
+		}
+		return s.render("invitation.html", to, "You were added to a project", map[string]any{
+			"Name": name, "Project": p.ProjectName, "Role": p.Role, "Link": s.BaseURL + "/projects/" + p.ProjectID})
+	}
+	return nil, nil
+}
+
+func (s *Service) render(tmpl, to, subject string, data map[string]any) (*Email, error) {
+	var b bytes.Buffer
+	if err := s.Templates.ExecuteTemplate(&b, tmpl, data); err != nil {
+		return nil, fmt.Errorf("render %s: %w", tmpl, err)
+	}
+	return &Email{To: to, Subject: subject, HTML: b.String()}, nil
+}

@@ -1,0 +1,97 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"html"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+type mail struct {
+	ID      string
+	Subject string
+	HTML    string
+}
+
+// mailTo waits up to 10 s for mail to address in Mailpit and returns it.
+func mailTo(t *testing.T, address, subject string) mail {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var list struct {
+			Messages []struct {
+				ID      string `json:"ID"`
+				Subject string `json:"Subject"`
+			} `json:"messages"`
+		}
+		resp, err := httpClient.Get(env.mailAPI + "/api/v1/search?query=" + url.QueryEscape(`to:"`+address+`"`))
+		if err == nil {
+			_ = json.NewDecoder(resp.Body).Decode(&list)
+			resp.Body.Close()
+		}
+		for _, m := range list.Messages {
+			if m.Subject == subject {
+				var full struct {
+					HTML string `json:"HTML"`
+				}
+				r, err := httpClient.Get(env.mailAPI + "/api/v1/message/" + m.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = json.NewDecoder(r.Body).Decode(&full)
+				r.Body.Close()
+				return mail{ID: m.ID, Subject: m.Subject, HTML: full.HTML}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no mail %q to %s within 10 s (have %+v, err %v)", subject, address, list.Messages, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+var tokenInMail = regexp.MustCompile(`<code>([^<]+)</code>`)
+
+// The whole loop: registration → user.registered → notifications → Dapr email binding → SMTP →
+// Mailpit, and the token from that mail verifies the account.
+func TestNotifications_VerificationMailVerifiesTheAccount(t *testing.T) {
+	u := registerUser(t, "mail")
+	m := mailTo(t, u.Email, "Confirm your email address")
+	found := tokenInMail.FindStringSubmatch(m.HTML)
+	if found == nil || !strings.Contains(m.HTML, "/verify-email?token=") || !strings.Contains(m.HTML, html.EscapeString(u.DisplayName)) {
+		t.Fatalf("mail body %s", m.HTML)
+	}
+	var out struct{ User user }
+	request(t, "POST", "/v1/auth/verify-email", map[string]any{"token": html.UnescapeString(found[1])}, nil).expect(t, http.StatusOK).decode(t, &out)
+	if !out.User.EmailVerified {
+		t.Fatal("not verified")
+	}
+}
+
+func TestNotifications_InvitationMailOnMemberAdded(t *testing.T) {
+	owner, member := newAccount(t, "inv-owner"), newAccount(t, "inv-member")
+	p, _ := owner.createProject(t, map[string]any{"name": fmt.Sprintf("Invite Space %d", time.Now().UnixNano()%1000)})
+	owner.do(t, "POST", "/v1/projects/"+p.ID+"/members", map[string]any{"user_id": member.ID, "role": "editor"}).expect(t, http.StatusCreated)
+	m := mailTo(t, member.Email, "You were added to a project")
+	if !strings.Contains(m.HTML, html.EscapeString(p.Name)) || !strings.Contains(m.HTML, "editor") || !strings.Contains(m.HTML, "/projects/"+p.ID) {
+		t.Fatalf("invitation body %s", m.HTML)
+	}
+}
+
+func TestNotifications_PasswordResetMailCarriesAWorkingToken(t *testing.T) {
+	u := registerUser(t, "reset-mail")
+	request(t, "POST", "/v1/auth/password-reset", map[string]any{"email": u.Email}, nil).expect(t, http.StatusAccepted)
+	m := mailTo(t, u.Email, "Reset your password")
+	found := tokenInMail.FindStringSubmatch(m.HTML)
+	if found == nil {
+		t.Fatalf("mail body %s", m.HTML)
+	}
+	request(t, "POST", "/v1/auth/password-reset/confirm", map[string]any{"token": html.UnescapeString(found[1]), "new_password": "reset by mail passphrase"}, nil).
+		expect(t, http.StatusNoContent)
+	login(t, u.Email, "reset by mail passphrase")
+}
