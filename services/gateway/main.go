@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	auditv1 "github.com/acme/platform/contracts/gen/go/acme/audit/v1"
+	notificationsv1 "github.com/acme/platform/contracts/gen/go/acme/notifications/v1"
 	opsv1 "github.com/acme/platform/contracts/gen/go/acme/ops/v1"
 	privacyv1 "github.com/acme/platform/contracts/gen/go/acme/privacy/v1"
 	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
@@ -92,6 +93,12 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	}
 	defer auditConn.Close()
 
+	notificationsConn, err := sidecar.DialApp("notifications")
+	if err != nil {
+		return err
+	}
+	defer notificationsConn.Close()
+
 	personal := map[string]privacyv1.PersonalDataServiceClient{}
 	for _, app := range personalDataApps {
 		conn, err := sidecar.DialApp(app)
@@ -118,6 +125,7 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		Users:          usersv1.NewUsersServiceClient(usersConn),
 		Projects:       projectsv1.NewProjectsServiceClient(projectsConn),
 		Audit:          auditv1.NewAuditServiceClient(auditConn),
+		Preferences:    notificationsv1.NewPreferencesServiceClient(notificationsConn),
 		Log:            log,
 		BackendTimeout: timeout,
 		Limits:         limits,

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 
+	notificationsv1 "github.com/acme/platform/contracts/gen/go/acme/notifications/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
 	"github.com/acme/platform/services/notifications/internal/adapters"
 	"github.com/acme/platform/services/notifications/internal/app"
@@ -50,10 +51,12 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		Mailer:    adapters.EmailBinding{Client: dc, Binding: binding},
 		Claims:    adapters.StateClaims{Client: dc, Store: stateStore},
 		Users:     adapters.UsersDirectory{Client: usersv1.NewUsersServiceClient(usersConn)},
+		Prefs:     adapters.StatePreferences{Client: dc, Store: stateStore},
 		Templates: templates.All,
 		BaseURL:   baseURL,
 	}
 	srv, health := server.NewGRPC(log)
+	notificationsv1.RegisterPreferencesServiceServer(srv, ports.Preferences{App: svc})
 	subs := subscriber.New(log, nil)
 	handler := ports.Events{App: svc, Codec: codec}.Handle
 	subs.Handle(pubsub, events.TopicUsers, handler)

@@ -95,3 +95,53 @@ func TestNotifications_PasswordResetMailCarriesAWorkingToken(t *testing.T) {
 		expect(t, http.StatusNoContent)
 	login(t, u.Email, "reset by mail passphrase")
 }
+
+func TestNotifications_PreferencesSilenceInvitationsButNotAccountMail(t *testing.T) {
+	owner, member := newAccount(t, "pref-owner"), newAccount(t, "pref-member")
+	var prefs struct {
+		Preferences []struct {
+			Channel   string `json:"channel"`
+			EventType string `json:"event_type"`
+			Enabled   bool   `json:"enabled"`
+		}
+	}
+	member.do(t, "GET", "/v1/users/me/notification-preferences", nil).expect(t, http.StatusOK).decode(t, &prefs)
+	if len(prefs.Preferences) != 1 || !prefs.Preferences[0].Enabled || prefs.Preferences[0].EventType != "project.member_added" {
+		t.Fatalf("defaults %+v", prefs.Preferences)
+	}
+	member.do(t, "PUT", "/v1/users/me/notification-preferences", map[string]any{"preferences": []map[string]any{
+		{"channel": "email", "event_type": "user.registered", "enabled": false}}}).expectError(t, http.StatusBadRequest, "preference.not_optional")
+	member.do(t, "PUT", "/v1/users/me/notification-preferences", map[string]any{"preferences": []map[string]any{
+		{"channel": "email", "event_type": "project.member_added"}}}).expectError(t, http.StatusBadRequest, "request.field_required")
+	member.do(t, "PUT", "/v1/users/me/notification-preferences", map[string]any{"preferences": []map[string]any{
+		{"channel": "email", "event_type": "project.member_added", "enabled": false}}}).expect(t, http.StatusOK).decode(t, &prefs)
+	if prefs.Preferences[0].Enabled {
+		t.Fatalf("after turning off %+v", prefs.Preferences)
+	}
+	// Events of one project are handled in order, so once the second member's invitation (sent
+	// after the silenced one on the same project) arrives, the silenced one was handled too.
+	witness := newAccount(t, "pref-witness")
+	p, _ := owner.createProject(t, map[string]any{"name": "Quiet Space"})
+	owner.do(t, "POST", "/v1/projects/"+p.ID+"/members", map[string]any{"user_id": member.ID, "role": "viewer"}).expect(t, http.StatusCreated)
+	owner.do(t, "POST", "/v1/projects/"+p.ID+"/members", map[string]any{"user_id": witness.ID, "role": "viewer"}).expect(t, http.StatusCreated)
+	mailTo(t, witness.Email, "You were added to a project")
+	var list struct {
+		Messages []struct {
+			Subject string `json:"Subject"`
+		} `json:"messages"`
+	}
+	resp, err := httpClient.Get(env.mailAPI + "/api/v1/search?query=" + url.QueryEscape(`to:"`+member.Email+`"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&list)
+	resp.Body.Close()
+	for _, msg := range list.Messages {
+		if msg.Subject == "You were added to a project" {
+			t.Fatal("an invitation went out although the member turned invitations off")
+		}
+	}
+	// Account mail still goes out.
+	request(t, "POST", "/v1/auth/password-reset", map[string]any{"email": member.Email}, nil).expect(t, http.StatusAccepted)
+	mailTo(t, member.Email, "Reset your password")
+}

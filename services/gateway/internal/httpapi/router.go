@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	auditv1 "github.com/acme/platform/contracts/gen/go/acme/audit/v1"
+	notificationsv1 "github.com/acme/platform/contracts/gen/go/acme/notifications/v1"
 	opsv1 "github.com/acme/platform/contracts/gen/go/acme/ops/v1"
 	privacyv1 "github.com/acme/platform/contracts/gen/go/acme/privacy/v1"
 	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
@@ -28,6 +29,8 @@ type API struct {
 	Users    usersv1.UsersServiceClient
 	Projects projectsv1.ProjectsServiceClient
 	Audit    auditv1.AuditServiceClient
+	// Preferences are the caller's notification choices (notifications).
+	Preferences notificationsv1.PreferencesServiceClient
 	// DeadLetters are the apps that consume events, by app id.
 	DeadLetters map[string]opsv1.DeadLetterServiceClient
 	// PersonalData are the apps that hold personal data, by app id, for exports.
@@ -104,6 +107,8 @@ func (a *API) Engine() *gin.Engine {
 	me.GET("/sessions", a.listSessions)
 	me.DELETE("/sessions/:id", a.revokeSession)
 	me.POST("/password", a.changePassword)
+	me.GET("/notification-preferences", a.getPreferences)
+	me.PUT("/notification-preferences", a.setPreferences)
 	v1.PUT("/users/:id/roles", a.authenticate, apiLimit, a.setRoles)
 
 	v1.GET("/audit/records", a.authenticate, apiLimit, a.listAudit)

@@ -4,6 +4,7 @@ package adapters
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -76,4 +77,41 @@ func (u UsersDirectory) Contact(ctx context.Context, userID string) (string, str
 		return "", "", errs.Unavailable("users.unavailable", "the users service cannot be reached", err)
 	}
 	return resp.GetUser().GetEmail(), resp.GetUser().GetDisplayName(), nil
+}
+
+// StatePreferences keeps each user's choices in the Dapr state store, one key per user.
+type StatePreferences struct {
+	Client dapr.Client
+	Store  string
+}
+
+func prefsKey(userID string) string { return "preferences:" + userID }
+
+// Get returns the user's stored choices (none stored: an empty map).
+func (p StatePreferences) Get(ctx context.Context, userID string) (map[string]bool, error) {
+	item, err := p.Client.GetState(ctx, p.Store, prefsKey(userID), nil)
+	if err != nil {
+		return nil, errs.Unavailable("preferences.unavailable", "the preference store is unavailable", err)
+	}
+	out := map[string]bool{}
+	if item != nil && len(item.Value) > 0 {
+		if err := json.Unmarshal(item.Value, &out); err != nil {
+			return nil, errs.Internal(err)
+		}
+	}
+	return out, nil
+}
+
+// Put replaces the user's choices.
+func (p StatePreferences) Put(ctx context.Context, userID string, prefs map[string]bool) error {
+	b, _ := json.Marshal(prefs)
+	if err := p.Client.SaveState(ctx, p.Store, prefsKey(userID), b, map[string]string{"contentType": "application/json"}); err != nil {
+		return errs.Unavailable("preferences.unavailable", "the preference store is unavailable", err)
+	}
+	return nil
+}
+
+// Delete forgets the user's choices (on user.erased).
+func (p StatePreferences) Delete(ctx context.Context, userID string) error {
+	return p.Client.DeleteState(ctx, p.Store, prefsKey(userID), nil)
 }

@@ -42,6 +42,7 @@ type Service struct {
 	Mailer    Mailer
 	Claims    Claims
 	Users     Users
+	Prefs     PreferenceStore
 	Templates *template.Template
 	// BaseURL is where links in mails point (the web app).
 	BaseURL string
@@ -50,8 +51,11 @@ type Service struct {
 // ClaimTTL is how long a handled event is remembered: longer than any redelivery.
 const ClaimTTL = 7 * 24 * time.Hour
 
-// Handle mails what e calls for; other events are ignored.
+// Handle mails what e calls for and purges an erased user's preferences; other events are ignored.
 func (s *Service) Handle(ctx context.Context, e events.Envelope) error {
+	if p, ok := e.Payload.(events.UserErased); ok {
+		return s.Prefs.Delete(ctx, p.UserID)
+	}
 	email, err := s.compose(ctx, e)
 	if err != nil || email == nil {
 		return err
@@ -82,6 +86,9 @@ func (s *Service) compose(ctx context.Context, e events.Envelope) (*Email, error
 	case events.MemberChanged:
 		if e.Type != "project.member_added" {
 			return nil, nil
+		}
+		if want, err := s.wants(ctx, p.UserID, "email", e.Type); err != nil || !want {
+			return nil, err
 		}
 		to, name, err := s.Users.Contact(ctx, p.UserID)
 		if errs.As(err).Kind == errs.KindNotFound {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/acme/platform/services/notifications/templates"
+	"github.com/acme/platform/services/platform/caller"
+	"github.com/acme/platform/services/platform/errs"
 	"github.com/acme/platform/services/platform/events"
 )
 
@@ -38,7 +40,7 @@ func (m memClaims) Release(_ context.Context, id string) error { delete(m, id); 
 
 func TestHandle_MailsEachEventOnceAndRetriesAFailedSend(t *testing.T) {
 	mailer := &fakeMailer{fail: true}
-	s := &Service{Mailer: mailer, Claims: memClaims{}, Templates: templates.All, BaseURL: "https://app.example"}
+	s := &Service{Mailer: mailer, Claims: memClaims{}, Prefs: memPrefs{}, Templates: templates.All, BaseURL: "https://app.example"}
 	e := events.Envelope{EventID: "e1", Type: "user.registered",
 		Payload: events.UserRegistered{UserID: "u", Email: "ada@example.com", DisplayName: "Ada <b>", VerificationToken: "tok"}}
 	if err := s.Handle(context.Background(), e); err == nil {
@@ -68,4 +70,47 @@ func TestHandle_MailsEachEventOnceAndRetriesAFailedSend(t *testing.T) {
 	if len(mailer.sent) != 1 {
 		t.Fatal("an unrelated event sent mail")
 	}
+}
+
+type memPrefs map[string]map[string]bool
+
+func (m memPrefs) Get(_ context.Context, id string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for k, v := range m[id] {
+		out[k] = v
+	}
+	return out, nil
+}
+
+func (m memPrefs) Put(_ context.Context, id string, p map[string]bool) error { m[id] = p; return nil }
+
+func (m memPrefs) Delete(_ context.Context, id string) error { delete(m, id); return nil }
+
+func TestHandle_ErasureForgetsPreferencesAndSilencedInvitationsStaySilent(t *testing.T) {
+	mailer, prefs := &fakeMailer{}, memPrefs{}
+	s := &Service{Mailer: mailer, Claims: memClaims{}, Prefs: prefs, Templates: templates.All, Users: staticUsers{}}
+	ctx := context.Background()
+	c := caller.Caller{UserID: "u"}
+	if _, err := s.SetPreferences(ctx, c, []Preference{{Channel: "email", EventType: "project.member_added"}}); err != nil {
+		t.Fatal(err)
+	}
+	invite := events.Envelope{EventID: "i1", Type: "project.member_added", Payload: events.MemberChanged{ProjectID: "p", UserID: "u", Role: "viewer"}}
+	if err := s.Handle(ctx, invite); err != nil || len(mailer.sent) != 0 {
+		t.Fatalf("silenced invitation: %v, %d mails", err, len(mailer.sent))
+	}
+	if _, err := s.SetPreferences(ctx, c, []Preference{{Channel: "email", EventType: "user.registered"}}); errs.As(err).Code != "preference.not_optional" {
+		t.Fatalf("account mail could be turned off: %v", err)
+	}
+	if err := s.Handle(ctx, events.Envelope{EventID: "x", Type: "user.erased", Payload: events.UserErased{UserID: "u"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := prefs["u"]; ok {
+		t.Fatal("preferences of an erased user were kept")
+	}
+}
+
+type staticUsers struct{}
+
+func (staticUsers) Contact(context.Context, string) (string, string, error) {
+	return "u@example.com", "U", nil
 }
