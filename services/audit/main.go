@@ -73,7 +73,7 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		return err
 	}
 	opsv1.RegisterDeadLetterServiceServer(srv, deadletter.Server{Store: dead})
-	handler := ports.Events{App: svc, Codec: codec, Log: log}.Handle
+	handler := subscriber.Events(codec, ports.Events{App: svc, Log: log}.Handle)
 	for _, topic := range []string{events.TopicAudit, events.TopicUsers, events.TopicBilling} {
 		subs.Handle(pubsub, topic, handler)
 		subs.Handle(pubsub, deadletter.Topic(topic, "audit"), dead.Handle)

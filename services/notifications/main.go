@@ -58,7 +58,7 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	srv, health := server.NewGRPC(log)
 	notificationsv1.RegisterPreferencesServiceServer(srv, ports.Preferences{App: svc})
 	subs := subscriber.New(log, nil)
-	handler := ports.Events{App: svc, Codec: codec}.Handle
+	handler := subscriber.Events(codec, func(ctx context.Context, _ string, e events.Envelope) error { return svc.Handle(ctx, e) })
 	subs.Handle(pubsub, events.TopicUsers, handler)
 	subs.Handle(pubsub, events.TopicProjects, handler)
 	subs.Register(srv)

@@ -76,7 +76,7 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	projectsv1.RegisterProjectsServiceServer(srv, ports.GRPC{App: svc})
 	privacyv1.RegisterPersonalDataServiceServer(srv, ports.Privacy{App: svc})
 	subs := subscriber.New(log, func(ctx context.Context) error { return pool.Ping(ctx) })
-	subs.Handle(pubsub, events.TopicUsers, ports.UsersEvents{App: svc, Codec: codec, Log: log}.Handle)
+	subs.Handle(pubsub, events.TopicUsers, subscriber.Events(codec, ports.UsersEvents{App: svc, Log: log}.Handle))
 	dead, err := deadletter.New(pool, "projects")
 	if err != nil {
 		return err

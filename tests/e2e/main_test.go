@@ -245,10 +245,6 @@ type mailServer struct {
 
 // startMailpit runs Mailpit (built by make test, path in MAILPIT) with SMTP and its API on free ports.
 func startMailpit() (*mailServer, error) {
-	bin := os.Getenv("MAILPIT")
-	if bin == "" {
-		return nil, fmt.Errorf("MAILPIT is not set; run the suite with make test")
-	}
 	smtpPort, err := freePort()
 	if err != nil {
 		return nil, err
@@ -257,22 +253,12 @@ func startMailpit() (*mailServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "--smtp", fmt.Sprintf("127.0.0.1:%d", smtpPort), "--listen", fmt.Sprintf("127.0.0.1:%d", httpPort),
-		"--disable-version-check", "--smtp-disable-rdns")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	stop, err := startHelper("MAILPIT", httpPort, nil, "--smtp", fmt.Sprintf("127.0.0.1:%d", smtpPort),
+		"--listen", fmt.Sprintf("127.0.0.1:%d", httpPort), "--disable-version-check", "--smtp-disable-rdns")
+	if err != nil {
 		return nil, err
 	}
-	stop := func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() }
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", httpPort)); err == nil {
-			c.Close()
-			return &mailServer{api: fmt.Sprintf("http://127.0.0.1:%d", httpPort), smtpPort: fmt.Sprint(smtpPort), stop: stop}, nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	stop()
-	return nil, fmt.Errorf("mailpit did not listen on %d", httpPort)
+	return &mailServer{api: fmt.Sprintf("http://127.0.0.1:%d", httpPort), smtpPort: fmt.Sprint(smtpPort), stop: stop}, nil
 }
 
 type s3Server struct {
@@ -283,10 +269,6 @@ type s3Server struct {
 // startS3 runs versitygw (built by make test, path in VERSITYGW) on a free port, with the archive
 // bucket as a folder under dir.
 func startS3(dir string) (*s3Server, error) {
-	bin := os.Getenv("VERSITYGW")
-	if bin == "" {
-		return nil, fmt.Errorf("VERSITYGW is not set; run the suite with make test")
-	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -295,8 +277,23 @@ func startS3(dir string) (*s3Server, error) {
 	if err := os.MkdirAll(filepath.Join(root, "acme-audit-archive"), 0o755); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "--port", fmt.Sprintf("127.0.0.1:%d", port), "posix", root)
-	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID=acme-local-dev", "ROOT_SECRET_ACCESS_KEY=acme-local-dev-secret")
+	stop, err := startHelper("VERSITYGW", port, []string{"ROOT_ACCESS_KEY_ID=acme-local-dev", "ROOT_SECRET_ACCESS_KEY=acme-local-dev-secret"},
+		"--port", fmt.Sprintf("127.0.0.1:%d", port), "posix", root)
+	if err != nil {
+		return nil, err
+	}
+	return &s3Server{endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), stop: stop}, nil
+}
+
+// startHelper runs the server binary named by the environment variable binEnv (make test builds it)
+// in its own process group and waits until it listens on port; stop kills the group.
+func startHelper(binEnv string, port int, extraEnv []string, args ...string) (func(), error) {
+	bin := os.Getenv(binEnv)
+	if bin == "" {
+		return nil, fmt.Errorf("%s is not set; run the suite with make test", binEnv)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), extraEnv...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -305,10 +302,10 @@ func startS3(dir string) (*s3Server, error) {
 	for i := 0; i < 100; i++ {
 		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
 			c.Close()
-			return &s3Server{endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), stop: stop}, nil
+			return stop, nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	stop()
-	return nil, fmt.Errorf("versitygw did not listen on %d", port)
+	return nil, fmt.Errorf("%s did not listen on %d", filepath.Base(bin), port)
 }

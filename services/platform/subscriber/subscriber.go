@@ -17,6 +17,8 @@ import (
 	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/acme/platform/services/platform/events"
 )
 
 // Message is one delivery. With rawPayload subscriptions Data holds the Kafka value unchanged.
@@ -127,4 +129,21 @@ func (s *Subscriber) HealthCheck(ctx context.Context, _ *emptypb.Empty) (*runtim
 		}
 	}
 	return &runtimev1pb.HealthCheckResponse{}, nil
+}
+
+// Decoder reads a delivery's bytes as an event of its topic.
+type Decoder interface {
+	Decode(topic string, data []byte) (events.Envelope, error)
+}
+
+// Events adapts an event handler: it decodes each delivery with codec and sends data that is not an
+// event of the topic straight to the dead-letter topic, since no retry can make it readable.
+func Events(codec Decoder, h func(ctx context.Context, topic string, e events.Envelope) error) Handler {
+	return func(ctx context.Context, m Message) error {
+		e, err := codec.Decode(m.Topic, m.Data)
+		if err != nil {
+			return Permanent(err)
+		}
+		return h(ctx, m.Topic, e)
+	}
 }

@@ -38,14 +38,9 @@ type sink struct {
 	mu    sync.Mutex
 	guard *projection.Guard
 	views map[string]*View
-	codec *events.Codec
 }
 
-func (s *sink) handle(_ context.Context, m subscriber.Message) error {
-	e, err := s.codec.Decode(m.Topic, m.Data)
-	if err != nil {
-		return subscriber.Permanent(err)
-	}
+func (s *sink) handle(_ context.Context, _ string, e events.Envelope) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v := s.views[e.Subject]
@@ -84,7 +79,7 @@ func main() {
 		log.Error("codec", "error", err)
 		os.Exit(1)
 	}
-	s := &sink{guard: projection.NewGuard(), views: map[string]*View{}, codec: codec}
+	s := &sink{guard: projection.NewGuard(), views: map[string]*View{}}
 	ctx, stop := server.SignalContext()
 	defer stop()
 
@@ -106,7 +101,7 @@ func main() {
 
 	srv, health := server.NewGRPC(log)
 	subs := subscriber.New(log, nil)
-	subs.Handle("pubsub", events.TopicProjects, s.handle)
+	subs.Handle("pubsub", events.TopicProjects, subscriber.Events(codec, s.handle))
 	subs.Register(srv)
 	if err := server.ServeGRPC(ctx, log, server.ListenAddr(env, "50199"), srv, health); err != nil {
 		log.Error("stopped", "error", err)

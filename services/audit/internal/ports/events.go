@@ -13,20 +13,15 @@ import (
 	"github.com/acme/platform/services/platform/subscriber"
 )
 
-// Events records every event delivered on the audit topic.
+// Events records every event delivered on the topics audit subscribes to.
 type Events struct {
-	App   app.Service
-	Codec *events.Codec
-	Log   *slog.Logger
+	App app.Service
+	Log *slog.Logger
 }
 
-// Handle is the subscriber.Handler for acme.audit.log.
-func (h Events) Handle(ctx context.Context, m subscriber.Message) error {
-	e, err := h.Codec.Decode(m.Topic, m.Data)
-	if err != nil {
-		return subscriber.Permanent(err)
-	}
-	stored, err := h.App.RecordEvent(ctx, m.Topic, e)
+// Handle records one decoded event (wrap with subscriber.Events).
+func (h Events) Handle(ctx context.Context, topic string, e events.Envelope) error {
+	stored, err := h.App.RecordEvent(ctx, topic, e)
 	var de *errs.Error
 	if errors.As(err, &de) && de.Kind == errs.KindInvalid {
 		return subscriber.Permanent(err)

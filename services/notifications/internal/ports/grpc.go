@@ -1,3 +1,4 @@
+// Package ports serves acme.notifications.v1.
 package ports
 
 import (

@@ -5,23 +5,17 @@ import (
 	"log/slog"
 
 	"github.com/acme/platform/services/platform/events"
-	"github.com/acme/platform/services/platform/subscriber"
 	"github.com/acme/platform/services/projects/internal/app"
 )
 
 // UsersEvents handles acme.users.events: on user.erased the user leaves every project.
 type UsersEvents struct {
-	App   *app.Service
-	Codec *events.Codec
-	Log   *slog.Logger
+	App *app.Service
+	Log *slog.Logger
 }
 
-// Handle is the subscriber.Handler for acme.users.events.
-func (h UsersEvents) Handle(ctx context.Context, m subscriber.Message) error {
-	e, err := h.Codec.Decode(m.Topic, m.Data)
-	if err != nil {
-		return subscriber.Permanent(err)
-	}
+// Handle takes one decoded event of acme.users.events (wrap with subscriber.Events).
+func (h UsersEvents) Handle(ctx context.Context, _ string, e events.Envelope) error {
 	erased, ok := e.Payload.(events.UserErased)
 	if e.Type != "user.erased" || !ok {
 		return nil // other user events concern other services
