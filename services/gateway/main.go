@@ -49,7 +49,7 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		// Apps that serve acme.privacy.v1 and so take part in data exports.
 		personalDataApps = env.List("PERSONAL_DATA_APPS", []string{"users", "projects"})
 		// Apps that consume events and keep dead letters (acme.ops.v1).
-		consumerApps = env.List("CONSUMER_APPS", []string{"audit", "projects"})
+		consumerApps = env.List("CONSUMER_APPS", []string{"audit", "projects", "notifications"})
 		sidecar      = daprkit.FromEnv(env)
 	)
 	if err := env.Err(); err != nil {

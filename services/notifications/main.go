@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	notificationsv1 "github.com/acme/platform/contracts/gen/go/acme/notifications/v1"
+	opsv1 "github.com/acme/platform/contracts/gen/go/acme/ops/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
 	"github.com/acme/platform/services/notifications/internal/adapters"
 	"github.com/acme/platform/services/notifications/internal/app"
@@ -14,6 +15,7 @@ import (
 	"github.com/acme/platform/services/notifications/templates"
 	"github.com/acme/platform/services/platform/config"
 	"github.com/acme/platform/services/platform/daprkit"
+	"github.com/acme/platform/services/platform/deadletter"
 	"github.com/acme/platform/services/platform/events"
 	"github.com/acme/platform/services/platform/server"
 	"github.com/acme/platform/services/platform/subscriber"
@@ -59,8 +61,15 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	notificationsv1.RegisterPreferencesServiceServer(srv, ports.Preferences{App: svc})
 	subs := subscriber.New(log, nil)
 	handler := subscriber.Events(codec, func(ctx context.Context, _ string, e events.Envelope) error { return svc.Handle(ctx, e) })
-	subs.Handle(pubsub, events.TopicUsers, handler)
-	subs.Handle(pubsub, events.TopicProjects, handler)
+	dead, err := deadletter.NewState(dc, stateStore, "notifications")
+	if err != nil {
+		return err
+	}
+	opsv1.RegisterDeadLetterServiceServer(srv, deadletter.Server{Store: dead})
+	for _, topic := range []string{events.TopicUsers, events.TopicProjects} {
+		subs.Handle(pubsub, topic, handler)
+		subs.Handle(pubsub, deadletter.Topic(topic, "notifications"), dead.Handle)
+	}
 	subs.Register(srv)
 	return server.ServeGRPC(ctx, log, addr, srv, health)
 }

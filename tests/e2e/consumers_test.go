@@ -100,3 +100,40 @@ func TestConsumers_CatchUpAfterBeingDown(t *testing.T) {
 	auditRecordsWithin(t, 30*time.Second, url.Values{"subject": {u.ID}}, func(rs []auditRecord) bool { return len(rs) >= 2 })
 	t.Logf("audit restarted and caught up in %.1fs", time.Since(start).Seconds())
 }
+
+// notifications has no SQL database: its dead letters live in the Dapr state store, listed the same.
+func TestDeadLetters_KeptByAnAppWithoutADatabase(t *testing.T) {
+	poison := []byte(fmt.Sprintf("not a project event %d", time.Now().UnixNano()))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(env.brokerAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: events.TopicProjects, Key: []byte("poison"), Value: poison}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	want := base64.StdEncoding.EncodeToString(poison)
+	dlq := events.TopicProjects + ".deadletter.notifications"
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var page struct {
+			DeadLetters []struct {
+				Topic      string `json:"topic"`
+				DataBase64 string `json:"data_base64"`
+			} `json:"dead_letters"`
+		}
+		request(t, "GET", "/v1/ops/dead-letters?app=notifications&page_size=200", nil, asAdmin(t)).expect(t, http.StatusOK).decode(t, &page)
+		for _, l := range page.DeadLetters {
+			if l.DataBase64 == want && l.Topic == dlq {
+				if n := deadLetterCount(t, "notifications", dlq); n < 1 {
+					t.Fatalf("acme_dead_letters_total for %s is %v", dlq, n)
+				}
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the poison message is not among notifications' dead letters: %+v", page.DeadLetters)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -37,35 +37,62 @@ func Migrations() postgres.Migrations {
 // Topic is the dead-letter topic of app's subscription to topic.
 func Topic(topic, app string) string { return topic + ".deadletter." + app }
 
+// backend keeps letters: PostgreSQL for apps with a database, the Dapr state store for the others.
+type backend interface {
+	// keep stores m once per topic and message id; it reports whether it stored it now.
+	keep(ctx context.Context, m subscriber.Message) (bool, error)
+	// list returns letters with ids above after, oldest first.
+	list(ctx context.Context, after int64, limit int) ([]Letter, error)
+}
+
 // Store keeps and counts an app's dead letters.
 type Store struct {
-	Pool    *pgxpool.Pool
 	App     string
+	backend backend
 	counter metric.Int64Counter
 }
 
-// New returns the store of app; its counter is acme_dead_letters_total{app, topic}.
-func New(pool *pgxpool.Pool, app string) (*Store, error) {
+// New returns the store of app in its PostgreSQL database (Migrations creates the table); its
+// counter is acme_dead_letters_total{app, topic}.
+func New(pool *pgxpool.Pool, app string) (*Store, error) { return newStore(app, pgBackend{pool}) }
+
+func newStore(app string, b backend) (*Store, error) {
 	c, err := otel.Meter("acme/deadletter").Int64Counter("acme_dead_letters",
 		metric.WithDescription("Messages a subscription gave up on and sent to its dead-letter topic"))
 	if err != nil {
 		return nil, err
 	}
-	return &Store{Pool: pool, App: app, counter: c}, nil
+	return &Store{App: app, backend: b, counter: c}, nil
 }
 
-// Handle stores a dead letter (once per message id) and counts it. It fails only when the database
+// Handle stores a dead letter (once per message id) and counts it. It fails only when the store
 // does, and then Dapr delivers the message again.
 func (s *Store) Handle(ctx context.Context, m subscriber.Message) error {
-	tag, err := s.Pool.Exec(ctx, `INSERT INTO dead_letters (topic, message_id, data, metadata) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (topic, message_id) DO NOTHING`, m.Topic, m.ID, m.Data, m.Metadata)
+	stored, err := s.backend.keep(ctx, m)
 	if err != nil {
 		return fmt.Errorf("store dead letter: %w", err)
 	}
-	if tag.RowsAffected() == 1 {
+	if stored {
 		s.counter.Add(ctx, 1, metric.WithAttributes(attribute.String("app", s.App), attribute.String("topic", m.Topic)))
 	}
 	return nil
+}
+
+type pgBackend struct{ pool *pgxpool.Pool }
+
+func (b pgBackend) keep(ctx context.Context, m subscriber.Message) (bool, error) {
+	tag, err := b.pool.Exec(ctx, `INSERT INTO dead_letters (topic, message_id, data, metadata) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (topic, message_id) DO NOTHING`, m.Topic, m.ID, m.Data, m.Metadata)
+	return tag.RowsAffected() == 1, err
+}
+
+func (b pgBackend) list(ctx context.Context, after int64, limit int) ([]Letter, error) {
+	rows, err := b.pool.Query(ctx, `SELECT id, topic, message_id, data, received_at FROM dead_letters WHERE id > $1 ORDER BY id LIMIT $2`,
+		after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowToStructByPos[Letter])
 }
 
 // Letter is one stored dead letter.
@@ -95,12 +122,7 @@ func (s *Store) List(ctx context.Context, c caller.Caller, size int, token strin
 			return nil, "", errs.Invalid("ops.page_token_invalid", "page_token", "page_token is not one this service issued")
 		}
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT id, topic, message_id, data, received_at FROM dead_letters WHERE id > $1 ORDER BY id LIMIT $2`,
-		after, size+1)
-	if err != nil {
-		return nil, "", err
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Letter])
+	out, err := s.backend.list(ctx, after, size+1)
 	if err != nil {
 		return nil, "", err
 	}
