@@ -221,6 +221,20 @@ spec:
     rawPayload: "true"
 scopes:
   - eventsink
+---
+apiVersion: dapr.io/v2alpha1
+kind: Subscription
+metadata:
+  name: eventsink-projects-deadletters
+spec:
+  pubsubname: pubsub
+  topic: acme.projects.events.deadletter.eventsink
+  routes:
+    default: /acme.projects.events.deadletter.eventsink
+  metadata:
+    rawPayload: "true"
+scopes:
+  - eventsink
 `
 
 // adminEmail registers as a platform admin (BOOTSTRAP_ADMIN_EMAILS); the databases are new each run.

@@ -413,3 +413,61 @@ func TestEvents_ThroughADaprSubscriptionOnceInOrderAndStaleIgnored(t *testing.T)
 		t.Fatalf("after the replay: last %+v, version %d, members %v", last, v.Version, v.Members)
 	}
 }
+
+// A consumer that fails is retried under the resiliency policy (3 retries for deliveries, see
+// components/local/resiliency.yaml), then the message goes to its dead-letter topic; the events of
+// other projects keep flowing.
+func TestEvents_AFailingConsumerIsRetriedThenDeadLettered(t *testing.T) {
+	owner := newAccount(t, "retry-owner")
+	failing, _ := owner.createProject(t, map[string]any{"name": "Refused"})
+	sinkState(t, failing.ID, func(v sinkView) bool { return v.Version == 1 })
+	resp, err := httpClient.Post(env.sinkURL+"/fail/"+failing.ID, "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	owner.do(t, "PATCH", "/v1/projects/"+failing.ID, map[string]any{"description": "refused"}, "If-Match", `"1"`).expect(t, http.StatusOK)
+	var updated consumed
+	readTopic(t, events.TopicProjects, func(c consumed) bool {
+		if c.Event.Subject == failing.ID && c.Event.Type == "project.updated" {
+			updated = c
+			return true
+		}
+		return false
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var dead []struct {
+			EventID string `json:"event_id"`
+		}
+		r, err := httpClient.Get(env.sinkURL + "/dead")
+		if err == nil {
+			_ = json.NewDecoder(r.Body).Decode(&dead)
+			r.Body.Close()
+		}
+		found := false
+		for _, d := range dead {
+			found = found || d.EventID == updated.Event.EventID
+		}
+		if found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the refused event did not reach the dead-letter topic within 20 s: %+v", dead)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var attempts struct{ Attempts int }
+	r, err := httpClient.Get(env.sinkURL + "/attempts/" + updated.Event.EventID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = json.NewDecoder(r.Body).Decode(&attempts)
+	r.Body.Close()
+	if attempts.Attempts != 4 {
+		t.Fatalf("%d deliveries, want 4: the first and the policy's 3 retries", attempts.Attempts)
+	}
+	// Another project's events were not held up for good.
+	other, _ := owner.createProject(t, map[string]any{"name": "Unrefused"})
+	sinkState(t, other.ID, func(v sinkView) bool { return v.Version == 1 })
+}

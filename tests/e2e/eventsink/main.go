@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"sync"
@@ -38,11 +39,19 @@ type sink struct {
 	mu    sync.Mutex
 	guard *projection.Guard
 	views map[string]*View
+	// failing projects make the handler fail, so the tests can watch retries and dead-lettering.
+	failing  map[string]bool
+	attempts map[string]int // deliveries per event id
+	dead     []Received     // what arrived on the sink's dead-letter topic
 }
 
 func (s *sink) handle(_ context.Context, _ string, e events.Envelope) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.attempts[e.EventID]++
+	if s.failing[e.Subject] {
+		return fmt.Errorf("told to fail for project %s", e.Subject)
+	}
 	v := s.views[e.Subject]
 	if v == nil {
 		v = &View{Members: map[string]string{}}
@@ -79,7 +88,7 @@ func main() {
 		log.Error("codec", "error", err)
 		os.Exit(1)
 	}
-	s := &sink{guard: projection.NewGuard(), views: map[string]*View{}}
+	s := &sink{guard: projection.NewGuard(), views: map[string]*View{}, failing: map[string]bool{}, attempts: map[string]int{}}
 	ctx, stop := server.SignalContext()
 	defer stop()
 
@@ -94,6 +103,22 @@ func main() {
 		}
 		_ = json.NewEncoder(w).Encode(v)
 	})
+	mux.HandleFunc("POST /fail/{id}", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.failing[r.PathValue("id")] = true
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /attempts/{event}", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		_ = json.NewEncoder(w).Encode(map[string]int{"attempts": s.attempts[r.PathValue("event")]})
+	})
+	mux.HandleFunc("GET /dead", func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		_ = json.NewEncoder(w).Encode(s.dead)
+	})
 	go func() {
 		_ = server.ServeHTTP(ctx, log, &http.Server{Addr: "127.0.0.1:" + httpPort, Handler: mux,
 			ReadHeaderTimeout: 5 * time.Second})
@@ -102,6 +127,17 @@ func main() {
 	srv, health := server.NewGRPC(log)
 	subs := subscriber.New(log, nil)
 	subs.Handle("pubsub", events.TopicProjects, subscriber.Events(codec, s.handle))
+	// A dead letter is the original datum, so it decodes with the original topic's schema.
+	subs.Handle("pubsub", events.TopicProjects+".deadletter.eventsink", func(_ context.Context, m subscriber.Message) error {
+		e, err := codec.Decode(events.TopicProjects, m.Data)
+		if err != nil {
+			return nil // not ours to keep: the services' dead-letter stores keep any bytes
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.dead = append(s.dead, Received{EventID: e.EventID, Type: e.Type, Version: e.AggregateVersion})
+		return nil
+	})
 	subs.Register(srv)
 	if err := server.ServeGRPC(ctx, log, server.ListenAddr(env, "50199"), srv, health); err != nil {
 		log.Error("stopped", "error", err)
