@@ -53,24 +53,15 @@ type Archiver struct {
 	Now        func() time.Time
 }
 
-// ArchiveLine is one record in an archive object: the canonical fields, the sequence number and the
-// hashes in hex. A reader recomputes each hash as SHA-256(previous hash, canonical JSON of the
-// fields event_id..topic) — see record.Hash — and checks each line links to the one before.
+// ArchiveLine is one record in an archive object: its sequence number, its canonical form (the
+// fields the hash covers, exactly as hashed) and the hashes in hex. A reader recomputes each hash as
+// SHA-256(previous hash, canonical JSON of event_id..topic) and checks each line links to the one
+// before.
 type ArchiveLine struct {
-	Seq          int64             `json:"seq"`
-	EventID      string            `json:"event_id"`
-	Type         string            `json:"type"`
-	OccurredAt   string            `json:"occurred_at"`
-	Subject      string            `json:"subject"`
-	Actor        string            `json:"actor"`
-	Region       string            `json:"region"`
-	Source       string            `json:"source"`
-	ResourceType string            `json:"resource_type"`
-	Outcome      string            `json:"outcome"`
-	Details      map[string]string `json:"details"`
-	Topic        string            `json:"topic"`
-	PrevHash     string            `json:"prev_hash"`
-	Hash         string            `json:"hash"`
+	Seq int64 `json:"seq"`
+	record.Canonical
+	PrevHash string `json:"prev_hash"`
+	Hash     string `json:"hash"`
 }
 
 // Manifest describes one archive object.
@@ -103,13 +94,7 @@ func (a Archiver) ArchiveOnce(ctx context.Context) (*Batch, error) {
 	zw := gzip.NewWriter(&buf)
 	enc := json.NewEncoder(zw)
 	for _, r := range recs {
-		details := r.Details
-		if details == nil {
-			details = map[string]string{}
-		}
-		line := ArchiveLine{Seq: r.Seq, EventID: r.EventID, Type: r.Type,
-			OccurredAt: r.OccurredAt.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano), Subject: r.Subject, Actor: r.Actor,
-			Region: r.Region, Source: r.Source, ResourceType: r.ResourceType, Outcome: r.Outcome, Details: details, Topic: r.Topic,
+		line := ArchiveLine{Seq: r.Seq, Canonical: record.CanonicalOf(r.Record),
 			PrevHash: hex.EncodeToString(r.PrevHash), Hash: hex.EncodeToString(r.Hash)}
 		if err := enc.Encode(line); err != nil {
 			return nil, err

@@ -6,10 +6,11 @@ import (
 	"time"
 )
 
-// canonical is the form a record's hash covers: every field that says what happened, in a fixed
+// Canonical is the form a record's hash covers: every field that says what happened, in a fixed
 // order, times in UTC at the database's microsecond precision. details is a map, which
-// encoding/json writes with sorted keys.
-type canonical struct {
+// encoding/json writes with sorted keys. Archives write it as it is, so a reader can recompute the
+// hash from a line.
+type Canonical struct {
 	EventID      string            `json:"event_id"`
 	Type         string            `json:"type"`
 	OccurredAt   string            `json:"occurred_at"`
@@ -23,16 +24,21 @@ type canonical struct {
 	Topic        string            `json:"topic"`
 }
 
-// Hash chains r to the record before it: SHA-256 over the previous hash and r's canonical form.
-func Hash(prev []byte, r Record) []byte {
+// CanonicalOf returns r's canonical form.
+func CanonicalOf(r Record) Canonical {
 	details := r.Details
 	if details == nil {
 		details = map[string]string{}
 	}
-	b, _ := json.Marshal(canonical{EventID: r.EventID, Type: r.Type,
+	return Canonical{EventID: r.EventID, Type: r.Type,
 		OccurredAt: r.OccurredAt.UTC().Truncate(time.Microsecond).Format(time.RFC3339Nano), Subject: r.Subject,
 		Actor: r.Actor, Region: r.Region, Source: r.Source, ResourceType: r.ResourceType, Outcome: r.Outcome,
-		Details: details, Topic: r.Topic})
+		Details: details, Topic: r.Topic}
+}
+
+// Hash chains r to the record before it: SHA-256 over the previous hash and r's canonical form.
+func Hash(prev []byte, r Record) []byte {
+	b, _ := json.Marshal(CanonicalOf(r))
 	h := sha256.New()
 	h.Write(prev)
 	h.Write(b)
