@@ -39,25 +39,10 @@ func deadLetterCount(t *testing.T, app, topic string) float64 {
 	return 0
 }
 
-// Data no retry can read goes to the subscription's dead-letter topic, where the consuming app keeps
-// it, counts it and lists it to admins; the events after it still flow.
-func TestDeadLetters_PoisonIsKeptCountedAndListed(t *testing.T) {
-	dlq := events.TopicAudit + ".deadletter.audit"
-	before := deadLetterCount(t, "audit", dlq)
-	poison := []byte(fmt.Sprintf("not an avro datum %d", time.Now().UnixNano()))
-	cl, err := kgo.NewClient(kgo.SeedBrokers(env.brokerAddr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: events.TopicAudit, Key: []byte("poison"), Value: poison}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	// The next real event still reaches the log.
-	u := registerUser(t, "after-poison")
-	auditRecords(t, url.Values{"subject": {u.ID}}, func(rs []auditRecord) bool { return len(rs) >= 2 })
-
-	want := base64.StdEncoding.EncodeToString(poison)
+// waitDeadLetter waits up to 10 s until app lists data among its dead letters from dlq.
+func waitDeadLetter(t *testing.T, app, dlq string, data []byte) {
+	t.Helper()
+	want := base64.StdEncoding.EncodeToString(data)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var page struct {
@@ -66,19 +51,43 @@ func TestDeadLetters_PoisonIsKeptCountedAndListed(t *testing.T) {
 				DataBase64 string `json:"data_base64"`
 			} `json:"dead_letters"`
 		}
-		request(t, "GET", "/v1/ops/dead-letters?app=audit&page_size=200", nil, asAdmin(t)).expect(t, http.StatusOK).decode(t, &page)
-		found := false
+		request(t, "GET", "/v1/ops/dead-letters?page_size=200&app="+app, nil, asAdmin(t)).expect(t, http.StatusOK).decode(t, &page)
 		for _, l := range page.DeadLetters {
-			found = found || (l.DataBase64 == want && l.Topic == dlq)
-		}
-		if found {
-			break
+			if l.DataBase64 == want && l.Topic == dlq {
+				return
+			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the poison message is not among audit's dead letters: %+v", page.DeadLetters)
+			t.Fatalf("the poison message is not among %s's dead letters: %+v", app, page.DeadLetters)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// produce writes one record to topic straight to Kafka.
+func produce(t *testing.T, topic string, value []byte) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(env.brokerAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: topic, Key: []byte("poison"), Value: value}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Data no retry can read goes to the subscription's dead-letter topic, where the consuming app keeps
+// it, counts it and lists it to admins; the events after it still flow.
+func TestDeadLetters_PoisonIsKeptCountedAndListed(t *testing.T) {
+	dlq := events.TopicAudit + ".deadletter.audit"
+	before := deadLetterCount(t, "audit", dlq)
+	poison := []byte(fmt.Sprintf("not an avro datum %d", time.Now().UnixNano()))
+	produce(t, events.TopicAudit, poison)
+	// The next real event still reaches the log.
+	u := registerUser(t, "after-poison")
+	auditRecords(t, url.Values{"subject": {u.ID}}, func(rs []auditRecord) bool { return len(rs) >= 2 })
+	waitDeadLetter(t, "audit", dlq, poison)
 	if after := deadLetterCount(t, "audit", dlq); after != before+1 {
 		t.Fatalf("acme_dead_letters_total went from %v to %v, want one more", before, after)
 	}
@@ -104,36 +113,10 @@ func TestConsumers_CatchUpAfterBeingDown(t *testing.T) {
 // notifications has no SQL database: its dead letters live in the Dapr state store, listed the same.
 func TestDeadLetters_KeptByAnAppWithoutADatabase(t *testing.T) {
 	poison := []byte(fmt.Sprintf("not a project event %d", time.Now().UnixNano()))
-	cl, err := kgo.NewClient(kgo.SeedBrokers(env.brokerAddr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: events.TopicProjects, Key: []byte("poison"), Value: poison}).FirstErr(); err != nil {
-		t.Fatal(err)
-	}
-	want := base64.StdEncoding.EncodeToString(poison)
+	produce(t, events.TopicProjects, poison)
 	dlq := events.TopicProjects + ".deadletter.notifications"
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var page struct {
-			DeadLetters []struct {
-				Topic      string `json:"topic"`
-				DataBase64 string `json:"data_base64"`
-			} `json:"dead_letters"`
-		}
-		request(t, "GET", "/v1/ops/dead-letters?app=notifications&page_size=200", nil, asAdmin(t)).expect(t, http.StatusOK).decode(t, &page)
-		for _, l := range page.DeadLetters {
-			if l.DataBase64 == want && l.Topic == dlq {
-				if n := deadLetterCount(t, "notifications", dlq); n < 1 {
-					t.Fatalf("acme_dead_letters_total for %s is %v", dlq, n)
-				}
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the poison message is not among notifications' dead letters: %+v", page.DeadLetters)
-		}
-		time.Sleep(100 * time.Millisecond)
+	waitDeadLetter(t, "notifications", dlq, poison)
+	if n := deadLetterCount(t, "notifications", dlq); n < 1 {
+		t.Fatalf("acme_dead_letters_total for %s is %v", dlq, n)
 	}
 }
