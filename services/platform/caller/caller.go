@@ -29,6 +29,27 @@ type Caller struct {
 	SessionID string
 }
 
+// SystemPrefix starts the caller id of a service acting on its own (system:search), never a user's.
+const SystemPrefix = "system:"
+
+// IsSystem reports whether the caller is a platform service rather than a user. The gateway sets the
+// caller from a verified token, whose subject is always a user id, so no client can become one.
+func (c Caller) IsSystem() bool {
+	return strings.HasPrefix(c.UserID, SystemPrefix) && len(c.UserID) > len(SystemPrefix)
+}
+
+// RequireSystem returns the caller if it is a platform service, else a PermissionDenied error.
+func RequireSystem(ctx context.Context) (Caller, error) {
+	c, err := From(ctx)
+	if err != nil {
+		return c, err
+	}
+	if !c.IsSystem() {
+		return c, errs.PermissionDenied("auth.system_only", "only platform services may call this")
+	}
+	return c, nil
+}
+
 // IsAdmin reports whether the caller holds the platform admin role.
 func (c Caller) IsAdmin() bool {
 	for _, r := range c.Roles {

@@ -65,18 +65,20 @@ type (
 // acme.projects.events payloads.
 type (
 	ProjectCreated struct {
-		ProjectID  string   `avro:"project_id"`
-		OwnerID    string   `avro:"owner_id"`
-		Name       string   `avro:"name"`
-		Slug       string   `avro:"slug"`
-		Visibility string   `avro:"visibility"`
-		Tags       []string `avro:"tags"`
+		ProjectID   string   `avro:"project_id"`
+		OwnerID     string   `avro:"owner_id"`
+		Name        string   `avro:"name"`
+		Slug        string   `avro:"slug"`
+		Visibility  string   `avro:"visibility"`
+		Tags        []string `avro:"tags"`
+		Description string   `avro:"description"`
 	}
 	ProjectUpdated struct {
-		ProjectID  string   `avro:"project_id"`
-		Name       string   `avro:"name"`
-		Visibility string   `avro:"visibility"`
-		Tags       []string `avro:"tags"`
+		ProjectID   string   `avro:"project_id"`
+		Name        string   `avro:"name"`
+		Visibility  string   `avro:"visibility"`
+		Tags        []string `avro:"tags"`
+		Description string   `avro:"description"`
 	}
 	ProjectArchived struct {
 		ProjectID string `avro:"project_id"`

@@ -104,6 +104,45 @@ func (s Postgres) MembershipsOf(ctx context.Context, userID string) ([]app.Membe
 	})
 }
 
+// Scan reads projects after afterID in id order, then all their members in one more query.
+func (s Postgres) Scan(ctx context.Context, afterID string, limit int) ([]app.Scanned, error) {
+	if afterID == "" {
+		afterID = "00000000-0000-0000-0000-000000000000"
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT `+projectColumns+` FROM projects p WHERE p.id > $1 ORDER BY p.id LIMIT $2`, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (project.Project, error) { return scanProject(r) })
+	if err != nil || len(ps) == 0 {
+		return nil, err
+	}
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	mrows, err := s.Pool.Query(ctx, `SELECT project_id::text, user_id::text, role, added_at FROM members
+		WHERE project_id = ANY($1::uuid[]) ORDER BY project_id, user_id`, ids)
+	if err != nil {
+		return nil, err
+	}
+	byProject := map[string][]project.Member{}
+	var pid, role string
+	var m project.Member
+	if _, err := pgx.ForEachRow(mrows, []any{&pid, &m.UserID, &role, &m.AddedAt}, func() error {
+		m.Role = project.Role(role)
+		byProject[pid] = append(byProject[pid], m)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	out := make([]app.Scanned, len(ps))
+	for i, p := range ps {
+		out[i] = app.Scanned{Project: p, Members: byProject[p.ID]}
+	}
+	return out, nil
+}
+
 var sortColumns = map[string]string{"name": "p.name", "created_at": "p.created_at", "updated_at": "p.updated_at"}
 
 // List pages through the projects userID is a member of, by keyset on (sort column, id).

@@ -24,6 +24,14 @@ type Store interface {
 	Search(ctx context.Context, userID, query string, limit int) ([]WithRole, error)
 	Members(ctx context.Context, projectID string) ([]project.Member, error)
 	MembershipsOf(ctx context.Context, userID string) ([]Membership, error)
+	// Scan returns up to limit projects with ids after afterID, in id order, with their members.
+	Scan(ctx context.Context, afterID string, limit int) ([]Scanned, error)
+}
+
+// Scanned is a project with all its members.
+type Scanned struct {
+	Project project.Project
+	Members []project.Member
 }
 
 // Tx is one transaction's view of the store.
@@ -118,7 +126,7 @@ func (s *Service) Create(ctx context.Context, c caller.Caller, in CreateInput) (
 			return err
 		}
 		return tx.Publish(ctx, projectEvent("project.created", p, c, now, events.ProjectCreated{
-			ProjectID: p.ID, OwnerID: p.OwnerID, Name: p.Name, Slug: p.Slug, Visibility: string(p.Visibility), Tags: p.Tags}),
+			ProjectID: p.ID, OwnerID: p.OwnerID, Name: p.Name, Slug: p.Slug, Visibility: string(p.Visibility), Tags: p.Tags, Description: p.Description}),
 			audit("project.created", p.ID, c, now, "project", map[string]string{"name": p.Name, "slug": p.Slug}))
 	})
 	if err != nil {
@@ -135,6 +143,9 @@ func (s *Service) Get(ctx context.Context, c caller.Caller, id string) (WithRole
 	p, err := s.Store.Get(ctx, id)
 	if err != nil {
 		return WithRole{}, err
+	}
+	if c.IsSystem() { // a platform service reading settings (notifications: the Slack webhook)
+		return WithRole{Project: p}, nil
 	}
 	role, err := s.Store.Role(ctx, id, c.UserID)
 	if err != nil {
@@ -283,7 +294,7 @@ func (s *Service) Update(ctx context.Context, c caller.Caller, id string, in Upd
 		bump(p, now)
 		return []outbox.Event{
 			projectEvent("project.updated", *p, c, now, events.ProjectUpdated{ProjectID: p.ID, Name: p.Name,
-				Visibility: string(p.Visibility), Tags: p.Tags}),
+				Visibility: string(p.Visibility), Tags: p.Tags, Description: p.Description}),
 			audit("project.updated", p.ID, c, now, "project", changed),
 		}, nil
 	})

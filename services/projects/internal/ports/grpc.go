@@ -249,3 +249,27 @@ func (g GRPC) TransferOwnership(ctx context.Context, in *projectsv1.TransferOwne
 	p, err := toProto(w)
 	return &projectsv1.TransferOwnershipResponse{Project: p}, err
 }
+
+func (g GRPC) ScanProjects(ctx context.Context, in *projectsv1.ScanProjectsRequest) (*projectsv1.ScanProjectsResponse, error) {
+	c, err := caller.RequireSystem(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, next, err := g.App.Scan(ctx, c, in.GetPageToken(), int(in.GetPageSize()))
+	if err != nil {
+		return nil, err
+	}
+	out := &projectsv1.ScanProjectsResponse{NextPageToken: next}
+	for _, r := range rows {
+		p, err := toProto(app.WithRole{Project: r.Project})
+		if err != nil {
+			return nil, err
+		}
+		sp := &projectsv1.ScannedProject{Project: p}
+		for _, m := range r.Members {
+			sp.Members = append(sp.Members, memberToProto(m))
+		}
+		out.Projects = append(out.Projects, sp)
+	}
+	return out, nil
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/acme/platform/services/platform/errs"
 	"github.com/acme/platform/services/platform/outbox"
+	"github.com/acme/platform/services/users/internal/app"
 	"github.com/acme/platform/services/users/internal/domain/user"
 )
 
@@ -114,4 +115,20 @@ func (r PostgresUsers) Erase(ctx context.Context, id string, evs []outbox.Event)
 // Record writes events that accompany no row change.
 func (r PostgresUsers) Record(ctx context.Context, evs []outbox.Event) error {
 	return pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error { return r.Outbox.Add(ctx, tx, evs...) })
+}
+
+// Scan reads accounts after afterID in id order; erased ones are left out.
+func (r PostgresUsers) Scan(ctx context.Context, afterID string, limit int) ([]app.Scanned, error) {
+	if afterID == "" {
+		afterID = "00000000-0000-0000-0000-000000000000"
+	}
+	rows, err := r.Pool.Query(ctx, `SELECT id::text, display_name, created_at, version FROM users
+		WHERE id > $1 AND erased_at IS NULL ORDER BY id LIMIT $2`, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (app.Scanned, error) {
+		var u app.Scanned
+		return u, row.Scan(&u.ID, &u.DisplayName, &u.CreatedAt, &u.Version)
+	})
 }

@@ -35,6 +35,15 @@ type Users interface {
 	Erase(ctx context.Context, id string, evs []outbox.Event) error
 	// Record publishes events that change no row (audit records of sessions).
 	Record(ctx context.Context, evs []outbox.Event) error
+	// Scan returns up to limit accounts that are not erased, with ids after afterID, in id order.
+	Scan(ctx context.Context, afterID string, limit int) ([]Scanned, error)
+}
+
+// Scanned is what read models rebuild from: no email, no credentials.
+type Scanned struct {
+	ID, DisplayName string
+	CreatedAt       time.Time
+	Version         int64
 }
 
 // Session is a signed-in device: access tokens name it, logout deletes it, refresh tokens rotate

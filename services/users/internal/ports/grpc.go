@@ -160,6 +160,23 @@ func (g GRPC) EraseUser(ctx context.Context, _ *usersv1.EraseUserRequest) (*user
 	return &usersv1.EraseUserResponse{}, g.App.Erase(ctx, c)
 }
 
+func (g GRPC) ScanUsers(ctx context.Context, in *usersv1.ScanUsersRequest) (*usersv1.ScanUsersResponse, error) {
+	c, err := caller.RequireSystem(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows, next, err := g.App.Scan(ctx, c, in.GetPageToken(), int(in.GetPageSize()))
+	if err != nil {
+		return nil, err
+	}
+	out := &usersv1.ScanUsersResponse{NextPageToken: next}
+	for _, u := range rows {
+		out.Users = append(out.Users, &usersv1.ScannedUser{Id: u.ID, DisplayName: u.DisplayName,
+			CreatedAt: timestamppb.New(u.CreatedAt), Version: u.Version})
+	}
+	return out, nil
+}
+
 // Privacy serves acme.privacy.v1 for the users app.
 type Privacy struct {
 	privacyv1.UnimplementedPersonalDataServiceServer

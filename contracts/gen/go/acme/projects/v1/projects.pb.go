@@ -1657,6 +1657,163 @@ func (x *TransferOwnershipResponse) GetProject() *Project {
 	return nil
 }
 
+type ScanProjectsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1..500, default 100.
+	PageSize      int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScanProjectsRequest) Reset() {
+	*x = ScanProjectsRequest{}
+	mi := &file_acme_projects_v1_projects_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScanProjectsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScanProjectsRequest) ProtoMessage() {}
+
+func (x *ScanProjectsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_projects_v1_projects_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScanProjectsRequest.ProtoReflect.Descriptor instead.
+func (*ScanProjectsRequest) Descriptor() ([]byte, []int) {
+	return file_acme_projects_v1_projects_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *ScanProjectsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ScanProjectsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ScannedProject struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Project       *Project               `protobuf:"bytes,1,opt,name=project,proto3" json:"project,omitempty"`
+	Members       []*Member              `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScannedProject) Reset() {
+	*x = ScannedProject{}
+	mi := &file_acme_projects_v1_projects_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScannedProject) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScannedProject) ProtoMessage() {}
+
+func (x *ScannedProject) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_projects_v1_projects_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScannedProject.ProtoReflect.Descriptor instead.
+func (*ScannedProject) Descriptor() ([]byte, []int) {
+	return file_acme_projects_v1_projects_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ScannedProject) GetProject() *Project {
+	if x != nil {
+		return x.Project
+	}
+	return nil
+}
+
+func (x *ScannedProject) GetMembers() []*Member {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+type ScanProjectsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Projects      []*ScannedProject      `protobuf:"bytes,1,rep,name=projects,proto3" json:"projects,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScanProjectsResponse) Reset() {
+	*x = ScanProjectsResponse{}
+	mi := &file_acme_projects_v1_projects_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScanProjectsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScanProjectsResponse) ProtoMessage() {}
+
+func (x *ScanProjectsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_projects_v1_projects_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScanProjectsResponse.ProtoReflect.Descriptor instead.
+func (*ScanProjectsResponse) Descriptor() ([]byte, []int) {
+	return file_acme_projects_v1_projects_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ScanProjectsResponse) GetProjects() []*ScannedProject {
+	if x != nil {
+		return x.Projects
+	}
+	return nil
+}
+
+func (x *ScanProjectsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_acme_projects_v1_projects_proto protoreflect.FileDescriptor
 
 const file_acme_projects_v1_projects_proto_rawDesc = "" +
@@ -1777,7 +1934,17 @@ const file_acme_projects_v1_projects_proto_rawDesc = "" +
 	"\fnew_owner_id\x18\x02 \x01(\tR\n" +
 	"newOwnerId\"P\n" +
 	"\x19TransferOwnershipResponse\x123\n" +
-	"\aproject\x18\x01 \x01(\v2\x19.acme.projects.v1.ProjectR\aproject*p\n" +
+	"\aproject\x18\x01 \x01(\v2\x19.acme.projects.v1.ProjectR\aproject\"Q\n" +
+	"\x13ScanProjectsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"y\n" +
+	"\x0eScannedProject\x123\n" +
+	"\aproject\x18\x01 \x01(\v2\x19.acme.projects.v1.ProjectR\aproject\x122\n" +
+	"\amembers\x18\x02 \x03(\v2\x18.acme.projects.v1.MemberR\amembers\"|\n" +
+	"\x14ScanProjectsResponse\x12<\n" +
+	"\bprojects\x18\x01 \x03(\v2 .acme.projects.v1.ScannedProjectR\bprojects\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*p\n" +
 	"\n" +
 	"Visibility\x12\x1a\n" +
 	"\x16VISIBILITY_UNSPECIFIED\x10\x00\x12\x16\n" +
@@ -1791,7 +1958,8 @@ const file_acme_projects_v1_projects_proto_rawDesc = "" +
 	"\n" +
 	"ROLE_ADMIN\x10\x03\x12\x0e\n" +
 	"\n" +
-	"ROLE_OWNER\x10\x042\xfc\t\n" +
+	"ROLE_OWNER\x10\x042\xdb\n" +
+	"\n" +
 	"\x0fProjectsService\x12`\n" +
 	"\rCreateProject\x12&.acme.projects.v1.CreateProjectRequest\x1a'.acme.projects.v1.CreateProjectResponse\x12W\n" +
 	"\n" +
@@ -1806,7 +1974,8 @@ const file_acme_projects_v1_projects_proto_rawDesc = "" +
 	"\tAddMember\x12\".acme.projects.v1.AddMemberRequest\x1a#.acme.projects.v1.AddMemberResponse\x12]\n" +
 	"\fUpdateMember\x12%.acme.projects.v1.UpdateMemberRequest\x1a&.acme.projects.v1.UpdateMemberResponse\x12]\n" +
 	"\fRemoveMember\x12%.acme.projects.v1.RemoveMemberRequest\x1a&.acme.projects.v1.RemoveMemberResponse\x12l\n" +
-	"\x11TransferOwnership\x12*.acme.projects.v1.TransferOwnershipRequest\x1a+.acme.projects.v1.TransferOwnershipResponseBGZEgithub.com/acme/platform/contracts/gen/go/acme/projects/v1;projectsv1b\x06proto3"
+	"\x11TransferOwnership\x12*.acme.projects.v1.TransferOwnershipRequest\x1a+.acme.projects.v1.TransferOwnershipResponse\x12]\n" +
+	"\fScanProjects\x12%.acme.projects.v1.ScanProjectsRequest\x1a&.acme.projects.v1.ScanProjectsResponseBGZEgithub.com/acme/platform/contracts/gen/go/acme/projects/v1;projectsv1b\x06proto3"
 
 var (
 	file_acme_projects_v1_projects_proto_rawDescOnce sync.Once
@@ -1821,7 +1990,7 @@ func file_acme_projects_v1_projects_proto_rawDescGZIP() []byte {
 }
 
 var file_acme_projects_v1_projects_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_acme_projects_v1_projects_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_acme_projects_v1_projects_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_acme_projects_v1_projects_proto_goTypes = []any{
 	(Visibility)(0),                   // 0: acme.projects.v1.Visibility
 	(Role)(0),                         // 1: acme.projects.v1.Role
@@ -1853,23 +2022,26 @@ var file_acme_projects_v1_projects_proto_goTypes = []any{
 	(*RemoveMemberResponse)(nil),      // 27: acme.projects.v1.RemoveMemberResponse
 	(*TransferOwnershipRequest)(nil),  // 28: acme.projects.v1.TransferOwnershipRequest
 	(*TransferOwnershipResponse)(nil), // 29: acme.projects.v1.TransferOwnershipResponse
-	(*structpb.Struct)(nil),           // 30: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil),     // 31: google.protobuf.Timestamp
+	(*ScanProjectsRequest)(nil),       // 30: acme.projects.v1.ScanProjectsRequest
+	(*ScannedProject)(nil),            // 31: acme.projects.v1.ScannedProject
+	(*ScanProjectsResponse)(nil),      // 32: acme.projects.v1.ScanProjectsResponse
+	(*structpb.Struct)(nil),           // 33: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil),     // 34: google.protobuf.Timestamp
 }
 var file_acme_projects_v1_projects_proto_depIdxs = []int32{
 	0,  // 0: acme.projects.v1.Project.visibility:type_name -> acme.projects.v1.Visibility
-	30, // 1: acme.projects.v1.Project.settings:type_name -> google.protobuf.Struct
-	31, // 2: acme.projects.v1.Project.created_at:type_name -> google.protobuf.Timestamp
-	31, // 3: acme.projects.v1.Project.updated_at:type_name -> google.protobuf.Timestamp
+	33, // 1: acme.projects.v1.Project.settings:type_name -> google.protobuf.Struct
+	34, // 2: acme.projects.v1.Project.created_at:type_name -> google.protobuf.Timestamp
+	34, // 3: acme.projects.v1.Project.updated_at:type_name -> google.protobuf.Timestamp
 	1,  // 4: acme.projects.v1.Project.caller_role:type_name -> acme.projects.v1.Role
 	1,  // 5: acme.projects.v1.Member.role:type_name -> acme.projects.v1.Role
-	31, // 6: acme.projects.v1.Member.added_at:type_name -> google.protobuf.Timestamp
+	34, // 6: acme.projects.v1.Member.added_at:type_name -> google.protobuf.Timestamp
 	0,  // 7: acme.projects.v1.CreateProjectRequest.visibility:type_name -> acme.projects.v1.Visibility
-	30, // 8: acme.projects.v1.CreateProjectRequest.settings:type_name -> google.protobuf.Struct
+	33, // 8: acme.projects.v1.CreateProjectRequest.settings:type_name -> google.protobuf.Struct
 	2,  // 9: acme.projects.v1.CreateProjectResponse.project:type_name -> acme.projects.v1.Project
 	2,  // 10: acme.projects.v1.GetProjectResponse.project:type_name -> acme.projects.v1.Project
 	0,  // 11: acme.projects.v1.UpdateProjectRequest.visibility:type_name -> acme.projects.v1.Visibility
-	30, // 12: acme.projects.v1.UpdateProjectRequest.settings:type_name -> google.protobuf.Struct
+	33, // 12: acme.projects.v1.UpdateProjectRequest.settings:type_name -> google.protobuf.Struct
 	2,  // 13: acme.projects.v1.UpdateProjectResponse.project:type_name -> acme.projects.v1.Project
 	2,  // 14: acme.projects.v1.ArchiveProjectResponse.project:type_name -> acme.projects.v1.Project
 	2,  // 15: acme.projects.v1.RestoreProjectResponse.project:type_name -> acme.projects.v1.Project
@@ -1881,37 +2053,42 @@ var file_acme_projects_v1_projects_proto_depIdxs = []int32{
 	1,  // 21: acme.projects.v1.UpdateMemberRequest.role:type_name -> acme.projects.v1.Role
 	3,  // 22: acme.projects.v1.UpdateMemberResponse.member:type_name -> acme.projects.v1.Member
 	2,  // 23: acme.projects.v1.TransferOwnershipResponse.project:type_name -> acme.projects.v1.Project
-	4,  // 24: acme.projects.v1.ProjectsService.CreateProject:input_type -> acme.projects.v1.CreateProjectRequest
-	6,  // 25: acme.projects.v1.ProjectsService.GetProject:input_type -> acme.projects.v1.GetProjectRequest
-	8,  // 26: acme.projects.v1.ProjectsService.UpdateProject:input_type -> acme.projects.v1.UpdateProjectRequest
-	10, // 27: acme.projects.v1.ProjectsService.ArchiveProject:input_type -> acme.projects.v1.ArchiveProjectRequest
-	12, // 28: acme.projects.v1.ProjectsService.RestoreProject:input_type -> acme.projects.v1.RestoreProjectRequest
-	14, // 29: acme.projects.v1.ProjectsService.DeleteProject:input_type -> acme.projects.v1.DeleteProjectRequest
-	16, // 30: acme.projects.v1.ProjectsService.ListProjects:input_type -> acme.projects.v1.ListProjectsRequest
-	18, // 31: acme.projects.v1.ProjectsService.SearchProjects:input_type -> acme.projects.v1.SearchProjectsRequest
-	20, // 32: acme.projects.v1.ProjectsService.ListMembers:input_type -> acme.projects.v1.ListMembersRequest
-	22, // 33: acme.projects.v1.ProjectsService.AddMember:input_type -> acme.projects.v1.AddMemberRequest
-	24, // 34: acme.projects.v1.ProjectsService.UpdateMember:input_type -> acme.projects.v1.UpdateMemberRequest
-	26, // 35: acme.projects.v1.ProjectsService.RemoveMember:input_type -> acme.projects.v1.RemoveMemberRequest
-	28, // 36: acme.projects.v1.ProjectsService.TransferOwnership:input_type -> acme.projects.v1.TransferOwnershipRequest
-	5,  // 37: acme.projects.v1.ProjectsService.CreateProject:output_type -> acme.projects.v1.CreateProjectResponse
-	7,  // 38: acme.projects.v1.ProjectsService.GetProject:output_type -> acme.projects.v1.GetProjectResponse
-	9,  // 39: acme.projects.v1.ProjectsService.UpdateProject:output_type -> acme.projects.v1.UpdateProjectResponse
-	11, // 40: acme.projects.v1.ProjectsService.ArchiveProject:output_type -> acme.projects.v1.ArchiveProjectResponse
-	13, // 41: acme.projects.v1.ProjectsService.RestoreProject:output_type -> acme.projects.v1.RestoreProjectResponse
-	15, // 42: acme.projects.v1.ProjectsService.DeleteProject:output_type -> acme.projects.v1.DeleteProjectResponse
-	17, // 43: acme.projects.v1.ProjectsService.ListProjects:output_type -> acme.projects.v1.ListProjectsResponse
-	19, // 44: acme.projects.v1.ProjectsService.SearchProjects:output_type -> acme.projects.v1.SearchProjectsResponse
-	21, // 45: acme.projects.v1.ProjectsService.ListMembers:output_type -> acme.projects.v1.ListMembersResponse
-	23, // 46: acme.projects.v1.ProjectsService.AddMember:output_type -> acme.projects.v1.AddMemberResponse
-	25, // 47: acme.projects.v1.ProjectsService.UpdateMember:output_type -> acme.projects.v1.UpdateMemberResponse
-	27, // 48: acme.projects.v1.ProjectsService.RemoveMember:output_type -> acme.projects.v1.RemoveMemberResponse
-	29, // 49: acme.projects.v1.ProjectsService.TransferOwnership:output_type -> acme.projects.v1.TransferOwnershipResponse
-	37, // [37:50] is the sub-list for method output_type
-	24, // [24:37] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	2,  // 24: acme.projects.v1.ScannedProject.project:type_name -> acme.projects.v1.Project
+	3,  // 25: acme.projects.v1.ScannedProject.members:type_name -> acme.projects.v1.Member
+	31, // 26: acme.projects.v1.ScanProjectsResponse.projects:type_name -> acme.projects.v1.ScannedProject
+	4,  // 27: acme.projects.v1.ProjectsService.CreateProject:input_type -> acme.projects.v1.CreateProjectRequest
+	6,  // 28: acme.projects.v1.ProjectsService.GetProject:input_type -> acme.projects.v1.GetProjectRequest
+	8,  // 29: acme.projects.v1.ProjectsService.UpdateProject:input_type -> acme.projects.v1.UpdateProjectRequest
+	10, // 30: acme.projects.v1.ProjectsService.ArchiveProject:input_type -> acme.projects.v1.ArchiveProjectRequest
+	12, // 31: acme.projects.v1.ProjectsService.RestoreProject:input_type -> acme.projects.v1.RestoreProjectRequest
+	14, // 32: acme.projects.v1.ProjectsService.DeleteProject:input_type -> acme.projects.v1.DeleteProjectRequest
+	16, // 33: acme.projects.v1.ProjectsService.ListProjects:input_type -> acme.projects.v1.ListProjectsRequest
+	18, // 34: acme.projects.v1.ProjectsService.SearchProjects:input_type -> acme.projects.v1.SearchProjectsRequest
+	20, // 35: acme.projects.v1.ProjectsService.ListMembers:input_type -> acme.projects.v1.ListMembersRequest
+	22, // 36: acme.projects.v1.ProjectsService.AddMember:input_type -> acme.projects.v1.AddMemberRequest
+	24, // 37: acme.projects.v1.ProjectsService.UpdateMember:input_type -> acme.projects.v1.UpdateMemberRequest
+	26, // 38: acme.projects.v1.ProjectsService.RemoveMember:input_type -> acme.projects.v1.RemoveMemberRequest
+	28, // 39: acme.projects.v1.ProjectsService.TransferOwnership:input_type -> acme.projects.v1.TransferOwnershipRequest
+	30, // 40: acme.projects.v1.ProjectsService.ScanProjects:input_type -> acme.projects.v1.ScanProjectsRequest
+	5,  // 41: acme.projects.v1.ProjectsService.CreateProject:output_type -> acme.projects.v1.CreateProjectResponse
+	7,  // 42: acme.projects.v1.ProjectsService.GetProject:output_type -> acme.projects.v1.GetProjectResponse
+	9,  // 43: acme.projects.v1.ProjectsService.UpdateProject:output_type -> acme.projects.v1.UpdateProjectResponse
+	11, // 44: acme.projects.v1.ProjectsService.ArchiveProject:output_type -> acme.projects.v1.ArchiveProjectResponse
+	13, // 45: acme.projects.v1.ProjectsService.RestoreProject:output_type -> acme.projects.v1.RestoreProjectResponse
+	15, // 46: acme.projects.v1.ProjectsService.DeleteProject:output_type -> acme.projects.v1.DeleteProjectResponse
+	17, // 47: acme.projects.v1.ProjectsService.ListProjects:output_type -> acme.projects.v1.ListProjectsResponse
+	19, // 48: acme.projects.v1.ProjectsService.SearchProjects:output_type -> acme.projects.v1.SearchProjectsResponse
+	21, // 49: acme.projects.v1.ProjectsService.ListMembers:output_type -> acme.projects.v1.ListMembersResponse
+	23, // 50: acme.projects.v1.ProjectsService.AddMember:output_type -> acme.projects.v1.AddMemberResponse
+	25, // 51: acme.projects.v1.ProjectsService.UpdateMember:output_type -> acme.projects.v1.UpdateMemberResponse
+	27, // 52: acme.projects.v1.ProjectsService.RemoveMember:output_type -> acme.projects.v1.RemoveMemberResponse
+	29, // 53: acme.projects.v1.ProjectsService.TransferOwnership:output_type -> acme.projects.v1.TransferOwnershipResponse
+	32, // 54: acme.projects.v1.ProjectsService.ScanProjects:output_type -> acme.projects.v1.ScanProjectsResponse
+	41, // [41:55] is the sub-list for method output_type
+	27, // [27:41] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_acme_projects_v1_projects_proto_init() }
@@ -1926,7 +2103,7 @@ func file_acme_projects_v1_projects_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_acme_projects_v1_projects_proto_rawDesc), len(file_acme_projects_v1_projects_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   28,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

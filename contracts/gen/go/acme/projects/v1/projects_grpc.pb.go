@@ -32,6 +32,7 @@ const (
 	ProjectsService_UpdateMember_FullMethodName      = "/acme.projects.v1.ProjectsService/UpdateMember"
 	ProjectsService_RemoveMember_FullMethodName      = "/acme.projects.v1.ProjectsService/RemoveMember"
 	ProjectsService_TransferOwnership_FullMethodName = "/acme.projects.v1.ProjectsService/TransferOwnership"
+	ProjectsService_ScanProjects_FullMethodName      = "/acme.projects.v1.ProjectsService/ScanProjects"
 )
 
 // ProjectsServiceClient is the client API for ProjectsService service.
@@ -69,6 +70,10 @@ type ProjectsServiceClient interface {
 	RemoveMember(ctx context.Context, in *RemoveMemberRequest, opts ...grpc.CallOption) (*RemoveMemberResponse, error)
 	// TransferOwnership makes another member an owner and the caller an admin.
 	TransferOwnership(ctx context.Context, in *TransferOwnershipRequest, opts ...grpc.CallOption) (*TransferOwnershipResponse, error)
+	// ScanProjects pages through every project with its members, by id, for read models that rebuild
+	// themselves (the search index). System callers only (acme-caller-id system:<app>); the gateway
+	// never sends one.
+	ScanProjects(ctx context.Context, in *ScanProjectsRequest, opts ...grpc.CallOption) (*ScanProjectsResponse, error)
 }
 
 type projectsServiceClient struct {
@@ -209,6 +214,16 @@ func (c *projectsServiceClient) TransferOwnership(ctx context.Context, in *Trans
 	return out, nil
 }
 
+func (c *projectsServiceClient) ScanProjects(ctx context.Context, in *ScanProjectsRequest, opts ...grpc.CallOption) (*ScanProjectsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ScanProjectsResponse)
+	err := c.cc.Invoke(ctx, ProjectsService_ScanProjects_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProjectsServiceServer is the server API for ProjectsService service.
 // All implementations must embed UnimplementedProjectsServiceServer
 // for forward compatibility.
@@ -244,6 +259,10 @@ type ProjectsServiceServer interface {
 	RemoveMember(context.Context, *RemoveMemberRequest) (*RemoveMemberResponse, error)
 	// TransferOwnership makes another member an owner and the caller an admin.
 	TransferOwnership(context.Context, *TransferOwnershipRequest) (*TransferOwnershipResponse, error)
+	// ScanProjects pages through every project with its members, by id, for read models that rebuild
+	// themselves (the search index). System callers only (acme-caller-id system:<app>); the gateway
+	// never sends one.
+	ScanProjects(context.Context, *ScanProjectsRequest) (*ScanProjectsResponse, error)
 	mustEmbedUnimplementedProjectsServiceServer()
 }
 
@@ -292,6 +311,9 @@ func (UnimplementedProjectsServiceServer) RemoveMember(context.Context, *RemoveM
 }
 func (UnimplementedProjectsServiceServer) TransferOwnership(context.Context, *TransferOwnershipRequest) (*TransferOwnershipResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method TransferOwnership not implemented")
+}
+func (UnimplementedProjectsServiceServer) ScanProjects(context.Context, *ScanProjectsRequest) (*ScanProjectsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ScanProjects not implemented")
 }
 func (UnimplementedProjectsServiceServer) mustEmbedUnimplementedProjectsServiceServer() {}
 func (UnimplementedProjectsServiceServer) testEmbeddedByValue()                         {}
@@ -548,6 +570,24 @@ func _ProjectsService_TransferOwnership_Handler(srv interface{}, ctx context.Con
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ProjectsService_ScanProjects_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ScanProjectsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProjectsServiceServer).ScanProjects(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: ProjectsService_ScanProjects_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProjectsServiceServer).ScanProjects(ctx, req.(*ScanProjectsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // ProjectsService_ServiceDesc is the grpc.ServiceDesc for ProjectsService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -606,6 +646,10 @@ var ProjectsService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "TransferOwnership",
 			Handler:    _ProjectsService_TransferOwnership_Handler,
+		},
+		{
+			MethodName: "ScanProjects",
+			Handler:    _ProjectsService_ScanProjects_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -1553,6 +1553,180 @@ func (*EraseUserResponse) Descriptor() ([]byte, []int) {
 	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{29}
 }
 
+type ScanUsersRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1..500, default 100.
+	PageSize      int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScanUsersRequest) Reset() {
+	*x = ScanUsersRequest{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScanUsersRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScanUsersRequest) ProtoMessage() {}
+
+func (x *ScanUsersRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScanUsersRequest.ProtoReflect.Descriptor instead.
+func (*ScanUsersRequest) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ScanUsersRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ScanUsersRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ScannedUser struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Id          string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	CreatedAt   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=created_at,json=createdAt,proto3" json:"created_at,omitempty"`
+	// The account's aggregate version, as on its events.
+	Version       int64 `protobuf:"varint,4,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScannedUser) Reset() {
+	*x = ScannedUser{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScannedUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScannedUser) ProtoMessage() {}
+
+func (x *ScannedUser) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScannedUser.ProtoReflect.Descriptor instead.
+func (*ScannedUser) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ScannedUser) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ScannedUser) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *ScannedUser) GetCreatedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreatedAt
+	}
+	return nil
+}
+
+func (x *ScannedUser) GetVersion() int64 {
+	if x != nil {
+		return x.Version
+	}
+	return 0
+}
+
+type ScanUsersResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Users         []*ScannedUser         `protobuf:"bytes,1,rep,name=users,proto3" json:"users,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScanUsersResponse) Reset() {
+	*x = ScanUsersResponse{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScanUsersResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScanUsersResponse) ProtoMessage() {}
+
+func (x *ScanUsersResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScanUsersResponse.ProtoReflect.Descriptor instead.
+func (*ScanUsersResponse) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ScanUsersResponse) GetUsers() []*ScannedUser {
+	if x != nil {
+		return x.Users
+	}
+	return nil
+}
+
+func (x *ScanUsersResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_acme_users_v1_users_proto protoreflect.FileDescriptor
 
 const file_acme_users_v1_users_proto_rawDesc = "" +
@@ -1645,11 +1819,25 @@ const file_acme_users_v1_users_proto_rawDesc = "" +
 	"\x10SetRolesResponse\x12'\n" +
 	"\x04user\x18\x01 \x01(\v2\x13.acme.users.v1.UserR\x04user\"\x12\n" +
 	"\x10EraseUserRequest\"\x13\n" +
-	"\x11EraseUserResponse*>\n" +
+	"\x11EraseUserResponse\"N\n" +
+	"\x10ScanUsersRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\x95\x01\n" +
+	"\vScannedUser\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x129\n" +
+	"\n" +
+	"created_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tcreatedAt\x12\x18\n" +
+	"\aversion\x18\x04 \x01(\x03R\aversion\"m\n" +
+	"\x11ScanUsersResponse\x120\n" +
+	"\x05users\x18\x01 \x03(\v2\x1a.acme.users.v1.ScannedUserR\x05users\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*>\n" +
 	"\x06Region\x12\x16\n" +
 	"\x12REGION_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tREGION_US\x10\x01\x12\r\n" +
-	"\tREGION_EU\x10\x022\xbf\t\n" +
+	"\tREGION_EU\x10\x022\x8f\n" +
+	"\n" +
 	"\fUsersService\x12K\n" +
 	"\bRegister\x12\x1e.acme.users.v1.RegisterRequest\x1a\x1f.acme.users.v1.RegisterResponse\x12B\n" +
 	"\x05Login\x12\x1b.acme.users.v1.LoginRequest\x1a\x1c.acme.users.v1.LoginResponse\x12E\n" +
@@ -1664,7 +1852,8 @@ const file_acme_users_v1_users_proto_rawDesc = "" +
 	"\x14RequestPasswordReset\x12*.acme.users.v1.RequestPasswordResetRequest\x1a+.acme.users.v1.RequestPasswordResetResponse\x12o\n" +
 	"\x14ConfirmPasswordReset\x12*.acme.users.v1.ConfirmPasswordResetRequest\x1a+.acme.users.v1.ConfirmPasswordResetResponse\x12K\n" +
 	"\bSetRoles\x12\x1e.acme.users.v1.SetRolesRequest\x1a\x1f.acme.users.v1.SetRolesResponse\x12N\n" +
-	"\tEraseUser\x12\x1f.acme.users.v1.EraseUserRequest\x1a .acme.users.v1.EraseUserResponseBAZ?github.com/acme/platform/contracts/gen/go/acme/users/v1;usersv1b\x06proto3"
+	"\tEraseUser\x12\x1f.acme.users.v1.EraseUserRequest\x1a .acme.users.v1.EraseUserResponse\x12N\n" +
+	"\tScanUsers\x12\x1f.acme.users.v1.ScanUsersRequest\x1a .acme.users.v1.ScanUsersResponseBAZ?github.com/acme/platform/contracts/gen/go/acme/users/v1;usersv1b\x06proto3"
 
 var (
 	file_acme_users_v1_users_proto_rawDescOnce sync.Once
@@ -1679,7 +1868,7 @@ func file_acme_users_v1_users_proto_rawDescGZIP() []byte {
 }
 
 var file_acme_users_v1_users_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_acme_users_v1_users_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_acme_users_v1_users_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_acme_users_v1_users_proto_goTypes = []any{
 	(Region)(0),                          // 0: acme.users.v1.Region
 	(*User)(nil),                         // 1: acme.users.v1.User
@@ -1712,58 +1901,65 @@ var file_acme_users_v1_users_proto_goTypes = []any{
 	(*SetRolesResponse)(nil),             // 28: acme.users.v1.SetRolesResponse
 	(*EraseUserRequest)(nil),             // 29: acme.users.v1.EraseUserRequest
 	(*EraseUserResponse)(nil),            // 30: acme.users.v1.EraseUserResponse
-	(*timestamppb.Timestamp)(nil),        // 31: google.protobuf.Timestamp
+	(*ScanUsersRequest)(nil),             // 31: acme.users.v1.ScanUsersRequest
+	(*ScannedUser)(nil),                  // 32: acme.users.v1.ScannedUser
+	(*ScanUsersResponse)(nil),            // 33: acme.users.v1.ScanUsersResponse
+	(*timestamppb.Timestamp)(nil),        // 34: google.protobuf.Timestamp
 }
 var file_acme_users_v1_users_proto_depIdxs = []int32{
 	0,  // 0: acme.users.v1.User.region:type_name -> acme.users.v1.Region
-	31, // 1: acme.users.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	34, // 1: acme.users.v1.User.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: acme.users.v1.RegisterRequest.region:type_name -> acme.users.v1.Region
 	1,  // 3: acme.users.v1.RegisterResponse.user:type_name -> acme.users.v1.User
-	31, // 4: acme.users.v1.LoginResponse.access_token_expires_at:type_name -> google.protobuf.Timestamp
+	34, // 4: acme.users.v1.LoginResponse.access_token_expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: acme.users.v1.LoginResponse.user:type_name -> acme.users.v1.User
 	0,  // 6: acme.users.v1.ValidateTokenResponse.region:type_name -> acme.users.v1.Region
-	31, // 7: acme.users.v1.ValidateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	34, // 7: acme.users.v1.ValidateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 8: acme.users.v1.GetUserResponse.user:type_name -> acme.users.v1.User
-	31, // 9: acme.users.v1.RefreshResponse.access_token_expires_at:type_name -> google.protobuf.Timestamp
+	34, // 9: acme.users.v1.RefreshResponse.access_token_expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 10: acme.users.v1.VerifyEmailResponse.user:type_name -> acme.users.v1.User
-	31, // 11: acme.users.v1.Session.created_at:type_name -> google.protobuf.Timestamp
-	31, // 12: acme.users.v1.Session.expires_at:type_name -> google.protobuf.Timestamp
-	31, // 13: acme.users.v1.Session.refreshed_at:type_name -> google.protobuf.Timestamp
+	34, // 11: acme.users.v1.Session.created_at:type_name -> google.protobuf.Timestamp
+	34, // 12: acme.users.v1.Session.expires_at:type_name -> google.protobuf.Timestamp
+	34, // 13: acme.users.v1.Session.refreshed_at:type_name -> google.protobuf.Timestamp
 	16, // 14: acme.users.v1.ListSessionsResponse.sessions:type_name -> acme.users.v1.Session
 	1,  // 15: acme.users.v1.SetRolesResponse.user:type_name -> acme.users.v1.User
-	2,  // 16: acme.users.v1.UsersService.Register:input_type -> acme.users.v1.RegisterRequest
-	4,  // 17: acme.users.v1.UsersService.Login:input_type -> acme.users.v1.LoginRequest
-	6,  // 18: acme.users.v1.UsersService.Logout:input_type -> acme.users.v1.LogoutRequest
-	8,  // 19: acme.users.v1.UsersService.ValidateToken:input_type -> acme.users.v1.ValidateTokenRequest
-	10, // 20: acme.users.v1.UsersService.GetUser:input_type -> acme.users.v1.GetUserRequest
-	12, // 21: acme.users.v1.UsersService.Refresh:input_type -> acme.users.v1.RefreshRequest
-	14, // 22: acme.users.v1.UsersService.VerifyEmail:input_type -> acme.users.v1.VerifyEmailRequest
-	17, // 23: acme.users.v1.UsersService.ListSessions:input_type -> acme.users.v1.ListSessionsRequest
-	19, // 24: acme.users.v1.UsersService.RevokeSession:input_type -> acme.users.v1.RevokeSessionRequest
-	21, // 25: acme.users.v1.UsersService.ChangePassword:input_type -> acme.users.v1.ChangePasswordRequest
-	23, // 26: acme.users.v1.UsersService.RequestPasswordReset:input_type -> acme.users.v1.RequestPasswordResetRequest
-	25, // 27: acme.users.v1.UsersService.ConfirmPasswordReset:input_type -> acme.users.v1.ConfirmPasswordResetRequest
-	27, // 28: acme.users.v1.UsersService.SetRoles:input_type -> acme.users.v1.SetRolesRequest
-	29, // 29: acme.users.v1.UsersService.EraseUser:input_type -> acme.users.v1.EraseUserRequest
-	3,  // 30: acme.users.v1.UsersService.Register:output_type -> acme.users.v1.RegisterResponse
-	5,  // 31: acme.users.v1.UsersService.Login:output_type -> acme.users.v1.LoginResponse
-	7,  // 32: acme.users.v1.UsersService.Logout:output_type -> acme.users.v1.LogoutResponse
-	9,  // 33: acme.users.v1.UsersService.ValidateToken:output_type -> acme.users.v1.ValidateTokenResponse
-	11, // 34: acme.users.v1.UsersService.GetUser:output_type -> acme.users.v1.GetUserResponse
-	13, // 35: acme.users.v1.UsersService.Refresh:output_type -> acme.users.v1.RefreshResponse
-	15, // 36: acme.users.v1.UsersService.VerifyEmail:output_type -> acme.users.v1.VerifyEmailResponse
-	18, // 37: acme.users.v1.UsersService.ListSessions:output_type -> acme.users.v1.ListSessionsResponse
-	20, // 38: acme.users.v1.UsersService.RevokeSession:output_type -> acme.users.v1.RevokeSessionResponse
-	22, // 39: acme.users.v1.UsersService.ChangePassword:output_type -> acme.users.v1.ChangePasswordResponse
-	24, // 40: acme.users.v1.UsersService.RequestPasswordReset:output_type -> acme.users.v1.RequestPasswordResetResponse
-	26, // 41: acme.users.v1.UsersService.ConfirmPasswordReset:output_type -> acme.users.v1.ConfirmPasswordResetResponse
-	28, // 42: acme.users.v1.UsersService.SetRoles:output_type -> acme.users.v1.SetRolesResponse
-	30, // 43: acme.users.v1.UsersService.EraseUser:output_type -> acme.users.v1.EraseUserResponse
-	30, // [30:44] is the sub-list for method output_type
-	16, // [16:30] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	34, // 16: acme.users.v1.ScannedUser.created_at:type_name -> google.protobuf.Timestamp
+	32, // 17: acme.users.v1.ScanUsersResponse.users:type_name -> acme.users.v1.ScannedUser
+	2,  // 18: acme.users.v1.UsersService.Register:input_type -> acme.users.v1.RegisterRequest
+	4,  // 19: acme.users.v1.UsersService.Login:input_type -> acme.users.v1.LoginRequest
+	6,  // 20: acme.users.v1.UsersService.Logout:input_type -> acme.users.v1.LogoutRequest
+	8,  // 21: acme.users.v1.UsersService.ValidateToken:input_type -> acme.users.v1.ValidateTokenRequest
+	10, // 22: acme.users.v1.UsersService.GetUser:input_type -> acme.users.v1.GetUserRequest
+	12, // 23: acme.users.v1.UsersService.Refresh:input_type -> acme.users.v1.RefreshRequest
+	14, // 24: acme.users.v1.UsersService.VerifyEmail:input_type -> acme.users.v1.VerifyEmailRequest
+	17, // 25: acme.users.v1.UsersService.ListSessions:input_type -> acme.users.v1.ListSessionsRequest
+	19, // 26: acme.users.v1.UsersService.RevokeSession:input_type -> acme.users.v1.RevokeSessionRequest
+	21, // 27: acme.users.v1.UsersService.ChangePassword:input_type -> acme.users.v1.ChangePasswordRequest
+	23, // 28: acme.users.v1.UsersService.RequestPasswordReset:input_type -> acme.users.v1.RequestPasswordResetRequest
+	25, // 29: acme.users.v1.UsersService.ConfirmPasswordReset:input_type -> acme.users.v1.ConfirmPasswordResetRequest
+	27, // 30: acme.users.v1.UsersService.SetRoles:input_type -> acme.users.v1.SetRolesRequest
+	29, // 31: acme.users.v1.UsersService.EraseUser:input_type -> acme.users.v1.EraseUserRequest
+	31, // 32: acme.users.v1.UsersService.ScanUsers:input_type -> acme.users.v1.ScanUsersRequest
+	3,  // 33: acme.users.v1.UsersService.Register:output_type -> acme.users.v1.RegisterResponse
+	5,  // 34: acme.users.v1.UsersService.Login:output_type -> acme.users.v1.LoginResponse
+	7,  // 35: acme.users.v1.UsersService.Logout:output_type -> acme.users.v1.LogoutResponse
+	9,  // 36: acme.users.v1.UsersService.ValidateToken:output_type -> acme.users.v1.ValidateTokenResponse
+	11, // 37: acme.users.v1.UsersService.GetUser:output_type -> acme.users.v1.GetUserResponse
+	13, // 38: acme.users.v1.UsersService.Refresh:output_type -> acme.users.v1.RefreshResponse
+	15, // 39: acme.users.v1.UsersService.VerifyEmail:output_type -> acme.users.v1.VerifyEmailResponse
+	18, // 40: acme.users.v1.UsersService.ListSessions:output_type -> acme.users.v1.ListSessionsResponse
+	20, // 41: acme.users.v1.UsersService.RevokeSession:output_type -> acme.users.v1.RevokeSessionResponse
+	22, // 42: acme.users.v1.UsersService.ChangePassword:output_type -> acme.users.v1.ChangePasswordResponse
+	24, // 43: acme.users.v1.UsersService.RequestPasswordReset:output_type -> acme.users.v1.RequestPasswordResetResponse
+	26, // 44: acme.users.v1.UsersService.ConfirmPasswordReset:output_type -> acme.users.v1.ConfirmPasswordResetResponse
+	28, // 45: acme.users.v1.UsersService.SetRoles:output_type -> acme.users.v1.SetRolesResponse
+	30, // 46: acme.users.v1.UsersService.EraseUser:output_type -> acme.users.v1.EraseUserResponse
+	33, // 47: acme.users.v1.UsersService.ScanUsers:output_type -> acme.users.v1.ScanUsersResponse
+	33, // [33:48] is the sub-list for method output_type
+	18, // [18:33] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_acme_users_v1_users_proto_init() }
@@ -1777,7 +1973,7 @@ func file_acme_users_v1_users_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_acme_users_v1_users_proto_rawDesc), len(file_acme_users_v1_users_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   30,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

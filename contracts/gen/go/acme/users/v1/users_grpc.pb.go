@@ -33,6 +33,7 @@ const (
 	UsersService_ConfirmPasswordReset_FullMethodName = "/acme.users.v1.UsersService/ConfirmPasswordReset"
 	UsersService_SetRoles_FullMethodName             = "/acme.users.v1.UsersService/SetRoles"
 	UsersService_EraseUser_FullMethodName            = "/acme.users.v1.UsersService/EraseUser"
+	UsersService_ScanUsers_FullMethodName            = "/acme.users.v1.UsersService/ScanUsers"
 )
 
 // UsersServiceClient is the client API for UsersService service.
@@ -73,6 +74,10 @@ type UsersServiceClient interface {
 	SetRoles(ctx context.Context, in *SetRolesRequest, opts ...grpc.CallOption) (*SetRolesResponse, error)
 	// EraseUser anonymises the caller's account, ends its sessions and publishes user.erased.
 	EraseUser(ctx context.Context, in *EraseUserRequest, opts ...grpc.CallOption) (*EraseUserResponse, error)
+	// ScanUsers pages through every account that is not erased, by id, for read models that rebuild
+	// themselves (the search index). System callers only (acme-caller-id system:<app>); the gateway
+	// never sends one. Emails are not included.
+	ScanUsers(ctx context.Context, in *ScanUsersRequest, opts ...grpc.CallOption) (*ScanUsersResponse, error)
 }
 
 type usersServiceClient struct {
@@ -223,6 +228,16 @@ func (c *usersServiceClient) EraseUser(ctx context.Context, in *EraseUserRequest
 	return out, nil
 }
 
+func (c *usersServiceClient) ScanUsers(ctx context.Context, in *ScanUsersRequest, opts ...grpc.CallOption) (*ScanUsersResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ScanUsersResponse)
+	err := c.cc.Invoke(ctx, UsersService_ScanUsers_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // UsersServiceServer is the server API for UsersService service.
 // All implementations must embed UnimplementedUsersServiceServer
 // for forward compatibility.
@@ -261,6 +276,10 @@ type UsersServiceServer interface {
 	SetRoles(context.Context, *SetRolesRequest) (*SetRolesResponse, error)
 	// EraseUser anonymises the caller's account, ends its sessions and publishes user.erased.
 	EraseUser(context.Context, *EraseUserRequest) (*EraseUserResponse, error)
+	// ScanUsers pages through every account that is not erased, by id, for read models that rebuild
+	// themselves (the search index). System callers only (acme-caller-id system:<app>); the gateway
+	// never sends one. Emails are not included.
+	ScanUsers(context.Context, *ScanUsersRequest) (*ScanUsersResponse, error)
 	mustEmbedUnimplementedUsersServiceServer()
 }
 
@@ -312,6 +331,9 @@ func (UnimplementedUsersServiceServer) SetRoles(context.Context, *SetRolesReques
 }
 func (UnimplementedUsersServiceServer) EraseUser(context.Context, *EraseUserRequest) (*EraseUserResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method EraseUser not implemented")
+}
+func (UnimplementedUsersServiceServer) ScanUsers(context.Context, *ScanUsersRequest) (*ScanUsersResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ScanUsers not implemented")
 }
 func (UnimplementedUsersServiceServer) mustEmbedUnimplementedUsersServiceServer() {}
 func (UnimplementedUsersServiceServer) testEmbeddedByValue()                      {}
@@ -586,6 +608,24 @@ func _UsersService_EraseUser_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _UsersService_ScanUsers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ScanUsersRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UsersServiceServer).ScanUsers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UsersService_ScanUsers_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UsersServiceServer).ScanUsers(ctx, req.(*ScanUsersRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // UsersService_ServiceDesc is the grpc.ServiceDesc for UsersService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -648,6 +688,10 @@ var UsersService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "EraseUser",
 			Handler:    _UsersService_EraseUser_Handler,
+		},
+		{
+			MethodName: "ScanUsers",
+			Handler:    _UsersService_ScanUsers_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
