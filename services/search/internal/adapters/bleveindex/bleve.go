@@ -1,0 +1,474 @@
+// Package bleveindex is the embedded search adapter (blevesearch/bleve): the default for make run and
+// the tests, where no Elasticsearch server exists. The index lives in a directory (or in memory); a
+// rebuild fills a sibling directory and swaps it in, recorded in the CURRENT file.
+package bleveindex
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/keyword"
+	"github.com/blevesearch/bleve/v2/analysis/analyzer/standard"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/search"
+	"github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/acme/platform/services/search/internal/index"
+)
+
+// Index is the bleve adapter of index.Index.
+type Index struct {
+	dir string // "" keeps everything in memory
+
+	mu       sync.RWMutex
+	live     bleve.Index
+	liveDir  string
+	building bleve.Index // set while Rebuild runs: writes go to both
+}
+
+var _ index.Index = (*Index)(nil)
+
+// Open opens (or creates) the index kept under dir; dir "" keeps it in memory.
+func Open(dir string) (*Index, error) {
+	x := &Index{dir: dir}
+	if dir == "" {
+		idx, err := bleve.NewMemOnly(newMapping())
+		if err != nil {
+			return nil, err
+		}
+		x.live = idx
+		return x, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	name := "index-0"
+	if b, err := os.ReadFile(filepath.Join(dir, "CURRENT")); err == nil {
+		name = string(b)
+	}
+	idx, path, err := openOrCreate(filepath.Join(dir, name))
+	if err != nil {
+		return nil, err
+	}
+	x.live, x.liveDir = idx, path
+	return x, os.WriteFile(filepath.Join(dir, "CURRENT"), []byte(filepath.Base(path)), 0o644)
+}
+
+func openOrCreate(path string) (bleve.Index, string, error) {
+	idx, err := bleve.Open(path)
+	if errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
+		idx, err = bleve.New(path, newMapping())
+	}
+	return idx, path, err
+}
+
+// newMapping declares every field; nothing is mapped dynamically.
+func newMapping() mapping.IndexMapping {
+	keywordField := func() *mapping.FieldMapping {
+		f := bleve.NewKeywordFieldMapping()
+		f.Analyzer = keyword.Name
+		f.IncludeInAll = false
+		return f
+	}
+	textField := func() *mapping.FieldMapping {
+		f := bleve.NewTextFieldMapping()
+		f.Analyzer = standard.Name
+		f.Store = true
+		f.IncludeTermVectors = true // highlighting
+		f.IncludeInAll = false
+		return f
+	}
+	doc := bleve.NewDocumentStaticMapping()
+	for _, name := range []string{"type", "visibility", "owner_id", "members", "tags", "slug", "title_key"} {
+		doc.AddFieldMappingsAt(name, keywordField())
+	}
+	doc.AddFieldMappingsAt("title", textField())
+	doc.AddFieldMappingsAt("description", textField())
+	for _, name := range []string{"archived", "deleted"} {
+		f := bleve.NewBooleanFieldMapping()
+		f.IncludeInAll = false
+		doc.AddFieldMappingsAt(name, f)
+	}
+	for _, name := range []string{"created_at", "updated_at"} {
+		f := bleve.NewDateTimeFieldMapping()
+		f.IncludeInAll = false
+		doc.AddFieldMappingsAt(name, f)
+	}
+	source := bleve.NewTextFieldMapping()
+	source.Index = false
+	source.Store = true
+	source.IncludeInAll = false
+	doc.AddFieldMappingsAt("source", source)
+	m := bleve.NewIndexMapping()
+	m.DefaultMapping = doc
+	m.DefaultAnalyzer = standard.Name
+	return m
+}
+
+// fields is what bleve indexes for d; "source" keeps the whole document for Get and hits.
+func fields(d index.Document) (map[string]any, error) {
+	src, err := json.Marshal(d)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{
+		"type": d.Type, "visibility": d.Visibility, "owner_id": d.OwnerID, "members": d.Members, "tags": d.Tags,
+		"slug": d.Slug, "title_key": index.TitleKey(d.Title), "title": d.Title, "description": d.Description,
+		"archived": d.Archived, "deleted": d.Deleted, "created_at": d.CreatedAt, "updated_at": d.UpdatedAt,
+		"source": string(src),
+	}, nil
+}
+
+func put(idx bleve.Index, docs []index.Document) error {
+	b := idx.NewBatch()
+	for _, d := range docs {
+		f, err := fields(d.Normalize())
+		if err != nil {
+			return err
+		}
+		if err := b.Index(d.ID, f); err != nil {
+			return err
+		}
+	}
+	return idx.Batch(b)
+}
+
+// Put stores docs in one batch (and in the index being rebuilt, if any).
+func (x *Index) Put(_ context.Context, docs ...index.Document) error {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	if err := put(x.live, docs); err != nil {
+		return err
+	}
+	if x.building != nil {
+		return put(x.building, docs)
+	}
+	return nil
+}
+
+func get(idx bleve.Index, id string) (index.Document, bool, error) {
+	req := bleve.NewSearchRequestOptions(bleve.NewDocIDQuery([]string{id}), 1, 0, false)
+	req.Fields = []string{"source"}
+	res, err := idx.Search(req)
+	if err != nil || len(res.Hits) == 0 {
+		return index.Document{}, false, err
+	}
+	d, err := decode(res.Hits[0])
+	return d, err == nil, err
+}
+
+func decode(h *search.DocumentMatch) (index.Document, error) {
+	src, _ := h.Fields["source"].(string)
+	var d index.Document
+	if err := json.Unmarshal([]byte(src), &d); err != nil {
+		return d, fmt.Errorf("bleve: document %s: %w", h.ID, err)
+	}
+	return d, nil
+}
+
+// Get returns a document by id, tombstones included.
+func (x *Index) Get(_ context.Context, id string) (index.Document, bool, error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return get(x.live, id)
+}
+
+func term(field, value string) query.Query {
+	q := bleve.NewTermQuery(value)
+	q.SetField(field)
+	return q
+}
+
+func boolean(field string, v bool) query.Query {
+	q := bleve.NewBoolFieldQuery(v)
+	q.SetField(field)
+	return q
+}
+
+func anyOf(field string, values []string) query.Query {
+	qs := make([]query.Query, 0, len(values))
+	for _, v := range values {
+		qs = append(qs, term(field, v))
+	}
+	return bleve.NewDisjunctionQuery(qs...)
+}
+
+// permitted is what the viewer may see, as a query: public for everyone, internal for the signed
+// in, private to members; platform admins see everything. Tombstones never.
+func permitted(v index.Viewer) query.Query {
+	live := boolean("deleted", false)
+	if v.Admin {
+		return live
+	}
+	allowed := []query.Query{term("visibility", index.Public)}
+	if v.UserID != "" {
+		allowed = append(allowed, term("visibility", index.Internal), term("members", v.UserID))
+	}
+	return bleve.NewConjunctionQuery(live, bleve.NewDisjunctionQuery(allowed...))
+}
+
+func fullText(text string) query.Query {
+	match := func(field string, boost float64) query.Query {
+		q := bleve.NewMatchQuery(text)
+		q.SetField(field)
+		q.SetAutoFuzziness(true)
+		q.SetBoost(boost)
+		return q
+	}
+	tag := bleve.NewTermQuery(index.TitleKey(text))
+	tag.SetField("tags")
+	tag.SetBoost(2)
+	slug := bleve.NewTermQuery(index.TitleKey(text))
+	slug.SetField("slug")
+	slug.SetBoost(3)
+	return bleve.NewDisjunctionQuery(match("title", 3), match("description", 1), tag, slug)
+}
+
+func buildQuery(q index.Query) query.Query {
+	must := []query.Query{permitted(q.Viewer)}
+	if q.Text != "" {
+		must = append(must, fullText(q.Text))
+	}
+	if len(q.Types) > 0 {
+		must = append(must, anyOf("type", q.Types))
+	}
+	if len(q.Visibility) > 0 {
+		must = append(must, anyOf("visibility", q.Visibility))
+	}
+	for _, t := range q.Tags {
+		must = append(must, term("tags", index.TitleKey(t)))
+	}
+	if q.OwnerID != "" {
+		must = append(must, term("owner_id", q.OwnerID))
+	}
+	if !q.CreatedFrom.IsZero() || !q.CreatedTo.IsZero() {
+		yes, no := true, false
+		r := bleve.NewDateRangeInclusiveQuery(q.CreatedFrom, q.CreatedTo, &yes, &no)
+		r.SetField("created_at")
+		must = append(must, r)
+	}
+	if q.Archived != nil {
+		must = append(must, boolean("archived", *q.Archived))
+	}
+	return bleve.NewConjunctionQuery(must...)
+}
+
+func sortOrder(q index.Query) []string {
+	dir := ""
+	if q.Desc {
+		dir = "-"
+	}
+	switch q.Sort {
+	case index.SortCreated:
+		return []string{dir + "created_at", dir + "_id"}
+	case index.SortUpdated:
+		return []string{dir + "updated_at", dir + "_id"}
+	case index.SortTitle:
+		return []string{dir + "title_key", dir + "_id"}
+	default:
+		return []string{"-_score", "_id"}
+	}
+}
+
+// Search runs q; permissions are part of the query, so totals and facets count only what the
+// viewer may see.
+func (x *Index) Search(_ context.Context, q index.Query) (index.Result, error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	size := q.Size
+	if size <= 0 {
+		size = 20
+	}
+	req := bleve.NewSearchRequestOptions(buildQuery(q), size+1, 0, false)
+	req.SortBy(sortOrder(q))
+	if len(q.After) > 0 {
+		if len(q.After) != len(req.Sort) {
+			return index.Result{}, index.ErrBadCursor
+		}
+		req.SearchAfter = q.After
+	}
+	req.Fields = []string{"source"}
+	req.Highlight = bleve.NewHighlightWithStyle("html")
+	req.Highlight.Fields = []string{"title", "description"}
+	req.AddFacet(index.FacetType, bleve.NewFacetRequest("type", 10))
+	req.AddFacet(index.FacetTags, bleve.NewFacetRequest("tags", 20))
+	req.AddFacet(index.FacetVisibility, bleve.NewFacetRequest("visibility", 10))
+	res, err := x.live.Search(req)
+	if err != nil {
+		if len(q.After) > 0 {
+			return index.Result{}, fmt.Errorf("%w: %v", index.ErrBadCursor, err)
+		}
+		return index.Result{}, err
+	}
+	out := index.Result{Total: int(res.Total), Facets: map[string][]index.FacetCount{}}
+	for i, h := range res.Hits {
+		if i == size {
+			last := res.Hits[size-1]
+			out.Next = cursorOf(last)
+			break
+		}
+		d, err := decode(h)
+		if err != nil {
+			return index.Result{}, err
+		}
+		hit := index.Hit{Document: d, Score: h.Score, Highlights: map[string][]string{}}
+		for field, frags := range h.Fragments {
+			hit.Highlights[field] = frags
+		}
+		out.Hits = append(out.Hits, hit)
+	}
+	for name, f := range res.Facets {
+		counts := []index.FacetCount{}
+		if f.Terms != nil {
+			for _, t := range f.Terms.Terms() {
+				counts = append(counts, index.FacetCount{Value: t.Term, Count: t.Count})
+			}
+		}
+		out.Facets[name] = counts
+	}
+	return out, nil
+}
+
+// cursorOf is the hit's sort values as SearchAfter takes them: decoded, and the score itself where
+// bleve reports the placeholder "_score".
+func cursorOf(h *search.DocumentMatch) index.Cursor {
+	c := append(index.Cursor{}, h.Sort...)
+	if len(h.DecodedSort) == len(h.Sort) {
+		c = append(index.Cursor{}, h.DecodedSort...)
+	}
+	for i, v := range c {
+		if v == "_score" {
+			c[i] = strconv.FormatFloat(h.Score, 'g', -1, 64)
+		}
+	}
+	return c
+}
+
+// WithMember returns the live documents listing userID as a member.
+func (x *Index) WithMember(_ context.Context, userID string) ([]index.Document, error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	var out []index.Document
+	var after []string
+	for {
+		req := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(term("members", userID), boolean("deleted", false)), 500, 0, false)
+		req.SortBy([]string{"_id"})
+		req.SearchAfter = after
+		req.Fields = []string{"source"}
+		res, err := x.live.Search(req)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range res.Hits {
+			d, err := decode(h)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, d)
+		}
+		if len(res.Hits) < 500 {
+			return out, nil
+		}
+		after = cursorOf(res.Hits[len(res.Hits)-1])
+	}
+}
+
+// Count is the number of live documents.
+func (x *Index) Count(_ context.Context) (int, error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	res, err := x.live.Search(bleve.NewSearchRequestOptions(boolean("deleted", false), 0, 0, false))
+	if err != nil {
+		return 0, err
+	}
+	return int(res.Total), nil
+}
+
+// Rebuild fills a new index, receiving every Put meanwhile too, then swaps it in. fill's put keeps
+// a newer version already there (written by an event during the rebuild).
+func (x *Index) Rebuild(ctx context.Context, fill func(put func(docs ...index.Document) error) error) error {
+	next, nextDir, err := x.create()
+	if err != nil {
+		return err
+	}
+	x.mu.Lock()
+	if x.building != nil {
+		x.mu.Unlock()
+		_ = next.Close()
+		_ = removeDir(nextDir)
+		return errors.New("bleve: a rebuild is already running")
+	}
+	x.building = next
+	x.mu.Unlock()
+	abandon := func(err error) error {
+		x.mu.Lock()
+		x.building = nil
+		x.mu.Unlock()
+		_ = next.Close()
+		_ = removeDir(nextDir)
+		return err
+	}
+	err = fill(func(docs ...index.Document) error {
+		x.mu.RLock()
+		defer x.mu.RUnlock()
+		var fresh []index.Document
+		for _, d := range docs {
+			have, ok, err := get(next, d.ID)
+			if err != nil {
+				return err
+			}
+			if !ok || have.Version < d.Version {
+				fresh = append(fresh, d)
+			}
+		}
+		return put(next, fresh)
+	})
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		return abandon(err)
+	}
+	x.mu.Lock()
+	old, oldDir := x.live, x.liveDir
+	x.live, x.liveDir, x.building = next, nextDir, nil
+	if x.dir != "" {
+		err = os.WriteFile(filepath.Join(x.dir, "CURRENT"), []byte(filepath.Base(nextDir)), 0o644)
+	}
+	x.mu.Unlock()
+	_ = old.Close()
+	_ = removeDir(oldDir)
+	return err
+}
+
+func (x *Index) create() (bleve.Index, string, error) {
+	if x.dir == "" {
+		idx, err := bleve.NewMemOnly(newMapping())
+		return idx, "", err
+	}
+	path := filepath.Join(x.dir, "index-"+strconv.FormatInt(time.Now().UnixNano(), 36))
+	idx, err := bleve.New(path, newMapping())
+	return idx, path, err
+}
+
+func removeDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	return os.RemoveAll(dir)
+}
+
+// Close closes the index.
+func (x *Index) Close() error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.live.Close()
+}

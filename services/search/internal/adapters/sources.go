@@ -1,0 +1,84 @@
+// Package adapters holds what the search app reaches outside itself besides the index: the users
+// and projects scan APIs, called through Dapr service invocation as system:search.
+package adapters
+
+import (
+	"context"
+	"strings"
+
+	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
+	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
+	"github.com/acme/platform/services/platform/caller"
+	"github.com/acme/platform/services/search/internal/index"
+)
+
+// Self is the caller the search service presents to the sources.
+var Self = caller.Caller{UserID: caller.SystemPrefix + "search"}
+
+// Sources reads users and projects through their gRPC scan APIs.
+type Sources struct {
+	UsersAPI    usersv1.UsersServiceClient
+	ProjectsAPI projectsv1.ProjectsServiceClient
+	PageSize    int32
+}
+
+// Users pages through every account.
+func (s Sources) Users(ctx context.Context, page func([]index.Document) error) error {
+	ctx = caller.Outgoing(ctx, Self)
+	token := ""
+	for {
+		resp, err := s.UsersAPI.ScanUsers(ctx, &usersv1.ScanUsersRequest{PageSize: s.PageSize, PageToken: token})
+		if err != nil {
+			return err
+		}
+		docs := make([]index.Document, 0, len(resp.GetUsers()))
+		for _, u := range resp.GetUsers() {
+			at := u.GetCreatedAt().AsTime()
+			docs = append(docs, index.Document{ID: u.GetId(), Type: index.TypeUser, Title: u.GetDisplayName(),
+				Visibility: index.Internal, OwnerID: u.GetId(), CreatedAt: at, UpdatedAt: at, Version: u.GetVersion(), EventTime: at})
+		}
+		if err := page(docs); err != nil {
+			return err
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			return nil
+		}
+	}
+}
+
+var visibility = map[projectsv1.Visibility]string{projectsv1.Visibility_VISIBILITY_PRIVATE: index.Private,
+	projectsv1.Visibility_VISIBILITY_INTERNAL: index.Internal, projectsv1.Visibility_VISIBILITY_PUBLIC: index.Public}
+
+// Projects pages through every project with its members.
+func (s Sources) Projects(ctx context.Context, page func([]index.Document) error) error {
+	ctx = caller.Outgoing(ctx, Self)
+	token := ""
+	for {
+		resp, err := s.ProjectsAPI.ScanProjects(ctx, &projectsv1.ScanProjectsRequest{PageSize: s.PageSize, PageToken: token})
+		if err != nil {
+			return err
+		}
+		docs := make([]index.Document, 0, len(resp.GetProjects()))
+		for _, sp := range resp.GetProjects() {
+			p := sp.GetProject()
+			d := index.Document{ID: p.GetId(), Type: index.TypeProject, Title: p.GetName(), Description: p.GetDescription(),
+				Slug: p.GetSlug(), Tags: p.GetTags(), Visibility: visibility[p.GetVisibility()], OwnerID: p.GetOwnerId(),
+				Archived: p.GetArchived(), CreatedAt: p.GetCreatedAt().AsTime(), UpdatedAt: p.GetUpdatedAt().AsTime(),
+				Version: p.GetVersion(), EventTime: p.GetUpdatedAt().AsTime(), MemberVersions: map[string]int64{}}
+			for _, m := range sp.GetMembers() {
+				d.Members = append(d.Members, m.GetUserId())
+				d.MemberVersions[m.GetUserId()] = p.GetVersion()
+				if strings.HasSuffix(m.GetRole().String(), "OWNER") && d.OwnerID == "" {
+					d.OwnerID = m.GetUserId()
+				}
+			}
+			docs = append(docs, d)
+		}
+		if err := page(docs); err != nil {
+			return err
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			return nil
+		}
+	}
+}
