@@ -23,6 +23,7 @@ import (
 	opsv1 "github.com/acme/platform/contracts/gen/go/acme/ops/v1"
 	privacyv1 "github.com/acme/platform/contracts/gen/go/acme/privacy/v1"
 	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
+	searchv1 "github.com/acme/platform/contracts/gen/go/acme/search/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
 	"github.com/acme/platform/services/gateway/internal/httpapi"
 	"github.com/acme/platform/services/platform/config"
@@ -49,7 +50,7 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		// Apps that serve acme.privacy.v1 and so take part in data exports.
 		personalDataApps = env.List("PERSONAL_DATA_APPS", []string{"users", "projects"})
 		// Apps that consume events and keep dead letters (acme.ops.v1).
-		consumerApps = env.List("CONSUMER_APPS", []string{"audit", "projects", "notifications"})
+		consumerApps = env.List("CONSUMER_APPS", []string{"audit", "projects", "notifications", "search"})
 		sidecar      = daprkit.FromEnv(env)
 	)
 	if err := env.Err(); err != nil {
@@ -99,6 +100,12 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	}
 	defer notificationsConn.Close()
 
+	searchConn, err := sidecar.DialApp("search")
+	if err != nil {
+		return err
+	}
+	defer searchConn.Close()
+
 	personal := map[string]privacyv1.PersonalDataServiceClient{}
 	for _, app := range personalDataApps {
 		conn, err := sidecar.DialApp(app)
@@ -126,6 +133,8 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		Projects:       projectsv1.NewProjectsServiceClient(projectsConn),
 		Audit:          auditv1.NewAuditServiceClient(auditConn),
 		Preferences:    notificationsv1.NewPreferencesServiceClient(notificationsConn),
+		Webhooks:       notificationsv1.NewWebhooksServiceClient(notificationsConn),
+		Search:         searchv1.NewSearchServiceClient(searchConn),
 		Log:            log,
 		BackendTimeout: timeout,
 		Limits:         limits,

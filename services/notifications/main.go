@@ -1,13 +1,18 @@
-// Command notifications turns events into emails through the Dapr email binding: verification on
-// user.registered, password reset, and invitations on project.member_added.
+// Command notifications turns events into emails through the Dapr email binding (verification on
+// user.registered, password reset, invitations on project.member_added), and project events into
+// signed customer webhooks and Slack messages, retried through a queue in the Dapr state store.
 package main
 
 import (
 	"context"
 	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
 
 	notificationsv1 "github.com/acme/platform/contracts/gen/go/acme/notifications/v1"
 	opsv1 "github.com/acme/platform/contracts/gen/go/acme/ops/v1"
+	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
 	"github.com/acme/platform/services/notifications/internal/adapters"
 	"github.com/acme/platform/services/notifications/internal/app"
@@ -30,7 +35,15 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		stateStore = env.String("STATE_STORE_NAME", "statestore")
 		binding    = env.String("EMAIL_BINDING", "email")
 		baseURL    = env.String("APP_BASE_URL", "http://localhost:3000")
-		sidecar    = daprkit.FromEnv(env)
+		// Customer webhooks: targets in these prefixes are allowed although internal (tests, on-prem).
+		allowCIDRs   = env.List("WEBHOOK_ALLOW_CIDRS", nil)
+		retryBase    = env.Duration("WEBHOOK_RETRY_BASE", 10*time.Second)
+		retryMax     = env.Duration("WEBHOOK_RETRY_MAX", time.Hour)
+		giveUpAfter  = env.Duration("WEBHOOK_GIVE_UP_AFTER", 24*time.Hour)
+		disableAfter = env.Int("WEBHOOK_DISABLE_AFTER", 20)
+		sendTimeout  = env.Duration("WEBHOOK_TIMEOUT", 10*time.Second)
+		slackBase    = env.String("SLACK_WEBHOOK_BASE", "")
+		sidecar      = daprkit.FromEnv(env)
 	)
 	if err := env.Err(); err != nil {
 		return err
@@ -45,6 +58,23 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		return err
 	}
 	defer usersConn.Close()
+	projectsConn, err := sidecar.DialApp("projects")
+	if err != nil {
+		return err
+	}
+	defer projectsConn.Close()
+	allow, err := adapters.ParseAllowList(allowCIDRs)
+	if err != nil {
+		return err
+	}
+	hooks := &app.Webhooks{
+		Hooks: adapters.NewStateWebhooks(dc, stateStore), Deliveries: adapters.NewStateDeliveries(dc, stateStore),
+		Sender: adapters.NewHTTPSender(allow, sendTimeout), Projects: adapters.ProjectsDirectory{Client: projectsv1.NewProjectsServiceClient(projectsConn)},
+		Now: time.Now, RetryBase: retryBase, RetryMax: retryMax, GiveUpAfter: giveUpAfter, DisableAfter: disableAfter, SlackBase: slackBase,
+	}
+	queue := adapters.NewStateQueue(dc, stateStore, uuid.NewString())
+	hooks.Queue = queue
+	go hooks.Dispatch(ctx, queue, 500*time.Millisecond, 16, log)
 	codec, err := events.NewCodec()
 	if err != nil {
 		return err
@@ -56,9 +86,11 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		Prefs:     adapters.StatePreferences{Client: dc, Store: stateStore},
 		Templates: templates.All,
 		BaseURL:   baseURL,
+		Webhooks:  hooks,
 	}
 	srv, health := server.NewGRPC(log)
 	notificationsv1.RegisterPreferencesServiceServer(srv, ports.Preferences{App: svc})
+	notificationsv1.RegisterWebhooksServiceServer(srv, ports.Webhooks{App: hooks})
 	subs := subscriber.New(log, nil)
 	handler := subscriber.Events(codec, func(ctx context.Context, _ string, e events.Envelope) error { return svc.Handle(ctx, e) })
 	dead, err := deadletter.NewState(dc, stateStore, "notifications")

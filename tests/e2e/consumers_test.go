@@ -110,13 +110,16 @@ func TestConsumers_CatchUpAfterBeingDown(t *testing.T) {
 	t.Logf("audit restarted and caught up in %.1fs", time.Since(start).Seconds())
 }
 
-// notifications has no SQL database: its dead letters live in the Dapr state store, listed the same.
-func TestDeadLetters_KeptByAnAppWithoutADatabase(t *testing.T) {
+// notifications and search have no SQL database: their dead letters live in the Dapr state store,
+// listed the same. One poison record reaches both, each through its own subscription.
+func TestDeadLetters_KeptByAppsWithoutADatabase(t *testing.T) {
 	poison := []byte(fmt.Sprintf("not a project event %d", time.Now().UnixNano()))
 	produce(t, events.TopicProjects, poison)
-	dlq := events.TopicProjects + ".deadletter.notifications"
-	waitDeadLetter(t, "notifications", dlq, poison)
-	if n := deadLetterCount(t, "notifications", dlq); n < 1 {
-		t.Fatalf("acme_dead_letters_total for %s is %v", dlq, n)
+	for _, app := range []string{"notifications", "search"} {
+		dlq := events.TopicProjects + ".deadletter." + app
+		waitDeadLetter(t, app, dlq, poison)
+		if n := deadLetterCount(t, app, dlq); n < 1 {
+			t.Fatalf("%s: acme_dead_letters_total for %s is %v", app, dlq, n)
+		}
 	}
 }

@@ -38,13 +38,15 @@ var env struct {
 	tlsCert    []byte
 	// The test consumer's HTTP view of what it received.
 	sinkURL string
-	// The audit database, for the tamper test.
-	auditDB string
+	// The audit database, for the tamper test; users and projects, for counting what a reindex reads.
+	auditDB, usersDB, projectsDB string
 	// Mailpit's HTTP API: what notifications sent.
 	mailAPI string
 	// What a further gateway replica needs to join the same topology.
 	runFile, daprd, resources, logDir string
 	gatewayEnv                        map[string]string
+	// The suite's stand-in for hooks.slack.com.
+	slack *slackStandIn
 }
 
 func TestMain(m *testing.M) {
@@ -134,6 +136,12 @@ func run(m *testing.M) (code int) {
 			"LOGIN_FAILURES_PER_ADDRESS": fmt.Sprint(addressFailureLimit)},
 		"audit": {"ARCHIVE_INTERVAL": "1s"},
 	}
+	env.slack = startSlack()
+	defer env.slack.Close()
+	// Webhooks: the suite's receivers listen on 127.0.0.1, which only an allow-list admits; retries
+	// are quick and an endpoint is disabled after three failed attempts in a row.
+	appEnv["notifications"] = map[string]string{"WEBHOOK_ALLOW_CIDRS": "127.0.0.1/32", "WEBHOOK_RETRY_BASE": "400ms",
+		"WEBHOOK_RETRY_MAX": "2s", "WEBHOOK_DISABLE_AFTER": "3", "SLACK_WEBHOOK_BASE": env.slack.URL}
 	for _, app := range []string{"users", "projects", "audit"} { // notifications keeps no SQL
 		url, drop, err := postgres.CreateDatabase(ctx, "acme_e2e_"+app)
 		if err != nil {
@@ -148,6 +156,8 @@ func run(m *testing.M) (code int) {
 	}
 
 	env.auditDB = appEnv["audit"]["DATABASE_URL"]
+	env.usersDB, env.projectsDB = appEnv["users"]["DATABASE_URL"], appEnv["projects"]["DATABASE_URL"]
+	appEnv["search"] = map[string]string{"SEARCH_INDEX_DIR": filepath.Join(work, "search-index")}
 	resources := filepath.Join(work, "components")
 	err = launcher.CopyResources(filepath.Join(root, "components", "local"), resources, []launcher.Override{
 		{Name: "pubsub", Key: "scopes", Value: "eventsink"},

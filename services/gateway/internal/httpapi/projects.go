@@ -97,7 +97,7 @@ var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 func pathID(c *gin.Context, name, code string) (string, bool) {
 	id := c.Param(name)
 	if !uuidPattern.MatchString(id) {
-		fail(c, errs.NotFound(code, "no such "+map[string]string{"project.not_found": "project", "member.not_found": "member"}[code]))
+		fail(c, errs.NotFound(code, "no such "+map[string]string{"project.not_found": "project", "member.not_found": "member", "webhook.not_found": "webhook"}[code]))
 		return "", false
 	}
 	return id, true

@@ -19,6 +19,7 @@ import (
 	opsv1 "github.com/acme/platform/contracts/gen/go/acme/ops/v1"
 	privacyv1 "github.com/acme/platform/contracts/gen/go/acme/privacy/v1"
 	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
+	searchv1 "github.com/acme/platform/contracts/gen/go/acme/search/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
 	"github.com/acme/platform/services/platform/errs"
 	"github.com/acme/platform/services/platform/telemetry"
@@ -31,6 +32,9 @@ type API struct {
 	Audit    auditv1.AuditServiceClient
 	// Preferences are the caller's notification choices (notifications).
 	Preferences notificationsv1.PreferencesServiceClient
+	Search      searchv1.SearchServiceClient
+	// Webhooks are the projects' customer webhooks (notifications).
+	Webhooks notificationsv1.WebhooksServiceClient
 	// DeadLetters are the apps that consume events, by app id.
 	DeadLetters map[string]opsv1.DeadLetterServiceClient
 	// PersonalData are the apps that hold personal data, by app id, for exports.
@@ -111,6 +115,7 @@ func (a *API) Engine() *gin.Engine {
 	me.PUT("/notification-preferences", a.setPreferences)
 	v1.PUT("/users/:id/roles", a.authenticate, apiLimit, a.setRoles)
 
+	v1.GET("/search", a.authenticateIfPresent, apiLimit, a.search)
 	v1.GET("/audit/records", a.authenticate, apiLimit, a.listAudit)
 	v1.GET("/audit/verify", a.authenticate, apiLimit, a.verifyAudit)
 	v1.GET("/ops/dead-letters", a.authenticate, apiLimit, a.listDeadLetters)
@@ -129,6 +134,11 @@ func (a *API) Engine() *gin.Engine {
 	p.POST("/:id/members", a.addMember)
 	p.PATCH("/:id/members/:user_id", a.updateMember)
 	p.DELETE("/:id/members/:user_id", a.removeMember)
+	p.POST("/:id/webhooks", a.createWebhook)
+	p.GET("/:id/webhooks", a.listWebhooks)
+	p.DELETE("/:id/webhooks/:webhook_id", a.deleteWebhook)
+	p.POST("/:id/webhooks/:webhook_id/enable", a.enableWebhook)
+	p.GET("/:id/webhooks/:webhook_id/deliveries", a.listDeliveries)
 	return r
 }
 

@@ -140,9 +140,22 @@ func (a *API) authenticate(c *gin.Context) {
 	c.Next()
 }
 
+// identity is the authenticated caller; nil on a route that also serves anonymous callers when the
+// request carried no token.
 func identity(c *gin.Context) *usersv1.ValidateTokenResponse {
-	id, _ := c.MustGet(ctxIdentity).(*usersv1.ValidateTokenResponse)
+	v, _ := c.Get(ctxIdentity)
+	id, _ := v.(*usersv1.ValidateTokenResponse)
 	return id
+}
+
+// authenticateIfPresent lets a request without an Authorization header through as anonymous; a
+// request with one must carry a valid token, exactly as on authenticated routes.
+func (a *API) authenticateIfPresent(c *gin.Context) {
+	if _, sent := c.Request.Header["Authorization"]; !sent {
+		c.Next()
+		return
+	}
+	a.authenticate(c)
 }
 
 func (a *API) logout(c *gin.Context) {

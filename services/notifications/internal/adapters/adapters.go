@@ -13,8 +13,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
 	"github.com/acme/platform/services/notifications/internal/app"
+	"github.com/acme/platform/services/platform/caller"
 	"github.com/acme/platform/services/platform/errs"
 )
 
@@ -114,4 +116,42 @@ func (p StatePreferences) Put(ctx context.Context, userID string, prefs map[stri
 // Delete forgets the user's choices (on user.erased).
 func (p StatePreferences) Delete(ctx context.Context, userID string) error {
 	return p.Client.DeleteState(ctx, p.Store, prefsKey(userID), nil)
+}
+
+// ProjectsDirectory asks projects, through Dapr service invocation, for a caller's role and for a
+// project's Slack settings.
+type ProjectsDirectory struct {
+	Client projectsv1.ProjectsServiceClient
+}
+
+var roleNames = map[projectsv1.Role]string{projectsv1.Role_ROLE_VIEWER: "viewer", projectsv1.Role_ROLE_EDITOR: "editor",
+	projectsv1.Role_ROLE_ADMIN: "admin", projectsv1.Role_ROLE_OWNER: "owner"}
+
+// Role is the caller's role; projects answers NotFound to a caller who may not see the project.
+func (p ProjectsDirectory) Role(ctx context.Context, c caller.Caller, projectID string) (string, error) {
+	resp, err := p.Client.GetProject(caller.Outgoing(ctx, c), &projectsv1.GetProjectRequest{ProjectId: projectID})
+	if err != nil {
+		return "", errs.FromStatus(err)
+	}
+	return roleNames[resp.GetProject().GetCallerRole()], nil
+}
+
+// system is how notifications presents itself to projects.
+var system = caller.Caller{UserID: caller.SystemPrefix + "notifications"}
+
+// SlackURL reads settings.notifications: the Slack incoming webhook when slack is true.
+func (p ProjectsDirectory) SlackURL(ctx context.Context, projectID string) (string, error) {
+	resp, err := p.Client.GetProject(caller.Outgoing(ctx, system), &projectsv1.GetProjectRequest{ProjectId: projectID})
+	if status.Code(err) == codes.NotFound {
+		return "", nil // deleted since
+	}
+	if err != nil {
+		return "", errs.Unavailable("projects.unavailable", "the projects service cannot be reached", err)
+	}
+	n, _ := resp.GetProject().GetSettings().AsMap()["notifications"].(map[string]any)
+	if on, _ := n["slack"].(bool); !on {
+		return "", nil
+	}
+	u, _ := n["slack_webhook_url"].(string)
+	return u, nil
 }

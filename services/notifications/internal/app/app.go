@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/acme/platform/services/platform/errs"
@@ -46,6 +47,8 @@ type Service struct {
 	Templates *template.Template
 	// BaseURL is where links in mails point (the web app).
 	BaseURL string
+	// Webhooks delivers project events to customer endpoints and Slack.
+	Webhooks *Webhooks
 }
 
 // ClaimTTL is how long a handled event is remembered: longer than any redelivery.
@@ -55,6 +58,11 @@ const ClaimTTL = 7 * 24 * time.Hour
 func (s *Service) Handle(ctx context.Context, e events.Envelope) error {
 	if p, ok := e.Payload.(events.UserErased); ok {
 		return s.Prefs.Delete(ctx, p.UserID)
+	}
+	if s.Webhooks != nil && strings.HasPrefix(e.Type, "project.") {
+		if err := s.Webhooks.Fanout(ctx, e); err != nil {
+			return err
+		}
 	}
 	email, err := s.compose(ctx, e)
 	if err != nil || email == nil {

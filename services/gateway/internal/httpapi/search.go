@@ -1,0 +1,131 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	searchv1 "github.com/acme/platform/contracts/gen/go/acme/search/v1"
+	"github.com/acme/platform/services/platform/errs"
+)
+
+// SearchHit is the public view of one result.
+type SearchHit struct {
+	ID          string              `json:"id"`
+	Type        string              `json:"type"`
+	Title       string              `json:"title"`
+	Description string              `json:"description,omitempty"`
+	Slug        string              `json:"slug,omitempty"`
+	Tags        []string            `json:"tags"`
+	Visibility  string              `json:"visibility"`
+	OwnerID     string              `json:"owner_id,omitempty"`
+	Archived    bool                `json:"archived"`
+	CreatedAt   *time.Time          `json:"created_at,omitempty"`
+	UpdatedAt   *time.Time          `json:"updated_at,omitempty"`
+	Score       float64             `json:"score"`
+	Highlights  map[string][]string `json:"highlights"`
+}
+
+// FacetCount is one facet value and how many results have it.
+type FacetCount struct {
+	Value string `json:"value"`
+	Count int32  `json:"count"`
+}
+
+// multi reads a filter given repeated (type=a&type=b) or comma-separated (type=a,b).
+func multi(c *gin.Context, name string) []string {
+	var out []string
+	for _, v := range c.QueryArray(name) {
+		for _, part := range strings.Split(v, ",") {
+			if part = strings.TrimSpace(part); part != "" {
+				out = append(out, part)
+			}
+		}
+	}
+	return out
+}
+
+// search runs a full-text search as the caller, or anonymously without a token; the search
+// service builds the caller's permissions into the query.
+func (a *API) search(c *gin.Context) {
+	size, err := queryInt(c, "page_size", 1, 100)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	from, err := queryTime(c, "created_from")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	to, err := queryTime(c, "created_to")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	in := &searchv1.SearchRequest{Q: c.Query("q"), Types: multi(c, "type"), Visibility: multi(c, "visibility"),
+		Tags: multi(c, "tag"), OwnerId: c.Query("owner"), CreatedFrom: from, CreatedTo: to, Sort: c.Query("sort"),
+		Order: c.Query("order"), PageSize: int32(size), PageToken: c.Query("page_token")}
+	if v, ok := c.GetQuery("archived"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			fail(c, errs.Invalid("request.query_invalid", "archived", "archived must be true or false"))
+			return
+		}
+		in.Archived = &b
+	}
+	if len(in.PageToken) > 1024 {
+		fail(c, errs.Invalid("search.page_token_invalid", "page_token", "page_token is not one this search issued"))
+		return
+	}
+	var ctx context.Context
+	var cancel context.CancelFunc
+	if identity(c) != nil {
+		ctx, cancel = a.asCaller(c)
+	} else {
+		ctx, cancel = a.backend(c)
+	}
+	defer cancel()
+	resp, err := a.Search.Search(ctx, in)
+	if err != nil {
+		fail(c, backendErr(err))
+		return
+	}
+	hits := []SearchHit{}
+	for _, h := range resp.GetHits() {
+		hit := SearchHit{ID: h.GetId(), Type: h.GetType(), Title: h.GetTitle(), Description: h.GetDescription(), Slug: h.GetSlug(),
+			Tags: h.GetTags(), Visibility: h.GetVisibility(), OwnerID: h.GetOwnerId(), Archived: h.GetArchived(),
+			Score: h.GetScore(), Highlights: map[string][]string{}}
+		if hit.Tags == nil {
+			hit.Tags = []string{}
+		}
+		if h.CreatedAt != nil {
+			t := h.GetCreatedAt().AsTime().UTC()
+			hit.CreatedAt = &t
+		}
+		if h.UpdatedAt != nil {
+			t := h.GetUpdatedAt().AsTime().UTC()
+			hit.UpdatedAt = &t
+		}
+		for field, s := range h.GetHighlights() {
+			hit.Highlights[field] = s.GetFragments()
+		}
+		hits = append(hits, hit)
+	}
+	facets := map[string][]FacetCount{}
+	for _, name := range []string{"type", "tags", "visibility"} {
+		facets[name] = []FacetCount{}
+		for _, f := range resp.GetFacets()[name].GetCounts() {
+			facets[name] = append(facets[name], FacetCount{Value: f.GetValue(), Count: f.GetCount()})
+		}
+	}
+	body := gin.H{"total": resp.GetTotal(), "results": hits, "facets": facets}
+	if next := resp.GetNextPageToken(); next != "" {
+		body["next_page_token"] = next
+	}
+	c.JSON(http.StatusOK, body)
+}

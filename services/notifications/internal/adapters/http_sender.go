@@ -1,0 +1,162 @@
+package adapters
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/acme/platform/services/platform/errs"
+)
+
+// HTTPSender posts webhook deliveries. Every connection it opens is checked at dial time, after DNS
+// resolution: a private, loopback, link-local or otherwise internal address is refused unless the
+// allow-list names it, so neither a registered URL nor a DNS answer that changes later can point a
+// delivery into the platform's own network.
+type HTTPSender struct {
+	Allow  []netip.Prefix
+	client *http.Client
+}
+
+// NewHTTPSender returns a sender that refuses internal targets outside allow.
+func NewHTTPSender(allow []netip.Prefix, timeout time.Duration) *HTTPSender {
+	s := &HTTPSender{Allow: allow}
+	dialer := &net.Dialer{Timeout: 5 * time.Second, Control: s.control}
+	s.client = &http.Client{
+		Timeout: timeout,
+		Transport: &http.Transport{DialContext: dialer.DialContext, Proxy: nil, MaxIdleConnsPerHost: 4,
+			TLSHandshakeTimeout: 5 * time.Second, ResponseHeaderTimeout: timeout},
+		// A redirect is not followed: its target was never checked when the URL was registered.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return s
+}
+
+// ParseAllowList reads WEBHOOK_ALLOW_CIDRS: comma-separated prefixes or addresses.
+func ParseAllowList(items []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, it := range items {
+		if p, err := netip.ParsePrefix(it); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(it)
+		if err != nil {
+			return nil, fmt.Errorf("WEBHOOK_ALLOW_CIDRS: %q is neither a CIDR prefix nor an address", it)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// internal reports addresses a customer's endpoint may not have.
+func internal(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsMulticast() ||
+		a.IsUnspecified() || a.IsInterfaceLocalMulticast() ||
+		netip.MustParsePrefix("100.64.0.0/10").Contains(a) || // carrier-grade NAT
+		netip.MustParsePrefix("192.0.0.0/24").Contains(a) || netip.MustParsePrefix("198.18.0.0/15").Contains(a) ||
+		netip.MustParsePrefix("0.0.0.0/8").Contains(a) || netip.MustParsePrefix("240.0.0.0/4").Contains(a)
+}
+
+func (s *HTTPSender) permitted(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range s.Allow {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return !internal(a)
+}
+
+var errForbiddenTarget = errs.Invalid("webhook.url_forbidden", "url",
+	"the URL resolves to a private, loopback or link-local address; such targets are refused")
+
+func (s *HTTPSender) control(_, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return err
+	}
+	if !s.permitted(ap.Addr()) {
+		return fmt.Errorf("refused to connect to %s: internal address", ap.Addr())
+	}
+	return nil
+}
+
+// Allowed resolves the URL's host and refuses it when any address it has is internal.
+func (s *HTTPSender) Allowed(ctx context.Context, rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return errs.Invalid("webhook.url_invalid", "url", "url is not a URL")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", u.Hostname())
+	if err != nil || len(addrs) == 0 {
+		return errs.Invalid("webhook.url_unresolvable", "url", "the URL's host does not resolve")
+	}
+	for _, a := range addrs {
+		if !s.permitted(a) {
+			return errForbiddenTarget
+		}
+	}
+	// Plain http only to targets the operator listed: a customer's events travel encrypted.
+	if u.Scheme == "http" {
+		for _, a := range addrs {
+			if !slicesContainsPrefix(s.Allow, a) {
+				return errs.Invalid("webhook.url_insecure", "url", "url must use https")
+			}
+		}
+	}
+	return nil
+}
+
+func slicesContainsPrefix(ps []netip.Prefix, a netip.Addr) bool {
+	for _, p := range ps {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// Signature is the Acme-Signature header value: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>.
+func Signature(secret string, at time.Time, body []byte) string {
+	ts := strconv.FormatInt(at.Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(ts + "."))
+	mac.Write(body)
+	return "t=" + ts + ",v1=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// Send posts body and returns the receiver's status.
+func (s *HTTPSender) Send(ctx context.Context, target, secret, deliveryID, eventType string, body []byte) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "Acme-Webhooks/1")
+	req.Header.Set("Acme-Webhook-Id", deliveryID)
+	req.Header.Set("Acme-Event-Type", eventType)
+	if secret != "" {
+		req.Header.Set("Acme-Signature", Signature(secret, time.Now(), body))
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	return resp.StatusCode, nil
+}
