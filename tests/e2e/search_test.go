@@ -276,7 +276,7 @@ func TestSearch_RejectsBadInput(t *testing.T) {
 // project, then search for it until it appears. Reported, not asserted (a timing is no test).
 func TestSearch_EventToSearchableLatency(t *testing.T) {
 	a := newAccount(t, "search-latency")
-	const n = 30
+	const n = 100
 	var lat []time.Duration
 	for i := range n {
 		word := fmt.Sprintf("Latency%dx%d", time.Now().UnixNano()%1000000, i)
@@ -363,4 +363,40 @@ func countRows(t *testing.T, dbURL, sql string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// user.erased purges the search index: the person is no longer found by name, and their private
+// project (deleted by projects, since nobody else was in it) is gone from the results too.
+func TestSearch_ErasedUserIsPurged(t *testing.T) {
+	name := fmt.Sprintf("Eraseme%d Person", time.Now().UnixNano()%100000)
+	a := newNamedAccount(t, name)
+	p, _ := a.createProject(t, map[string]any{"name": strings.Fields(name)[0] + " Diary", "visibility": "internal"})
+	viewer := newAccount(t, "search-erase-viewer")
+	q := url.Values{"q": {strings.Fields(name)[0]}}
+	searchUntil(t, viewer.token, q, "the person and their project", func(r searchResults) bool { return r.Total == 2 })
+	a.do(t, "DELETE", "/v1/users/me", nil).expect(t, http.StatusNoContent)
+	searchUntil(t, viewer.token, q, "after erasure", func(r searchResults) bool { return r.Total == 0 })
+	if res := searchAs(t, asAdminToken(t), url.Values{"q": {p.Name}}); res.Total != 0 {
+		t.Errorf("an admin still finds %v", res.ids())
+	}
+}
+
+// search stopped with its sidecar misses a project's creation, then catches up from its committed
+// offset when it comes back.
+func TestSearch_CatchesUpAfterBeingDown(t *testing.T) {
+	a := newAccount(t, "search-catch-up")
+	if err := env.topo.StopApp("search"); err != nil {
+		t.Fatal(err)
+	}
+	word := fmt.Sprintf("Catchup%d", time.Now().UnixNano()%100000)
+	p, _ := a.createProject(t, map[string]any{"name": word, "visibility": "private"})
+	start := time.Now()
+	if err := env.topo.StartAgain(t.Context(), "search"); err != nil {
+		t.Fatal(err)
+	}
+	res := searchUntil(t, a.token, url.Values{"q": {word}}, "after the restart", func(r searchResults) bool { return r.Total == 1 })
+	if res.Results[0].ID != p.ID {
+		t.Fatalf("found %v", res.ids())
+	}
+	t.Logf("search restarted and caught up in %.1fs", time.Since(start).Seconds())
 }
