@@ -3,6 +3,7 @@ package adapters_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/acme/platform/services/platform/postgres/pgtest"
 	"github.com/acme/platform/services/projects/internal/adapters"
 	"github.com/acme/platform/services/projects/internal/app"
+	"github.com/acme/platform/services/projects/internal/domain/project"
 	"github.com/acme/platform/services/projects/migrations"
 )
 
@@ -151,5 +153,57 @@ func TestSettingsSchema_ValidatesAgainstTheContract(t *testing.T) {
 		if e := errs.As(err); e.Code != "project.settings_invalid" || e.Field != "settings" {
 			t.Errorf("%s: got %v", name, err)
 		}
+	}
+}
+
+func TestPostgres_ScanReadsEveryProjectWithItsMembersForSystemCallersOnly(t *testing.T) {
+	svc, _ := newService(t)
+	ctx := context.Background()
+	owners := map[string]string{}
+	for i := range 5 {
+		me := caller.Caller{UserID: uuid.NewString()}
+		p, err := svc.Create(ctx, me, app.CreateInput{Name: fmt.Sprintf("Scanned %d", i), Visibility: "private"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		owners[p.Project.ID] = me.UserID
+		if i == 0 {
+			if _, err := svc.AddMember(ctx, me, p.Project.ID, uuid.NewString(), "viewer"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	system := caller.Caller{UserID: caller.SystemPrefix + "search"}
+	seen := map[string]int{}
+	token := ""
+	for {
+		rows, next, err := svc.Scan(ctx, system, token, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			seen[r.Project.ID] = len(r.Members)
+			if !slices.ContainsFunc(r.Members, func(m project.Member) bool { return m.UserID == owners[r.Project.ID] && m.Role == project.Owner }) {
+				t.Errorf("%s: owner missing from members %+v", r.Project.Name, r.Members)
+			}
+		}
+		if token = next; token == "" {
+			break
+		}
+	}
+	if len(seen) != 5 {
+		t.Fatalf("scan saw %d projects, want 5", len(seen))
+	}
+	withTwo := 0
+	for _, n := range seen {
+		if n == 2 {
+			withTwo++
+		}
+	}
+	if withTwo != 1 {
+		t.Errorf("member counts %v, want one project with 2", seen)
+	}
+	if _, _, err := svc.Scan(ctx, caller.Caller{UserID: uuid.NewString()}, "", 10); errs.As(err).Kind != errs.KindPermissionDenied {
+		t.Errorf("a user scanned every project: %v", err)
 	}
 }

@@ -2,6 +2,8 @@ package adapters_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -86,5 +88,44 @@ func TestPostgresUsers_UnknownIsNotFound(t *testing.T) {
 	}
 	if _, err := repo.ByID(context.Background(), uuid.NewString()); errs.As(err).Code != "user.not_found" {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestPostgresUsers_ScanLeavesErasedAccountsOut(t *testing.T) {
+	repo := newRepo(t)
+	ctx := context.Background()
+	var ids []string
+	for i := range 4 {
+		u := newUser(fmt.Sprintf("scan%d@example.com", i))
+		if err := repo.Create(ctx, u, "hash", registered(u)); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, u.ID)
+	}
+	if err := repo.Erase(ctx, ids[2], nil); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	after := ""
+	for {
+		rows, err := repo.Scan(ctx, after, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			seen = append(seen, r.ID)
+			if r.DisplayName != "D" || r.Version != 1 || r.CreatedAt.IsZero() {
+				t.Errorf("scanned %+v", r)
+			}
+		}
+		if len(rows) < 2 {
+			break
+		}
+		after = rows[len(rows)-1].ID
+	}
+	want := []string{ids[0], ids[1], ids[3]}
+	slices.Sort(want)
+	if !slices.Equal(seen, want) {
+		t.Errorf("scan gave %v, want %v (in id order, the erased one left out)", seen, want)
 	}
 }
