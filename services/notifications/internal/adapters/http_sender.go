@@ -59,25 +59,42 @@ func ParseAllowList(items []string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// specialPurpose are IPv4 ranges (RFC 6890) that netip's predicates do not cover: "this network",
+// carrier-grade NAT, IETF protocol assignments, benchmarking, and the reserved 240/4.
+var specialPurpose = []netip.Prefix{
+	netip.PrefixFrom(netip.IPv4Unspecified(), 8),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+}
+
 // internal reports addresses a customer's endpoint may not have.
 func internal(a netip.Addr) bool {
 	a = a.Unmap()
-	return a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsMulticast() ||
-		a.IsUnspecified() || a.IsInterfaceLocalMulticast() ||
-		netip.MustParsePrefix("100.64.0.0/10").Contains(a) || // carrier-grade NAT
-		netip.MustParsePrefix("192.0.0.0/24").Contains(a) || netip.MustParsePrefix("198.18.0.0/15").Contains(a) ||
-		netip.MustParsePrefix("0.0.0.0/8").Contains(a) || netip.MustParsePrefix("240.0.0.0/4").Contains(a)
-}
-
-func (s *HTTPSender) permitted(a netip.Addr) bool {
-	a = a.Unmap()
-	for _, p := range s.Allow {
+	if a.IsLoopback() || a.IsPrivate() || a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsMulticast() ||
+		a.IsUnspecified() || a.IsInterfaceLocalMulticast() {
+		return true
+	}
+	for _, p := range specialPurpose {
 		if p.Contains(a) {
 			return true
 		}
 	}
-	return !internal(a)
+	return false
 }
+
+// allowListed reports whether the operator named a in WEBHOOK_ALLOW_CIDRS.
+func (s *HTTPSender) allowListed(a netip.Addr) bool {
+	for _, p := range s.Allow {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *HTTPSender) permitted(a netip.Addr) bool { return s.allowListed(a) || !internal(a) }
 
 var errForbiddenTarget = errs.Invalid("webhook.url_forbidden", "url",
 	"the URL resolves to a private, loopback or link-local address; such targets are refused")
@@ -113,21 +130,12 @@ func (s *HTTPSender) Allowed(ctx context.Context, rawURL string) error {
 	// Plain http only to targets the operator listed: a customer's events travel encrypted.
 	if u.Scheme == "http" {
 		for _, a := range addrs {
-			if !slicesContainsPrefix(s.Allow, a) {
+			if !s.allowListed(a) {
 				return errs.Invalid("webhook.url_insecure", "url", "url must use https")
 			}
 		}
 	}
 	return nil
-}
-
-func slicesContainsPrefix(ps []netip.Prefix, a netip.Addr) bool {
-	for _, p := range ps {
-		if p.Contains(a.Unmap()) {
-			return true
-		}
-	}
-	return false
 }
 
 // Signature is the Acme-Signature header value: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>.
