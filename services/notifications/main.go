@@ -1,6 +1,7 @@
 // Command notifications turns events into emails through the Dapr email binding (verification on
-// user.registered, password reset, invitations on project.member_added), and project events into
-// signed customer webhooks and Slack messages, retried through a queue in the Dapr state store.
+// user.registered, password reset, invitations on project.member_added, billing mail on invoice and
+// subscription events), and project events into signed customer webhooks and Slack messages,
+// retried through a queue in the Dapr state store.
 package main
 
 import (
@@ -98,7 +99,7 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		return err
 	}
 	opsv1.RegisterDeadLetterServiceServer(srv, deadletter.Server{Store: dead})
-	for _, topic := range []string{events.TopicUsers, events.TopicProjects} {
+	for _, topic := range []string{events.TopicUsers, events.TopicProjects, events.TopicBilling} {
 		subs.Handle(pubsub, topic, handler)
 		subs.Handle(pubsub, deadletter.Topic(topic, "notifications"), dead.Handle)
 	}

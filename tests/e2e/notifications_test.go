@@ -10,6 +10,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/acme/platform/services/platform/events"
 )
 
 type mail struct {
@@ -144,4 +148,57 @@ func TestNotifications_PreferencesSilenceInvitationsButNotAccountMail(t *testing
 	// Account mail still goes out.
 	request(t, "POST", "/v1/auth/password-reset", map[string]any{"email": member.Email}, nil).expect(t, http.StatusAccepted)
 	mailTo(t, member.Email, "Reset your password")
+}
+
+// Billing events (no billing service publishes them yet; the test does, as billing would: an Avro
+// record on acme.billing.events) become mail to the account's billing address, once per event.
+func TestNotifications_BillingEventsAreMailed(t *testing.T) {
+	codec, err := events.NewCodec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	address := uniqueEmail("billing")
+	account := uuid.NewString()
+	publish := func(typ string, payload any) {
+		t.Helper()
+		e := events.Envelope{EventID: uuid.NewString(), Type: typ, OccurredAt: time.Now().UTC(), Subject: account,
+			Actor: "stripe", Region: "eu", AggregateVersion: 1, Payload: payload}
+		b, err := codec.Encode(events.TopicBilling, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		produce(t, events.TopicBilling, b)
+		produce(t, events.TopicBilling, b) // delivered twice, mailed once
+	}
+	publish("invoice.payment_failed", events.InvoiceEvent{AccountID: account, InvoiceID: "in_e2e_1", AmountCents: 4200,
+		Currency: "eur", Status: "open", BillingEmail: address})
+	publish("subscription.canceled", events.SubscriptionChanged{AccountID: account, SubscriptionID: "sub_1", Plan: "Team",
+		Status: "canceled", BillingEmail: address})
+	m := mailTo(t, address, "Your payment failed")
+	if !strings.Contains(m.HTML, "42.00 EUR") || !strings.Contains(m.HTML, "in_e2e_1") {
+		t.Errorf("payment mail: %s", m.HTML)
+	}
+	if m := mailTo(t, address, "Your subscription is canceled"); !strings.Contains(m.HTML, "Team") {
+		t.Errorf("cancellation mail: %s", m.HTML)
+	}
+	time.Sleep(time.Second)
+	if n := countMail(t, address); n != 2 {
+		t.Errorf("%d mails to %s, want 2 (each event once)", n, address)
+	}
+}
+
+func countMail(t *testing.T, address string) int {
+	t.Helper()
+	var list struct {
+		MessagesCount int `json:"messages_count"`
+	}
+	resp, err := httpClient.Get(env.mailAPI + "/api/v1/search?query=" + url.QueryEscape(`to:"`+address+`"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&list); err != nil {
+		t.Fatal(err)
+	}
+	return list.MessagesCount
 }

@@ -102,13 +102,15 @@ type (
 		SubscriptionID string `avro:"subscription_id"`
 		Plan           string `avro:"plan"`
 		Status         string `avro:"status"`
+		BillingEmail   string `avro:"billing_email"`
 	}
 	InvoiceEvent struct {
-		AccountID   string `avro:"account_id"`
-		InvoiceID   string `avro:"invoice_id"`
-		AmountCents int64  `avro:"amount_cents"`
-		Currency    string `avro:"currency"`
-		Status      string `avro:"status"`
+		AccountID    string `avro:"account_id"`
+		InvoiceID    string `avro:"invoice_id"`
+		AmountCents  int64  `avro:"amount_cents"`
+		Currency     string `avro:"currency"`
+		Status       string `avro:"status"`
+		BillingEmail string `avro:"billing_email"`
 	}
 	UsageRecorded struct {
 		AccountID string `avro:"account_id"`

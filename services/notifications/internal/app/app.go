@@ -1,5 +1,6 @@
 // Package app turns events into emails: a verification mail on user.registered, a reset mail on
-// user.password_reset_requested, an invitation on project.member_added. Each event is mailed once:
+// user.password_reset_requested, an invitation on project.member_added, billing mail on
+// invoice.paid, invoice.payment_failed and subscription.canceled. Each event is mailed once:
 // a claim on its id, taken before sending, makes a redelivery a no-op.
 package app
 
@@ -91,6 +92,24 @@ func (s *Service) compose(ctx context.Context, e events.Envelope) (*Email, error
 	case events.PasswordResetRequested:
 		return s.render("reset_password.html", p.Email, "Reset your password", map[string]any{
 			"Email": p.Email, "Token": p.Token, "Link": s.BaseURL + "/reset-password?token=" + url.QueryEscape(p.Token)})
+	case events.InvoiceEvent:
+		if p.BillingEmail == "" {
+			return nil, nil
+		}
+		data := map[string]any{"Invoice": p.InvoiceID, "Amount": money(p.AmountCents, p.Currency), "Link": s.BaseURL + "/billing"}
+		switch e.Type {
+		case "invoice.paid":
+			return s.render("invoice_paid.html", p.BillingEmail, "Your invoice is paid", data)
+		case "invoice.payment_failed":
+			return s.render("invoice_payment_failed.html", p.BillingEmail, "Your payment failed", data)
+		}
+		return nil, nil
+	case events.SubscriptionChanged:
+		if e.Type != "subscription.canceled" || p.BillingEmail == "" {
+			return nil, nil
+		}
+		return s.render("subscription_canceled.html", p.BillingEmail, "Your subscription is canceled",
+			map[string]any{"Plan": p.Plan, "Link": s.BaseURL + "/billing"})
 	case events.MemberChanged:
 		if e.Type != "project.member_added" {
 			return nil, nil
@@ -109,6 +128,15 @@ func (s *Service) compose(ctx context.Context, e events.Envelope) (*Email, error
 			"Name": name, "Project": p.ProjectName, "Role": p.Role, "Link": s.BaseURL + "/projects/" + p.ProjectID})
 	}
 	return nil, nil
+}
+
+// money formats minor units: 1234 EUR is "12.34 EUR".
+func money(cents int64, currency string) string {
+	sign := ""
+	if cents < 0 {
+		sign, cents = "-", -cents
+	}
+	return fmt.Sprintf("%s%d.%02d %s", sign, cents/100, cents%100, strings.ToUpper(currency))
 }
 
 func (s *Service) render(tmpl, to, subject string, data map[string]any) (*Email, error) {

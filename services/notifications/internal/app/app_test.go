@@ -114,3 +114,11 @@ type staticUsers struct{}
 func (staticUsers) Contact(context.Context, string) (string, string, error) {
 	return "u@example.com", "U", nil
 }
+
+func TestMoney_FormatsMinorUnits(t *testing.T) {
+	for cents, want := range map[int64]string{1234: "12.34 EUR", 5: "0.05 EUR", -250: "-2.50 EUR", 100000: "1000.00 EUR"} {
+		if got := money(cents, "eur"); got != want {
+			t.Errorf("%d: %q, want %q", cents, got, want)
+		}
+	}
+}
