@@ -178,6 +178,10 @@ func TestNotifications_BillingEventsAreMailed(t *testing.T) {
 	if !strings.Contains(m.HTML, "42.00 EUR") || !strings.Contains(m.HTML, "in_e2e_1") {
 		t.Errorf("payment mail: %s", m.HTML)
 	}
+	// The body travels quoted (as the SES binding requires) and arrives as the HTML itself.
+	if !strings.HasPrefix(m.HTML, "<!doctype html>") || strings.Contains(m.HTML, `\n`) || strings.Contains(m.HTML, `\"`) {
+		t.Errorf("the mail body is not the rendered HTML: %q", m.HTML[:min(len(m.HTML), 120)])
+	}
 	if m := mailTo(t, address, "Your subscription is canceled"); !strings.Contains(m.HTML, "Team") {
 		t.Errorf("cancellation mail: %s", m.HTML)
 	}

@@ -27,9 +27,10 @@ type EmailBinding struct {
 	Binding string
 }
 
-// Send sends one email.
+// Send sends one email. The body travels as a Go-quoted string: bindings.aws.ses unquotes it and
+// refuses anything else ("Can't unquote data field"); bindings.smtp unquotes it when it can.
 func (b EmailBinding) Send(ctx context.Context, e app.Email) error {
-	_, err := b.Client.InvokeBinding(ctx, &dapr.InvokeBindingRequest{Name: b.Binding, Operation: "create", Data: []byte(e.HTML),
+	_, err := b.Client.InvokeBinding(ctx, &dapr.InvokeBindingRequest{Name: b.Binding, Operation: "create", Data: []byte(strconv.Quote(e.HTML)),
 		Metadata: map[string]string{"emailTo": e.To, "subject": e.Subject}})
 	if err != nil {
 		return fmt.Errorf("send email through %s: %w", b.Binding, err)
