@@ -52,8 +52,14 @@ func Open(ctx context.Context, url, alias string) (*Index, error) {
 	}
 	_, err = x.do(ctx, esapi.IndicesGetAliasRequest{Name: []string{alias}})
 	if errors.Is(err, errNotFound) {
+		// Replicas starting together race to create the first index: it has a fixed name, so one
+		// wins and the others find it (resource_already_exists_exception), and the alias never
+		// points at two indexes.
 		body, _ := json.Marshal(map[string]any{"aliases": map[string]any{alias: map[string]any{}}})
-		_, err = x.do(ctx, esapi.IndicesCreateRequest{Index: x.newName(), Body: bytes.NewReader(body)})
+		_, err = x.do(ctx, esapi.IndicesCreateRequest{Index: alias + "-initial", Body: bytes.NewReader(body)})
+		if err != nil && strings.Contains(err.Error(), "resource_already_exists_exception") {
+			err = nil
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch: alias %s: %w", alias, err)
