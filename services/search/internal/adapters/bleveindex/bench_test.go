@@ -24,7 +24,7 @@ func benchIndex(b *testing.B) *Index {
 		docs = append(docs, index.Document{ID: fmt.Sprintf("p%05d", i), Type: index.TypeProject,
 			Title: fmt.Sprintf("Project %d platform tooling", i), Description: "Shared tooling for team " + owner,
 			Tags: []string{fmt.Sprintf("t%d", i%20), "go"}, Visibility: vis[i%3], OwnerID: owner,
-			Members: []string{owner, fmt.Sprintf("m-%d", i%97), fmt.Sprintf("m-%d", i%89)},
+			Members:   []string{owner, fmt.Sprintf("m-%d", i%97), fmt.Sprintf("m-%d", i%89)},
 			CreatedAt: time.Unix(int64(i)*60, 0), Version: 1})
 		if len(docs) == 500 {
 			if err := x.Put(context.Background(), docs...); err != nil {
