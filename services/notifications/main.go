@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
 
 	notificationsv1 "github.com/acme/platform/contracts/gen/go/acme/notifications/v1"
 	opsv1 "github.com/acme/platform/contracts/gen/go/acme/ops/v1"
@@ -72,6 +74,15 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		Hooks: adapters.NewStateWebhooks(dc, stateStore), Deliveries: adapters.NewStateDeliveries(dc, stateStore),
 		Sender: adapters.NewHTTPSender(allow, sendTimeout), Projects: adapters.ProjectsDirectory{Client: projectsv1.NewProjectsServiceClient(projectsConn)},
 		Now: time.Now, RetryBase: retryBase, RetryMax: retryMax, GiveUpAfter: giveUpAfter, DisableAfter: disableAfter, SlackBase: slackBase,
+	}
+	meter := otel.Meter("acme/notifications")
+	if hooks.Attempts, err = meter.Int64Counter("acme_webhook_attempts", metric.WithDescription("Webhook and Slack delivery attempts, by kind and outcome.")); err != nil {
+		return err
+	}
+	if hooks.Latency, err = meter.Float64Histogram("acme_webhook_attempt_seconds", metric.WithUnit("s"),
+		metric.WithDescription("How long a delivery attempt took, until the receiver answered or failed."),
+		metric.WithExplicitBucketBoundaries(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)); err != nil {
+		return err
 	}
 	queue := adapters.NewStateQueue(dc, stateStore, uuid.NewString())
 	hooks.Queue = queue

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -166,6 +167,20 @@ func TestWebhooks_SignedDeliveryRetriedUntilItSucceeds(t *testing.T) {
 	for i, want := range []int{500, 502, 200} {
 		if a := log.Deliveries[0].Attempts[i]; a.Attempt != i+1 || a.StatusCode != want || a.LatencyMS < 0 {
 			t.Errorf("attempt %d logged as %+v, want status %d", i+1, a, want)
+		}
+	}
+
+	// The attempts are counted on notifications' /metrics.
+	resp, err := httpClient.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", env.topo.App("notifications").AppMetricsPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`(?m)^acme_webhook_attempts_total\{kind="webhook",.*outcome="failed".*\} [2-9]`,
+		`(?m)^acme_webhook_attempts_total\{kind="webhook",.*outcome="succeeded".*\} [1-9]`, `(?m)^acme_webhook_attempt_seconds_bucket\{`} {
+		if !regexp.MustCompile(want).Match(metrics) {
+			t.Errorf("notifications' /metrics has no line matching %s", want)
 		}
 	}
 

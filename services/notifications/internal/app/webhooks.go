@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/acme/platform/services/platform/caller"
@@ -139,6 +141,10 @@ type Webhooks struct {
 	DisableAfter int
 	// SlackBase, when set, replaces https://hooks.slack.com in Slack URLs (a stand-in for tests).
 	SlackBase string
+	// Attempts counts attempts by kind and outcome (succeeded, failed); Latency records how long
+	// each took. Either may be nil.
+	Attempts metric.Int64Counter
+	Latency  metric.Float64Histogram
 }
 
 // EventTypes a webhook may subscribe to.
@@ -357,6 +363,7 @@ func (w *Webhooks) Attempt(ctx context.Context, id string) error {
 		a.Error = "the receiver answered " + strconv.Itoa(code)
 	}
 	d.Attempts = append(d.Attempts, a)
+	w.record(ctx, d.Kind, ok, time.Since(start))
 	if d.Kind == KindWebhook {
 		if hook, err = w.Hooks.Update(ctx, hook.ID, func(h *Webhook) error {
 			if ok {
@@ -391,6 +398,20 @@ func (w *Webhooks) Attempt(ctx context.Context, id string) error {
 		return w.Queue.Schedule(ctx, d.ID, next)
 	}
 	return w.Deliveries.Save(ctx, d)
+}
+
+func (w *Webhooks) record(ctx context.Context, kind string, ok bool, took time.Duration) {
+	outcome := "failed"
+	if ok {
+		outcome = "succeeded"
+	}
+	attrs := metric.WithAttributes(attribute.String("kind", kind), attribute.String("outcome", outcome))
+	if w.Attempts != nil {
+		w.Attempts.Add(ctx, 1, attrs)
+	}
+	if w.Latency != nil {
+		w.Latency.Record(ctx, took.Seconds(), attrs)
+	}
 }
 
 // DueQueue is a Queue that hands out what came due.
