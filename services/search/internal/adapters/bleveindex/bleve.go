@@ -352,33 +352,43 @@ func cursorOf(h *search.DocumentMatch) index.Cursor {
 	return c
 }
 
+// each calls fn with every document of idx that q matches, in id order, 500 at a time.
+func each(idx bleve.Index, q query.Query, fn func([]index.Document) error) error {
+	var after []string
+	for {
+		req := bleve.NewSearchRequestOptions(q, 500, 0, false)
+		req.SortBy([]string{"_id"})
+		req.SearchAfter = after
+		req.Fields = []string{"source"}
+		res, err := idx.Search(req)
+		if err != nil {
+			return err
+		}
+		docs := make([]index.Document, 0, len(res.Hits))
+		for _, h := range res.Hits {
+			d, err := decode(h)
+			if err != nil {
+				return err
+			}
+			docs = append(docs, d)
+		}
+		if err := fn(docs); err != nil || len(res.Hits) < 500 {
+			return err
+		}
+		after = cursorOf(res.Hits[len(res.Hits)-1])
+	}
+}
+
 // WithMember returns the live documents listing userID as a member.
 func (x *Index) WithMember(_ context.Context, userID string) ([]index.Document, error) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	var out []index.Document
-	var after []string
-	for {
-		req := bleve.NewSearchRequestOptions(bleve.NewConjunctionQuery(term("members", userID), boolean("deleted", false)), 500, 0, false)
-		req.SortBy([]string{"_id"})
-		req.SearchAfter = after
-		req.Fields = []string{"source"}
-		res, err := x.live.Search(req)
-		if err != nil {
-			return nil, err
-		}
-		for _, h := range res.Hits {
-			d, err := decode(h)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, d)
-		}
-		if len(res.Hits) < 500 {
-			return out, nil
-		}
-		after = cursorOf(res.Hits[len(res.Hits)-1])
-	}
+	err := each(x.live, bleve.NewConjunctionQuery(term("members", userID), boolean("deleted", false)), func(docs []index.Document) error {
+		out = append(out, docs...)
+		return nil
+	})
+	return out, err
 }
 
 // Count is the number of live documents.
@@ -416,7 +426,8 @@ func (x *Index) Rebuild(ctx context.Context, fill func(put func(docs ...index.Do
 		_ = removeDir(nextDir)
 		return err
 	}
-	err = fill(func(docs ...index.Document) error {
+	// putNewer writes docs into the new index unless it holds a version at least as new.
+	putNewer := func(docs ...index.Document) error {
 		x.mu.RLock()
 		defer x.mu.RUnlock()
 		var fresh []index.Document
@@ -430,7 +441,13 @@ func (x *Index) Rebuild(ctx context.Context, fill func(put func(docs ...index.Do
 			}
 		}
 		return put(next, fresh)
-	})
+	}
+	err = fill(putNewer)
+	if err == nil {
+		// The sources list only what exists; the tombstones of what was deleted or erased come
+		// from the old index, so that a replay of their old events cannot bring them back.
+		err = each(x.live, boolean("deleted", true), func(docs []index.Document) error { return putNewer(docs...) })
+	}
 	if err == nil {
 		err = ctx.Err()
 	}

@@ -372,20 +372,19 @@ func (x *Index) Search(ctx context.Context, q index.Query) (index.Result, error)
 	return result, nil
 }
 
-// WithMember returns the live documents listing userID as a member.
-func (x *Index) WithMember(ctx context.Context, userID string) ([]index.Document, error) {
-	var out []index.Document
+// each calls fn with every document of target that the filters match, in id order, 500 at a time.
+func (x *Index) each(ctx context.Context, target string, filters []any, fn func([]index.Document) error) error {
 	var after []json.RawMessage
 	for {
 		body := map[string]any{"size": 500, "sort": []any{map[string]any{"id": "asc"}},
-			"query": map[string]any{"bool": map[string]any{"filter": []any{term("members", userID), term("deleted", false)}}}}
+			"query": map[string]any{"bool": map[string]any{"filter": filters}}}
 		if after != nil {
 			body["search_after"] = after
 		}
 		b, _ := json.Marshal(body)
-		raw, err := x.do(ctx, esapi.SearchRequest{Index: []string{x.alias}, Body: bytes.NewReader(b)})
+		raw, err := x.do(ctx, esapi.SearchRequest{Index: []string{target}, Body: bytes.NewReader(b)})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		var res struct {
 			Hits struct {
@@ -396,16 +395,27 @@ func (x *Index) WithMember(ctx context.Context, userID string) ([]index.Document
 			} `json:"hits"`
 		}
 		if err := json.Unmarshal(raw, &res); err != nil {
-			return nil, err
+			return err
 		}
+		docs := make([]index.Document, 0, len(res.Hits.Hits))
 		for _, h := range res.Hits.Hits {
-			out = append(out, h.Source.Document)
+			docs = append(docs, h.Source.Document)
 			after = h.Sort
 		}
-		if len(res.Hits.Hits) < 500 {
-			return out, nil
+		if err := fn(docs); err != nil || len(res.Hits.Hits) < 500 {
+			return err
 		}
 	}
+}
+
+// WithMember returns the live documents listing userID as a member.
+func (x *Index) WithMember(ctx context.Context, userID string) ([]index.Document, error) {
+	var out []index.Document
+	err := x.each(ctx, x.alias, []any{term("members", userID), term("deleted", false)}, func(docs []index.Document) error {
+		out = append(out, docs...)
+		return nil
+	})
+	return out, err
 }
 
 // Count is the number of live documents.
@@ -461,7 +471,8 @@ func (x *Index) Rebuild(ctx context.Context, fill func(put func(docs ...index.Do
 		x.building = ""
 		x.mu.Unlock()
 	}
-	err = fill(func(docs ...index.Document) error {
+	// putNewer writes docs into the new index unless it holds a version at least as new.
+	putNewer := func(docs ...index.Document) error {
 		x.mu.RLock()
 		defer x.mu.RUnlock()
 		ids := make([]string, 0, len(docs))
@@ -479,7 +490,18 @@ func (x *Index) Rebuild(ctx context.Context, fill func(put func(docs ...index.Do
 			}
 		}
 		return x.bulk(ctx, next, fresh)
-	})
+	}
+	err = fill(putNewer)
+	if err == nil {
+		// The sources list only what exists; the old index's tombstones keep a replay of a
+		// deleted aggregate's old events from bringing it back.
+		err = x.each(ctx, old, []any{term("deleted", true)}, func(docs []index.Document) error {
+			if len(docs) == 0 {
+				return nil
+			}
+			return putNewer(docs...)
+		})
+	}
 	if err == nil {
 		err = ctx.Err()
 	}

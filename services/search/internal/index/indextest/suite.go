@@ -343,6 +343,9 @@ func testRebuild(t *testing.T, x index.Index) {
 	seed(t, x, corpus()...)
 	stale := project("p-stale", "Stale Thing", index.Public, alice, day)
 	seed(t, x, stale)
+	// A deleted project: the sources no longer list it, but its tombstone must survive.
+	gone := index.Document{ID: "p-gone", Type: index.TypeProject, Deleted: true, Version: 7}
+	seed(t, x, gone)
 	fresh := project("p-public-2", "Billing Engine v2", index.Public, bob, day, "go")
 	fresh.Version = 5
 	var once sync.Once
@@ -375,6 +378,9 @@ func testRebuild(t *testing.T, x index.Index) {
 	}
 	if n, _ := x.Count(ctx); n != len(corpus()) {
 		t.Errorf("count after rebuild %d, want %d", n, len(corpus()))
+	}
+	if got, ok, err := x.Get(ctx, "p-gone"); err != nil || !ok || !got.Deleted || got.Version != 7 {
+		t.Errorf("the tombstone did not survive the rebuild: %+v, %v, %v", got, ok, err)
 	}
 	// A failing fill leaves the index as it was.
 	if err := x.Rebuild(ctx, func(func(...index.Document) error) error { return fmt.Errorf("source down") }); err == nil {
