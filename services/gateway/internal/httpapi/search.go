@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	searchv1 "github.com/acme/platform/contracts/gen/go/acme/search/v1"
 	"github.com/acme/platform/services/platform/errs"
@@ -34,6 +35,15 @@ type SearchHit struct {
 type FacetCount struct {
 	Value string `json:"value"`
 	Count int32  `json:"count"`
+}
+
+// optTime is an optional timestamp as JSON: absent when the backend sent none.
+func optTime(ts *timestamppb.Timestamp) *time.Time {
+	if ts == nil {
+		return nil
+	}
+	t := ts.AsTime().UTC()
+	return &t
 }
 
 // multi reads a filter given repeated (type=a&type=b) or comma-separated (type=a,b).
@@ -99,17 +109,9 @@ func (a *API) search(c *gin.Context) {
 	for _, h := range resp.GetHits() {
 		hit := SearchHit{ID: h.GetId(), Type: h.GetType(), Title: h.GetTitle(), Description: h.GetDescription(), Slug: h.GetSlug(),
 			Tags: h.GetTags(), Visibility: h.GetVisibility(), OwnerID: h.GetOwnerId(), Archived: h.GetArchived(),
-			Score: h.GetScore(), Highlights: map[string][]string{}}
+			CreatedAt: optTime(h.GetCreatedAt()), UpdatedAt: optTime(h.GetUpdatedAt()), Score: h.GetScore(), Highlights: map[string][]string{}}
 		if hit.Tags == nil {
 			hit.Tags = []string{}
-		}
-		if h.CreatedAt != nil {
-			t := h.GetCreatedAt().AsTime().UTC()
-			hit.CreatedAt = &t
-		}
-		if h.UpdatedAt != nil {
-			t := h.GetUpdatedAt().AsTime().UTC()
-			hit.UpdatedAt = &t
 		}
 		for field, s := range h.GetHighlights() {
 			hit.Highlights[field] = s.GetFragments()

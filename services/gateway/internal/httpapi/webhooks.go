@@ -2,21 +2,12 @@ package httpapi
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/gin-gonic/gin"
 
 	notificationsv1 "github.com/acme/platform/contracts/gen/go/acme/notifications/v1"
 	"github.com/acme/platform/services/platform/errs"
 )
-
-func optTime(t interface{ AsTime() time.Time }, set bool) *time.Time {
-	if !set {
-		return nil
-	}
-	v := t.AsTime().UTC()
-	return &v
-}
 
 func webhookView(w *notificationsv1.Webhook) gin.H {
 	types := w.GetEventTypes()
@@ -26,7 +17,7 @@ func webhookView(w *notificationsv1.Webhook) gin.H {
 	v := gin.H{"id": w.GetId(), "project_id": w.GetProjectId(), "url": w.GetUrl(), "event_types": types,
 		"enabled": w.GetEnabled(), "consecutive_failures": w.GetConsecutiveFailures(), "created_at": w.GetCreatedAt().AsTime().UTC()}
 	if w.DisabledAt != nil {
-		v["disabled_at"] = optTime(w.GetDisabledAt(), true)
+		v["disabled_at"] = w.GetDisabledAt().AsTime().UTC()
 		v["disabled_reason"] = w.GetDisabledReason()
 	}
 	return v
@@ -155,7 +146,7 @@ func (a *API) listDeliveries(c *gin.Context) {
 		v := gin.H{"id": d.GetId(), "event_id": d.GetEventId(), "event_type": d.GetEventType(), "status": d.GetStatus(),
 			"created_at": d.GetCreatedAt().AsTime().UTC(), "attempts": attempts}
 		if d.NextAttemptAt != nil {
-			v["next_attempt_at"] = optTime(d.GetNextAttemptAt(), true)
+			v["next_attempt_at"] = d.GetNextAttemptAt().AsTime().UTC()
 		}
 		out = append(out, v)
 	}
