@@ -38,18 +38,6 @@ func (c Caller) IsSystem() bool {
 	return strings.HasPrefix(c.UserID, SystemPrefix) && len(c.UserID) > len(SystemPrefix)
 }
 
-// RequireSystem returns the caller if it is a platform service, else a PermissionDenied error.
-func RequireSystem(ctx context.Context) (Caller, error) {
-	c, err := From(ctx)
-	if err != nil {
-		return c, err
-	}
-	if !c.IsSystem() {
-		return c, errs.PermissionDenied("auth.system_only", "only platform services may call this")
-	}
-	return c, nil
-}
-
 // IsAdmin reports whether the caller holds the platform admin role.
 func (c Caller) IsAdmin() bool {
 	for _, r := range c.Roles {

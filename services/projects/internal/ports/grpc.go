@@ -251,7 +251,7 @@ func (g GRPC) TransferOwnership(ctx context.Context, in *projectsv1.TransferOwne
 }
 
 func (g GRPC) ScanProjects(ctx context.Context, in *projectsv1.ScanProjectsRequest) (*projectsv1.ScanProjectsResponse, error) {
-	c, err := caller.RequireSystem(ctx)
+	c, err := caller.From(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -143,3 +143,11 @@ func TestSearch_RejectsBadRequests(t *testing.T) {
 		t.Error("a title-order token was accepted for created_at")
 	}
 }
+
+func TestReindex_OnlyForPlatformServices(t *testing.T) {
+	s := newService(t)
+	err := s.Reindex(context.Background(), caller.Caller{UserID: owner, Roles: []string{"admin"}}, func(Progress) error { return nil })
+	if err == nil {
+		t.Fatal("a user, even a platform admin, started a rebuild")
+	}
+}

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 
+	"github.com/acme/platform/services/platform/caller"
 	"github.com/acme/platform/services/platform/errs"
 	"github.com/acme/platform/services/search/internal/index"
 )
@@ -18,8 +19,12 @@ type Progress struct {
 
 // Reindex rebuilds the index from the source services. Events keep being applied meanwhile, to the
 // old index and the new one; the copy from a source never replaces a newer version an event wrote.
-// Only one rebuild runs at a time.
-func (s *Service) Reindex(ctx context.Context, report func(Progress) error) error {
+// Only platform services may start one (the reindex command calls as system:reindex), and only one
+// rebuild runs at a time.
+func (s *Service) Reindex(ctx context.Context, c caller.Caller, report func(Progress) error) error {
+	if !c.IsSystem() {
+		return errs.PermissionDenied("auth.system_only", "only platform services may rebuild the index")
+	}
 	if !s.rebuilding.TryLock() {
 		return errRebuilding
 	}

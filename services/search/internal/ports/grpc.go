@@ -74,10 +74,11 @@ func ts(t time.Time) *timestamppb.Timestamp {
 
 func (g GRPC) Reindex(_ *searchv1.ReindexRequest, stream searchv1.SearchService_ReindexServer) error {
 	ctx := stream.Context()
-	if _, err := caller.RequireSystem(ctx); err != nil {
+	c, err := caller.From(ctx)
+	if err != nil {
 		return errs.ToStatus(err).Err()
 	}
-	err := g.App.Reindex(ctx, func(p app.Progress) error {
+	err = g.App.Reindex(ctx, c, func(p app.Progress) error {
 		return stream.Send(&searchv1.ReindexResponse{Source: p.Source, Done: p.Done, Finished: p.Finished, Documents: p.Documents})
 	})
 	if err == nil || errors.Is(err, context.Canceled) {

@@ -161,7 +161,7 @@ func (g GRPC) EraseUser(ctx context.Context, _ *usersv1.EraseUserRequest) (*user
 }
 
 func (g GRPC) ScanUsers(ctx context.Context, in *usersv1.ScanUsersRequest) (*usersv1.ScanUsersResponse, error) {
-	c, err := caller.RequireSystem(ctx)
+	c, err := caller.From(ctx)
 	if err != nil {
 		return nil, err
 	}
