@@ -150,3 +150,16 @@ func login(t *testing.T, email, password string) session {
 	request(t, "POST", "/v1/auth/login", map[string]any{"email": email, "password": password}, nil).expect(t, http.StatusOK).decode(t, &s)
 	return s
 }
+
+// eventually calls done every interval until it returns true or within has passed, and reports
+// whether it did: the wait for an effect that travels through events. The caller asserts.
+func eventually(within, interval time.Duration, done func() bool) bool {
+	deadline := time.Now().Add(within)
+	for !done() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(interval)
+	}
+	return true
+}

@@ -71,17 +71,11 @@ func searchAs(t *testing.T, token string, query url.Values) searchResults {
 // searchUntil repeats a search until ok accepts the result (the index follows events), up to 15 s.
 func searchUntil(t *testing.T, token string, query url.Values, what string, ok func(searchResults) bool) searchResults {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		res := searchAs(t, token, query)
-		if ok(res) {
-			return res
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still %d results %v after 15s", what, res.Total, res.ids())
-		}
-		time.Sleep(20 * time.Millisecond)
+	var res searchResults
+	if !eventually(15*time.Second, 20*time.Millisecond, func() bool { res = searchAs(t, token, query); return ok(res) }) {
+		t.Fatalf("%s: still %d results %v after 15s", what, res.Total, res.ids())
 	}
+	return res
 }
 
 func newNamedAccount(t *testing.T, name string) account {
@@ -283,12 +277,8 @@ func TestSearch_EventToSearchableLatency(t *testing.T) {
 		p, _ := a.createProject(t, map[string]any{"name": word, "visibility": "private"})
 		created := time.Now()
 		var res searchResults
-		for res.Total == 0 {
-			if time.Since(created) > 15*time.Second {
-				t.Fatalf("%s not searchable after 15s", word)
-			}
-			time.Sleep(2 * time.Millisecond)
-			res = searchAs(t, a.token, url.Values{"q": {word}})
+		if !eventually(15*time.Second, 2*time.Millisecond, func() bool { res = searchAs(t, a.token, url.Values{"q": {word}}); return res.Total > 0 }) {
+			t.Fatalf("%s not searchable after 15s", word)
 		}
 		lat = append(lat, time.Since(created))
 		if res.Results[0].ID != p.ID {

@@ -55,16 +55,10 @@ func (r *receiver) requests() []received {
 
 func (r *receiver) waitFor(t *testing.T, n int, within time.Duration) []received {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		if got := r.requests(); len(got) >= n {
-			return got
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the receiver got %d requests in %v, want %d", len(r.requests()), within, n)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !eventually(within, 50*time.Millisecond, func() bool { return len(r.requests()) >= n }) {
+		t.Fatalf("the receiver got %d requests in %v, want %d", len(r.requests()), within, n)
 	}
+	return r.requests()
 }
 
 // verifySignature checks Acme-Signature the way the OpenAPI description tells customers to.
@@ -153,14 +147,10 @@ func TestWebhooks_SignedDeliveryRetriedUntilItSucceeds(t *testing.T) {
 	t.Logf("retries after %v and %v", gap1.Round(time.Millisecond), gap2.Round(time.Millisecond))
 
 	var log struct{ Deliveries []deliveryView }
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	eventually(10*time.Second, 100*time.Millisecond, func() bool {
 		owner.do(t, "GET", "/v1/projects/"+p.ID+"/webhooks/"+hook.ID+"/deliveries", nil).expect(t, http.StatusOK).decode(t, &log)
-		if len(log.Deliveries) == 1 && log.Deliveries[0].Status == "succeeded" || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return len(log.Deliveries) == 1 && log.Deliveries[0].Status == "succeeded"
+	})
 	if len(log.Deliveries) != 1 || log.Deliveries[0].Status != "succeeded" || log.Deliveries[0].ID != id || len(log.Deliveries[0].Attempts) != 3 {
 		t.Fatalf("delivery log %+v", log.Deliveries)
 	}
@@ -210,14 +200,10 @@ func TestWebhooks_DisabledAfterARunOfFailuresAndReenabled(t *testing.T) {
 	owner.do(t, "PATCH", "/v1/projects/"+p.ID, map[string]any{"name": "Flaky Receiver 2"}, "If-Match", `"1"`).expect(t, http.StatusOK)
 	rcv.waitFor(t, 3, 30*time.Second)
 	var list struct{ Webhooks []webhookView }
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	eventually(10*time.Second, 100*time.Millisecond, func() bool {
 		owner.do(t, "GET", "/v1/projects/"+p.ID+"/webhooks", nil).expect(t, http.StatusOK).decode(t, &list)
-		if len(list.Webhooks) == 1 && !list.Webhooks[0].Enabled || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return len(list.Webhooks) == 1 && !list.Webhooks[0].Enabled
+	})
 	if len(list.Webhooks) != 1 || list.Webhooks[0].Enabled || list.Webhooks[0].ConsecutiveFailures != 3 || list.Webhooks[0].DisabledReason == "" {
 		t.Fatalf("after three failures: %+v", list.Webhooks)
 	}
@@ -284,18 +270,11 @@ func TestWebhooks_SlackMessageFromProjectSettings(t *testing.T) {
 	path := fmt.Sprintf("/services/T0/B0/%d", time.Now().UnixNano())
 	p, _ := owner.createProject(t, map[string]any{"name": "Chatty Project", "settings": map[string]any{
 		"notifications": map[string]any{"slack": true, "slack_webhook_url": "https://hooks.slack.com" + path}}})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if msgs := env.slack.messages(path); len(msgs) > 0 {
-			if !strings.Contains(msgs[0], "Chatty Project") {
-				t.Errorf("slack message %q", msgs[0])
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no Slack message for project %s", p.ID)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !eventually(20*time.Second, 50*time.Millisecond, func() bool { return len(env.slack.messages(path)) > 0 }) {
+		t.Fatalf("no Slack message for project %s", p.ID)
+	}
+	if msg := env.slack.messages(path)[0]; !strings.Contains(msg, "Chatty Project") {
+		t.Errorf("slack message %q", msg)
 	}
 }
 
