@@ -25,7 +25,7 @@ FUZZTIME ?= 10s
 help:
 	@echo "make run    - infrastructure, sidecar, then every app of dapr.yaml with its daprd (Ctrl-C stops all)"
 	@echo "make test   - infrastructure, sidecar, lint, unit and repository tests, fuzzing, e2e against the real topology"
-	@echo "make infra  - PostgreSQL, Redis and the Kafka-protocol broker on 127.0.0.1, dev secrets, databases"
+	@echo "make infra  - PostgreSQL, Redis, Apache Kafka, S3 and mail on 127.0.0.1, dev secrets, databases"
 	@echo "make sidecar- build daprd v1.16.0 from the module proxy (cached in $(CACHE))"
 	@echo "make proto  - regenerate contracts/gen/go from contracts/proto"
 
@@ -36,6 +36,7 @@ run: infra
 
 test: infra lint check-generated
 	@daprd=$$(deploy/local/sidecar.sh) && s3=$$(deploy/local/gobin.sh $(VERSITYGW)) && mail=$$(deploy/local/gobin.sh $(MAILPIT)) && \
+	  export KAFKA_CLASSPATH=$$(deploy/local/java.sh kafka) && \
 	  DAPRD="$$daprd" go test -count=1 -timeout 15m $$(go list ./... | grep -v /tests/e2e) && \
 	  $(MAKE) --no-print-directory fuzz && \
 	  DAPRD="$$daprd" VERSITYGW="$$s3" MAILPIT="$$mail" go test -count=1 -timeout 15m -v ./tests/e2e/...

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make infra: the local infrastructure on 127.0.0.1, idempotent. A server already answering on its
-# port is used as it is; a missing one is installed through apt (PostgreSQL, Redis) or built from the
-# Go module proxy (everything else) and started with its data under .data/ (ignored by git).
+# port is used as it is; a missing one is installed through apt (PostgreSQL, Redis, Java and Maven),
+# resolved from Maven Central (Apache Kafka) or built from the Go module proxy (everything else) and
+# started with its data under .data/ (ignored by git).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -57,10 +58,18 @@ redis() {
   start redis 6379 redis-server --bind 127.0.0.1 --port 6379 --save "" --appendonly no --dir "$DATA/infra" --daemonize no
 }
 
+# Java runs the Java servers (Kafka; OpenSearch in the tests); Maven resolves their jars.
+java_tools() {
+  command -v java >/dev/null || apt_install openjdk-17-jre-headless
+  command -v mvn >/dev/null || apt_install maven
+}
+
 postgres
 redis
+java_tools
 #     name   port  command
-start kafka  9092  "$(go_bin ./deploy/local/cmd/kafka)" -port 9092 -data "$DATA/kafka"
+start kafka  9092  "$(go_bin ./deploy/local/cmd/kafka)" -port 9092 -controller-port 9093 -data "$DATA/kafka" \
+                   -classpath "$(deploy/local/java.sh kafka)"
 mkdir -p "$DATA/infra/s3/acme-audit-archive" # a versitygw posix bucket is a folder
 start s3     7070  env ROOT_ACCESS_KEY_ID=acme-local-dev ROOT_SECRET_ACCESS_KEY=acme-local-dev-secret \
                    "$(go_bin github.com/versity/versitygw/cmd/versitygw@v1.8.0)" --port 127.0.0.1:7070 posix "$DATA/infra/s3"

@@ -1,8 +1,8 @@
 // Package e2e tests the platform black-box: it starts the topology the way make run does (the same
-// launcher, dapr.yaml and components, real daprd sidecars, a Kafka-protocol broker, Redis and
+// launcher, dapr.yaml and components, real daprd sidecars, Apache Kafka, Redis and
 // PostgreSQL) and talks to it through the gateway's REST API.
 //
-// Isolation from a running make run: the suite runs its own broker in-process, fresh databases, its own
+// Isolation from a running make run: the suite runs its own Kafka broker, fresh databases, its own
 // Redis database, name-resolution file and secrets file, and free ports for every process.
 package e2e
 
@@ -31,6 +31,7 @@ var env struct {
 	topo       *launcher.Topology
 	gatewayURL string
 	brokerAddr string
+	broker     *kafkabroker.Broker
 	signingKid string
 	signingKey ed25519.PrivateKey
 	// The gateway's HTTPS address and the certificate it serves.
@@ -74,13 +75,20 @@ func run(m *testing.M) (code int) {
 	defer os.RemoveAll(work)
 	logDir := filepath.Join(root, ".data", "e2e", "logs", time.Now().Format("20060102-150405"))
 
-	broker, err := kafkabroker.Start(kafkabroker.Options{Partitions: 3})
-	if err != nil {
+	// Apache Kafka of the suite's own, on free ports, with its data in the work directory; the crash
+	// tests kill and restart it.
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer broker.Close()
-	env.brokerAddr = broker.ListenAddrs()[0]
+	env.broker, err = kafkabroker.Start(kafkabroker.Options{Partitions: 3, DataDir: filepath.Join(work, "kafka"),
+		Log: filepath.Join(logDir, "kafka.log")})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer env.broker.Close()
+	env.brokerAddr = env.broker.Addr
 
 	// An S3-compatible server of the suite's own, as make infra runs one; a bucket is a folder.
 	s3, err := startS3(work)
