@@ -50,28 +50,39 @@ func NewCodecFS(fsys fs.FS) (*Codec, error) {
 		if err := checkPayloadTypes(topic, reader); err != nil {
 			return nil, err
 		}
-		fp, err := Fingerprint(reader)
-		if err != nil {
+		fp := Fingerprint(reader)
+		ts := &topicSchemas{reader: reader, writers: map[string]avro.Schema{}, header: append(append([]byte{}, magic...), fp...)}
+		if err := ts.addWriter(reader); err != nil {
 			return nil, err
 		}
-		ts := &topicSchemas{reader: reader, writers: map[string]avro.Schema{string(fp): reader}, header: append(append([]byte{}, magic...), fp...)}
 		old, _ := fs.Glob(fsys, path.Join("history", topic, "*.avsc"))
 		for _, name := range old {
 			w, err := parseFile(fsys, name)
 			if err != nil {
 				return nil, err
 			}
-			wfp, err := Fingerprint(w)
-			if err != nil {
+			if err := ts.addWriter(w); err != nil {
 				return nil, err
-			}
-			if _, known := ts.writers[string(wfp)]; !known {
-				ts.writers[string(wfp)] = w
 			}
 		}
 		c.topics[topic] = ts
 	}
 	return c, nil
+}
+
+// addWriter makes datums written with w readable, by its fingerprint and by the legacy one; a schema
+// already known by a fingerprint keeps it (the current schema is added first).
+func (ts *topicSchemas) addWriter(w avro.Schema) error {
+	legacy, err := legacyFingerprint(w)
+	if err != nil {
+		return err
+	}
+	for _, fp := range [][]byte{Fingerprint(w), legacy} {
+		if _, known := ts.writers[string(fp)]; !known {
+			ts.writers[string(fp)] = w
+		}
+	}
+	return nil
 }
 
 // checkPayloadTypes makes sure every branch of the payload union has a Go type.
@@ -113,12 +124,6 @@ func parseFile(fsys fs.FS, name string) (avro.Schema, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return s, nil
-}
-
-// Fingerprint is the schema's CRC-64-AVRO fingerprint, little-endian, as single-object encoding
-// writes it.
-func Fingerprint(s avro.Schema) ([]byte, error) {
-	return s.FingerprintUsing(avro.CRC64AvroLE)
 }
 
 // Schema returns a topic's current schema.
