@@ -36,7 +36,7 @@ run: infra
 
 test: infra lint check-generated
 	@daprd=$$(deploy/local/sidecar.sh) && s3=$$(deploy/local/gobin.sh $(VERSITYGW)) && mail=$$(deploy/local/gobin.sh $(MAILPIT)) && \
-	  export KAFKA_CLASSPATH=$$(deploy/local/java.sh kafka) && \
+	  export KAFKA_CLASSPATH=$$(deploy/local/java.sh kafka) OPENSEARCH_CLASSPATH=$$(deploy/local/java.sh opensearch) && \
 	  export POLYGLOT_PYTHON=$$(deploy/local/venv.sh tests/polyglot/requirements.txt) && \
 	  DAPRD="$$daprd" go test -count=1 -timeout 15m $$(go list ./... | grep -v /tests/e2e) && \
 	  $(MAKE) --no-print-directory fuzz && \

@@ -58,9 +58,10 @@ redis() {
   start redis 6379 redis-server --bind 127.0.0.1 --port 6379 --save "" --appendonly no --dir "$DATA/infra" --daemonize no
 }
 
-# Java runs the Java servers (Kafka; OpenSearch in the tests); Maven resolves their jars.
+# Java runs the Java servers (Kafka; OpenSearch in the tests, whose small launcher javac compiles);
+# Maven resolves their jars from Maven Central.
 java_tools() {
-  command -v java >/dev/null || apt_install openjdk-17-jre-headless
+  command -v javac >/dev/null || apt_install openjdk-17-jdk-headless
   command -v mvn >/dev/null || apt_install maven
 }
 

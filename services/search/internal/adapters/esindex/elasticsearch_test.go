@@ -9,18 +9,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acme/platform/deploy/local/searchnode"
 	"github.com/acme/platform/services/search/internal/index"
 	"github.com/acme/platform/services/search/internal/index/indextest"
 )
 
 var seq atomic.Int64
 
-// TestConformance runs the suite against the Elasticsearch server at ELASTICSEARCH_URL. This
-// project's machines have none, so make test reports this test as skipped, never as passed.
+// TestConformance runs the suite against a real server: the Elasticsearch at ELASTICSEARCH_URL where
+// one is named, otherwise an OpenSearch node of the test's own (Elasticsearch 8 is not obtainable on
+// this project's machines; OpenSearch is, from Maven Central).
 func TestConformance(t *testing.T) {
 	url := os.Getenv("ELASTICSEARCH_URL")
 	if url == "" {
-		t.Skip("ELASTICSEARCH_URL is not set: no Elasticsearch server to run the conformance suite against")
+		node, err := searchnode.Start(searchnode.Options{Dir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(node.Close)
+		url = node.URL
 	}
 	indextest.Run(t, func(t *testing.T) index.Index {
 		ctx := context.Background()

@@ -1,6 +1,6 @@
-// Package indextest is the conformance suite every index.Index adapter passes (the embedded one in
-// make test; Elasticsearch when ELASTICSEARCH_URL is set), after watermill's pubsub/tests: one set of
-// behaviours, run against each backend.
+// Package indextest is the conformance suite every index.Index adapter passes (in make test: the
+// embedded one, and the Elasticsearch one against OpenSearch, or the Elasticsearch server at
+// ELASTICSEARCH_URL), after watermill's pubsub/tests: one set of behaviours, run against each backend.
 package indextest
 
 import (
@@ -102,6 +102,7 @@ func Run(t *testing.T, open Open) {
 		{"PutAndGet_RoundTripsTheDocument", testPutGet},
 		{"Permissions_AreInTheQuery", testPermissions},
 		{"FullText_ToleratesTyposAndHighlights", testFullText},
+		{"Highlights_EscapeMarkupOfTheDocument", testHighlightsEscape},
 		{"Filters_Narrow", testFilters},
 		{"Facets_CountOnlyWhatTheViewerMaySee", testFacets},
 		{"Sort_AndCursorPagesCoverEverythingOnce", testPaging},
@@ -169,6 +170,40 @@ func testFullText(t *testing.T, x index.Index) {
 	res = search(t, x, index.Query{Viewer: alicev, Text: "roadmap", Size: 50})
 	if len(res.Hits) == 0 || res.Hits[0].Document.ID != "p-public-1" {
 		t.Errorf("roadmap: first hit %v, want p-public-1", ids(res))
+	}
+}
+
+// Highlights go to browsers as HTML: markup in a title, a description or a display name comes back
+// escaped, and only the index's own <mark> tags are markup.
+func testHighlightsEscape(t *testing.T, x index.Index) {
+	evil := project("p-evil", `<img src=x onerror=alert(1)> Rocket`, index.Public, alice, day)
+	evil.Description = `Rocket & <script>alert("d")</script> notes`
+	person := user(bob, `Bob <b onmouseover=alert(2)>Rocket</b>`, day)
+	seed(t, x, evil, person)
+	res := search(t, x, index.Query{Viewer: index.Viewer{UserID: carol}, Text: "rocket", Size: 50})
+	expectIDs(t, "rocket", res, "p-evil", bob)
+	for _, h := range res.Hits {
+		if len(h.Highlights) == 0 {
+			t.Errorf("%s: no highlights", h.Document.ID)
+		}
+		for field, frags := range h.Highlights {
+			for _, f := range frags {
+				bare := strings.NewReplacer(index.MarkOpen, "", index.MarkClose, "").Replace(f)
+				if strings.ContainsAny(bare, "<>") || strings.Contains(bare, `"`) {
+					t.Errorf("%s %s: highlight %q carries markup of the document", h.Document.ID, field, f)
+				}
+				if strings.Contains(bare, "&") && !strings.Contains(bare, "&lt;") && !strings.Contains(bare, "&amp;") &&
+					!strings.Contains(bare, "&quot;") && !strings.Contains(bare, "&#") {
+					t.Errorf("%s %s: highlight %q has an unescaped ampersand", h.Document.ID, field, f)
+				}
+			}
+		}
+	}
+	// The stored document itself is unchanged: escaping is the highlight's, not the data's.
+	for _, h := range res.Hits {
+		if h.Document.ID == "p-evil" && h.Document.Title != evil.Title {
+			t.Errorf("stored title %q, want %q", h.Document.Title, evil.Title)
+		}
 	}
 }
 
