@@ -40,7 +40,10 @@ test: infra lint check-generated
 	  export POLYGLOT_PYTHON=$$(deploy/local/venv.sh tests/polyglot/requirements.txt) && \
 	  DAPRD="$$daprd" go test -count=1 -timeout 15m $$(go list ./... | grep -v /tests/e2e) && \
 	  $(MAKE) --no-print-directory fuzz && \
-	  DAPRD="$$daprd" VERSITYGW="$$s3" MAILPIT="$$mail" go test -count=1 -timeout 15m -v ./tests/e2e/...
+	  DAPRD="$$daprd" VERSITYGW="$$s3" MAILPIT="$$mail" go test -count=1 -timeout 15m -v ./tests/e2e/... && \
+	  echo "e2e: the search tests again, with search on its Elasticsearch adapter against OpenSearch" && \
+	  E2E_SEARCH_BACKEND=elasticsearch DAPRD="$$daprd" VERSITYGW="$$s3" MAILPIT="$$mail" \
+	    go test -count=1 -timeout 15m -v -run '^TestSearch_' ./tests/e2e/
 
 infra:
 	@deploy/local/infra.sh

@@ -23,6 +23,7 @@ import (
 	"github.com/acme/platform/deploy/local/devsecrets"
 	"github.com/acme/platform/deploy/local/kafkabroker"
 	"github.com/acme/platform/deploy/local/launcher"
+	"github.com/acme/platform/deploy/local/searchnode"
 	"github.com/acme/platform/services/platform/postgres"
 )
 
@@ -166,6 +167,21 @@ func run(m *testing.M) (code int) {
 	env.auditDB = appEnv["audit"]["DATABASE_URL"]
 	env.usersDB, env.projectsDB = appEnv["users"]["DATABASE_URL"], appEnv["projects"]["DATABASE_URL"]
 	appEnv["search"] = map[string]string{"SEARCH_INDEX_DIR": filepath.Join(work, "search-index")}
+	// E2E_SEARCH_BACKEND=elasticsearch runs search on its Elasticsearch adapter against an OpenSearch
+	// node of the suite's own (make test runs the search tests once that way).
+	if backend := os.Getenv("E2E_SEARCH_BACKEND"); backend == "elasticsearch" {
+		node, err := searchnode.Start(searchnode.Options{Dir: filepath.Join(work, "opensearch"), Log: filepath.Join(logDir, "opensearch.log")})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			return 1
+		}
+		defer node.Close()
+		appEnv["search"] = map[string]string{"SEARCH_BACKEND": "elasticsearch", "ELASTICSEARCH_URL": node.URL}
+		fmt.Println("e2e: search runs on its Elasticsearch adapter against OpenSearch at", node.DirectURL)
+	} else if backend != "" && backend != "bleve" {
+		fmt.Fprintln(os.Stderr, "e2e: E2E_SEARCH_BACKEND must be bleve or elasticsearch, not", backend)
+		return 1
+	}
 	resources := filepath.Join(work, "components")
 	err = launcher.CopyResources(filepath.Join(root, "components", "local"), resources, []launcher.Override{
 		{Name: "pubsub", Key: "scopes", Value: "eventsink"},

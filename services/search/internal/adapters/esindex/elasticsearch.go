@@ -126,7 +126,10 @@ func toSource(d index.Document) source {
 	return source{Document: d, TitleKey: index.TitleKey(d.Title)}
 }
 
-func (x *Index) bulk(ctx context.Context, target string, docs []index.Document) error {
+// bulk indexes docs into target. refresh is the bulk API's refresh: "wait_for" makes them searchable
+// before it returns (what an event needs), "false" leaves that to the next refresh (a rebuild's new
+// index, which nothing searches until it is refreshed and swapped in).
+func (x *Index) bulk(ctx context.Context, target string, docs []index.Document, refresh string) error {
 	if len(docs) == 0 {
 		return nil
 	}
@@ -138,7 +141,7 @@ func (x *Index) bulk(ctx context.Context, target string, docs []index.Document) 
 			return err
 		}
 	}
-	body, err := x.do(ctx, esapi.BulkRequest{Body: &b, Refresh: "wait_for"})
+	body, err := x.do(ctx, esapi.BulkRequest{Body: &b, Refresh: refresh})
 	if err != nil {
 		return err
 	}
@@ -168,11 +171,11 @@ func (x *Index) bulk(ctx context.Context, target string, docs []index.Document) 
 func (x *Index) Put(ctx context.Context, docs ...index.Document) error {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	if err := x.bulk(ctx, x.alias, docs); err != nil {
+	if err := x.bulk(ctx, x.alias, docs, "wait_for"); err != nil {
 		return err
 	}
 	if x.building != "" {
-		return x.bulk(ctx, x.building, docs)
+		return x.bulk(ctx, x.building, docs, "false")
 	}
 	return nil
 }
@@ -492,7 +495,9 @@ func (x *Index) Rebuild(ctx context.Context, fill func(put func(docs ...index.Do
 				fresh = append(fresh, d)
 			}
 		}
-		return x.bulk(ctx, next, fresh)
+		// mget reads in real time, so the version check sees what this rebuild wrote before any
+		// refresh; waiting for a refresh per batch made a rebuild cost a second per document.
+		return x.bulk(ctx, next, fresh, "false")
 	}
 	err = fill(putNewer)
 	if err == nil {
@@ -507,6 +512,10 @@ func (x *Index) Rebuild(ctx context.Context, fill func(put func(docs ...index.Do
 	}
 	if err == nil {
 		err = ctx.Err()
+	}
+	if err == nil {
+		// Searchable before it takes the alias.
+		_, err = x.do(ctx, esapi.IndicesRefreshRequest{Index: []string{next}})
 	}
 	if err != nil {
 		stop()
