@@ -491,6 +491,24 @@ func (t *Topology) StopApp(id string) error {
 	return nil
 }
 
+// KillApp ends an app and its sidecar with SIGKILL, as a crash would: no graceful shutdown, no
+// deregistration, nothing flushed. StartAgain brings them back.
+func (t *Topology) KillApp(id string) error {
+	a := t.App(id)
+	if a == nil {
+		return fmt.Errorf("no app %q", id)
+	}
+	a.signal(a.appCmd, syscall.SIGKILL)
+	a.signal(a.daprCmd, syscall.SIGKILL)
+	<-a.exited
+	for _, c := range a.logs {
+		c.Close()
+	}
+	a.logs = nil
+	a.State = "killed"
+	return nil
+}
+
 // StartAgain restarts a stopped app with its sidecar and waits until both are healthy.
 func (t *Topology) StartAgain(ctx context.Context, id string) error {
 	a := t.App(id)
