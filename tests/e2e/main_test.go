@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/acme/platform/deploy/local/devsecrets"
+	"github.com/acme/platform/deploy/local/freeport"
 	"github.com/acme/platform/deploy/local/kafkabroker"
 	"github.com/acme/platform/deploy/local/launcher"
 	"github.com/acme/platform/deploy/local/searchnode"
@@ -120,7 +121,7 @@ func run(m *testing.M) (code int) {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	tlsPort, err := freePort()
+	tlsPort, err := freeport.Get()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -201,7 +202,7 @@ func run(m *testing.M) (code int) {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	sinkPort, err := freePort()
+	sinkPort, err := freeport.Get()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -277,15 +278,6 @@ const adminEmail = "e2e-admin@example.com"
 // addressFailureLimit is the failed sign-ins one client address may make per window in this suite.
 const addressFailureLimit = 30
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 type mailServer struct {
 	api, smtpPort string
 	stop          func()
@@ -293,11 +285,11 @@ type mailServer struct {
 
 // startMailpit runs Mailpit (built by make test, path in MAILPIT) with SMTP and its API on free ports.
 func startMailpit() (*mailServer, error) {
-	smtpPort, err := freePort()
+	smtpPort, err := freeport.Get()
 	if err != nil {
 		return nil, err
 	}
-	httpPort, err := freePort()
+	httpPort, err := freeport.Get()
 	if err != nil {
 		return nil, err
 	}
@@ -317,7 +309,7 @@ type s3Server struct {
 // startS3 runs versitygw (built by make test, path in VERSITYGW) on a free port, with the archive
 // bucket as a folder under dir.
 func startS3(dir string) (*s3Server, error) {
-	port, err := freePort()
+	port, err := freeport.Get()
 	if err != nil {
 		return nil, err
 	}

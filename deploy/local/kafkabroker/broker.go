@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/acme/platform/deploy/local/freeport"
 )
 
 // Options shape the broker.
@@ -76,7 +78,7 @@ func Command(o Options) (*Options, []string, error) {
 	}
 	for _, p := range []*int{&o.Port, &o.ControllerPort} {
 		if *p == 0 {
-			if *p, err = freePort(); err != nil {
+			if *p, err = freeport.Get(); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -245,13 +247,4 @@ func clusterID() string {
 			return id
 		}
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

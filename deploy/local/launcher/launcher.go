@@ -469,16 +469,25 @@ func (t *Topology) Stop() {
 	}
 }
 
-// StopApp stops one app and its sidecar; StartAgain brings them back on the same ports.
-func (t *Topology) StopApp(id string) error {
+// StopApp stops one app and its sidecar (SIGTERM, SIGKILL after the grace period); StartAgain
+// brings them back on the same ports.
+func (t *Topology) StopApp(id string) error { return t.end(id, syscall.SIGTERM, "stopped") }
+
+// KillApp ends an app and its sidecar with SIGKILL, as a crash would: no graceful shutdown, no
+// deregistration, nothing flushed. StartAgain brings them back.
+func (t *Topology) KillApp(id string) error { return t.end(id, syscall.SIGKILL, "killed") }
+
+func (t *Topology) end(id string, sig syscall.Signal, state string) error {
 	a := t.App(id)
 	if a == nil {
 		return fmt.Errorf("no app %q", id)
 	}
-	a.signal(a.appCmd, syscall.SIGTERM)
-	a.signal(a.daprCmd, syscall.SIGTERM)
+	a.signal(a.appCmd, sig)
+	a.signal(a.daprCmd, sig)
 	pg := []int{a.appCmd.Process.Pid, a.daprCmd.Process.Pid}
-	t.waitGroups(pg, 12*time.Second)
+	if sig != syscall.SIGKILL {
+		t.waitGroups(pg, 12*time.Second)
+	}
 	for _, p := range pg {
 		_ = syscall.Kill(-p, syscall.SIGKILL)
 	}
@@ -487,25 +496,7 @@ func (t *Topology) StopApp(id string) error {
 		c.Close()
 	}
 	a.logs = nil
-	a.State = "stopped"
-	return nil
-}
-
-// KillApp ends an app and its sidecar with SIGKILL, as a crash would: no graceful shutdown, no
-// deregistration, nothing flushed. StartAgain brings them back.
-func (t *Topology) KillApp(id string) error {
-	a := t.App(id)
-	if a == nil {
-		return fmt.Errorf("no app %q", id)
-	}
-	a.signal(a.appCmd, syscall.SIGKILL)
-	a.signal(a.daprCmd, syscall.SIGKILL)
-	<-a.exited
-	for _, c := range a.logs {
-		c.Close()
-	}
-	a.logs = nil
-	a.State = "killed"
+	a.State = state
 	return nil
 }
 

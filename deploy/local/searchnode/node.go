@@ -26,6 +26,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/acme/platform/deploy/local/freeport"
 )
 
 // Options shape the node.
@@ -79,11 +81,11 @@ func Start(o Options) (*Node, error) {
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, err
 	}
-	httpPort, err := freePort()
+	httpPort, err := freeport.Get()
 	if err != nil {
 		return nil, err
 	}
-	transportPort, err := freePort()
+	transportPort, err := freeport.Get()
 	if err != nil {
 		return nil, err
 	}
@@ -205,13 +207,4 @@ func java(tool string) string {
 		return filepath.Join(h, "bin", tool)
 	}
 	return tool
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
