@@ -11,8 +11,11 @@ out=$CACHE/classpath/$1-$( (cat "$dir/pom.xml" "$script") | sha256sum | cut -c1-
 if [ ! -s "$out" ]; then
   mkdir -p "$CACHE/classpath"
   echo "java: resolving $1 from Maven Central into $CACHE/m2" >&2
-  mvn -B -q -Dstyle.color=never -f "$dir/pom.xml" -Dmaven.repo.local="$CACHE/m2" dependency:build-classpath \
-    -Dmdep.outputFile="$out.tmp" >&2
+  if ! mvn -B -q -Dstyle.color=never -f "$dir/pom.xml" -Dmaven.repo.local="$CACHE/m2" dependency:build-classpath \
+    -Dmdep.outputFile="$out.tmp" >"$out.log" 2>&1; then
+    cat "$out.log" >&2
+    exit 1
+  fi
   mv "$out.tmp" "$out"
 fi
 echo "$out"
