@@ -20,7 +20,7 @@ KUSTOMIZE_VERSION := v5.8.1
 # Bounded fuzzing per target in make test.
 FUZZTIME ?= 10s
 
-.PHONY: help run test infra sidecar tools proto lint check-generated unit e2e fuzz clean
+.PHONY: help run test infra sidecar tools proto subscriptions lint check-generated unit e2e fuzz clean
 
 help:
 	@echo "make run    - infrastructure, sidecar, then every app of dapr.yaml with its daprd (Ctrl-C stops all)"
@@ -28,6 +28,7 @@ help:
 	@echo "make infra  - PostgreSQL, Redis, Apache Kafka, S3 and mail on 127.0.0.1, dev secrets, databases"
 	@echo "make sidecar- build daprd v1.16.0 from the module proxy (cached in $(CACHE))"
 	@echo "make proto  - regenerate contracts/gen/go from contracts/proto"
+	@echo "make subscriptions - regenerate components/*/subscriptions.yaml from contracts/consumers/consumers.yaml"
 
 # The launcher is built and exec'd (not `go run`), so SIGTERM and Ctrl-C reach it directly.
 run: infra
@@ -63,6 +64,11 @@ $(TOOLS)/kustomize:
 
 proto: tools
 	cd contracts && rm -rf gen/go && PATH=$(TOOLS):$$PATH buf generate
+
+# The Dapr Subscription resources of both environments, from the one declaration of consumers; a unit
+# test fails when they are stale.
+subscriptions:
+	go run ./deploy/local/cmd/subscriptions
 
 # The committed generated code must be what the generators make of the contracts now.
 check-generated: tools

@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"time"
 
 	auditv1 "github.com/acme/platform/contracts/gen/go/acme/audit/v1"
@@ -13,7 +12,6 @@ import (
 	"github.com/acme/platform/services/audit/internal/app"
 	"github.com/acme/platform/services/audit/internal/ports"
 	"github.com/acme/platform/services/audit/migrations"
-	"github.com/acme/platform/services/platform/config"
 	"github.com/acme/platform/services/platform/daprkit"
 	"github.com/acme/platform/services/platform/deadletter"
 	"github.com/acme/platform/services/platform/events"
@@ -24,7 +22,8 @@ import (
 
 func main() { server.Main("audit", run) }
 
-func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
+func run(ctx context.Context, a *server.App) error {
+	env, log := a.Env, a.Log
 	var (
 		addr   = server.ListenAddr(env, "50103")
 		dbURL  = env.Required("DATABASE_URL")
@@ -42,7 +41,7 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	a.OnStop(pool.Close)
 	codec, err := events.NewCodec()
 	if err != nil {
 		return err
@@ -59,10 +58,10 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		defer dc.Close()
+		a.OnStop(dc.Close)
 		archiver := app.Archiver{Store: store, Objects: adapters.DaprObjects{Client: dc, Binding: archiveBinding},
 			MaxRecords: archiveMax, Log: log, Now: time.Now}
-		go archiver.Run(ctx, archiveInterval)
+		a.Go("audit archiver", func(ctx context.Context) error { archiver.Run(ctx, archiveInterval); return nil })
 	}
 
 	srv, health := server.NewGRPC(log)
@@ -74,9 +73,8 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	}
 	opsv1.RegisterDeadLetterServiceServer(srv, deadletter.Server{Store: dead})
 	handler := subscriber.Events(codec, ports.Events{App: svc, Log: log}.Handle)
-	for _, topic := range []string{events.TopicAudit, events.TopicUsers, events.TopicBilling} {
-		subs.Handle(pubsub, topic, handler)
-		subs.Handle(pubsub, deadletter.Topic(topic, "audit"), dead.Handle)
+	if err := subs.Consume(pubsub, "audit", handler, dead.Handle); err != nil {
+		return err
 	}
 	subs.Register(srv)
 	return server.ServeGRPC(ctx, log, addr, srv, health)

@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/acme/platform/contracts/consumers"
 	auditv1 "github.com/acme/platform/contracts/gen/go/acme/audit/v1"
 	notificationsv1 "github.com/acme/platform/contracts/gen/go/acme/notifications/v1"
 	opsv1 "github.com/acme/platform/contracts/gen/go/acme/ops/v1"
@@ -26,14 +26,14 @@ import (
 	searchv1 "github.com/acme/platform/contracts/gen/go/acme/search/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
 	"github.com/acme/platform/services/gateway/internal/httpapi"
-	"github.com/acme/platform/services/platform/config"
 	"github.com/acme/platform/services/platform/daprkit"
 	"github.com/acme/platform/services/platform/server"
 )
 
 func main() { server.Main("gateway", run) }
 
-func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
+func run(ctx context.Context, a *server.App) error {
+	env, log := a.Env, a.Log
 	var (
 		addr        = server.ListenAddr(env, "8080")
 		tlsPort     = env.String("TLS_PORT", "")
@@ -49,13 +49,17 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		proxies     = env.List("TRUSTED_PROXIES", nil)
 		// Apps that serve acme.privacy.v1 and so take part in data exports.
 		personalDataApps = env.List("PERSONAL_DATA_APPS", []string{"users", "projects"})
-		// Apps that consume events and keep dead letters (acme.ops.v1).
-		consumerApps = env.List("CONSUMER_APPS", []string{"audit", "projects", "notifications", "search"})
-		sidecar      = daprkit.FromEnv(env)
+		sidecar          = daprkit.FromEnv(env)
 	)
 	if err := env.Err(); err != nil {
 		return err
 	}
+	// Apps that consume events and keep dead letters (acme.ops.v1): those contracts/consumers declares.
+	declared, err := consumers.Load()
+	if err != nil {
+		return err
+	}
+	consumerApps := declared.Names()
 	if (tlsPort == "") != (tlsSecret == "") {
 		return errors.New("TLS_PORT and TLS_SECRET go together")
 	}
@@ -70,7 +74,7 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 			return err
 		}
 		rdb := redis.NewClient(&redis.Options{Addr: redisAddr, DB: redisDB, Password: os.Getenv("REDIS_PASSWORD")})
-		defer rdb.Close()
+		a.Closes(rdb)
 		limits = &httpapi.RateLimits{Limiter: redis_rate.NewLimiter(rdb), Auth: auth, API: api, Prefix: limitPrefix, Log: log}
 		log.Info("rate limits", "auth_per_address", auth.String(), "api_per_user", api.String())
 	} else {
@@ -81,30 +85,30 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer usersConn.Close()
+	a.Closes(usersConn)
 	projectsConn, err := sidecar.DialApp("projects")
 	if err != nil {
 		return err
 	}
-	defer projectsConn.Close()
+	a.Closes(projectsConn)
 
 	auditConn, err := sidecar.DialApp("audit")
 	if err != nil {
 		return err
 	}
-	defer auditConn.Close()
+	a.Closes(auditConn)
 
 	notificationsConn, err := sidecar.DialApp("notifications")
 	if err != nil {
 		return err
 	}
-	defer notificationsConn.Close()
+	a.Closes(notificationsConn)
 
 	searchConn, err := sidecar.DialApp("search")
 	if err != nil {
 		return err
 	}
-	defer searchConn.Close()
+	a.Closes(searchConn)
 
 	personal := map[string]privacyv1.PersonalDataServiceClient{}
 	for _, app := range personalDataApps {
@@ -112,7 +116,7 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		defer conn.Close()
+		a.Closes(conn)
 		personal[app] = privacyv1.NewPersonalDataServiceClient(conn)
 	}
 
@@ -122,7 +126,7 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		if err != nil {
 			return err
 		}
-		defer conn.Close()
+		a.Closes(conn)
 		deadLetters[app] = opsv1.NewDeadLetterServiceClient(conn)
 	}
 

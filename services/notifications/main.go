@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,7 +20,6 @@ import (
 	"github.com/acme/platform/services/notifications/internal/app"
 	"github.com/acme/platform/services/notifications/internal/ports"
 	"github.com/acme/platform/services/notifications/templates"
-	"github.com/acme/platform/services/platform/config"
 	"github.com/acme/platform/services/platform/daprkit"
 	"github.com/acme/platform/services/platform/deadletter"
 	"github.com/acme/platform/services/platform/events"
@@ -31,7 +29,8 @@ import (
 
 func main() { server.Main("notifications", run) }
 
-func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
+func run(ctx context.Context, a *server.App) error {
+	env, log := a.Env, a.Log
 	var (
 		addr       = server.ListenAddr(env, "50104")
 		pubsub     = env.String("PUBSUB_NAME", "pubsub")
@@ -55,17 +54,17 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer dc.Close()
+	a.OnStop(dc.Close)
 	usersConn, err := sidecar.DialApp("users")
 	if err != nil {
 		return err
 	}
-	defer usersConn.Close()
+	a.Closes(usersConn)
 	projectsConn, err := sidecar.DialApp("projects")
 	if err != nil {
 		return err
 	}
-	defer projectsConn.Close()
+	a.Closes(projectsConn)
 	allow, err := adapters.ParseAllowList(allowCIDRs)
 	if err != nil {
 		return err
@@ -86,7 +85,7 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	}
 	queue := adapters.NewStateQueue(dc, stateStore, uuid.NewString())
 	hooks.Queue = queue
-	go hooks.Dispatch(ctx, queue, 500*time.Millisecond, 16, log)
+	a.Go("webhook dispatcher", func(ctx context.Context) error { hooks.Dispatch(ctx, queue, 500*time.Millisecond, 16, log); return nil })
 	codec, err := events.NewCodec()
 	if err != nil {
 		return err
@@ -110,9 +109,8 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		return err
 	}
 	opsv1.RegisterDeadLetterServiceServer(srv, deadletter.Server{Store: dead})
-	for _, topic := range []string{events.TopicUsers, events.TopicProjects, events.TopicBilling} {
-		subs.Handle(pubsub, topic, handler)
-		subs.Handle(pubsub, deadletter.Topic(topic, "notifications"), dead.Handle)
+	if err := subs.Consume(pubsub, "notifications", handler, dead.Handle); err != nil {
+		return err
 	}
 	subs.Register(srv)
 	return server.ServeGRPC(ctx, log, addr, srv, health)

@@ -5,14 +5,12 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"time"
 
 	opsv1 "github.com/acme/platform/contracts/gen/go/acme/ops/v1"
 	privacyv1 "github.com/acme/platform/contracts/gen/go/acme/privacy/v1"
 	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
-	"github.com/acme/platform/services/platform/config"
 	"github.com/acme/platform/services/platform/daprkit"
 	"github.com/acme/platform/services/platform/deadletter"
 	"github.com/acme/platform/services/platform/events"
@@ -28,7 +26,8 @@ import (
 
 func main() { server.Main("projects", run) }
 
-func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
+func run(ctx context.Context, a *server.App) error {
+	env, log := a.Env, a.Log
 	var (
 		addr    = server.ListenAddr(env, "50102")
 		dbURL   = env.Required("DATABASE_URL")
@@ -43,17 +42,17 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	a.OnStop(pool.Close)
 	dc, err := sidecar.Client(ctx)
 	if err != nil {
 		return err
 	}
-	defer dc.Close()
+	a.OnStop(dc.Close)
 	usersConn, err := sidecar.DialApp("users")
 	if err != nil {
 		return err
 	}
-	defer usersConn.Close()
+	a.Closes(usersConn)
 	codec, err := events.NewCodec()
 	if err != nil {
 		return err
@@ -69,19 +68,19 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		Now:      time.Now,
 	}
 
-	stopRelay := (&outbox.Relay{Pool: pool, Publisher: outbox.DaprPublisher{Client: dc, PubSub: pubsub}, Log: log}).Start(ctx)
-	defer stopRelay() // before the deferred pool.Close
+	a.Go("outbox relay", (&outbox.Relay{Pool: pool, Publisher: outbox.DaprPublisher{Client: dc, PubSub: pubsub}, Log: log}).Run)
 
 	srv, health := server.NewGRPC(log)
 	projectsv1.RegisterProjectsServiceServer(srv, ports.GRPC{App: svc})
 	privacyv1.RegisterPersonalDataServiceServer(srv, ports.Privacy{App: svc})
 	subs := subscriber.New(log, func(ctx context.Context) error { return pool.Ping(ctx) })
-	subs.Handle(pubsub, events.TopicUsers, subscriber.Events(codec, ports.UsersEvents{App: svc, Log: log}.Handle))
 	dead, err := deadletter.New(pool, "projects")
 	if err != nil {
 		return err
 	}
-	subs.Handle(pubsub, deadletter.Topic(events.TopicUsers, "projects"), dead.Handle)
+	if err := subs.Consume(pubsub, "projects", subscriber.Events(codec, ports.UsersEvents{App: svc, Log: log}.Handle), dead.Handle); err != nil {
+		return err
+	}
 	opsv1.RegisterDeadLetterServiceServer(srv, deadletter.Server{Store: dead})
 	subs.Register(srv)
 	return server.ServeGRPC(ctx, log, addr, srv, health)

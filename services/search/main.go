@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -16,7 +15,6 @@ import (
 	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
 	searchv1 "github.com/acme/platform/contracts/gen/go/acme/search/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
-	"github.com/acme/platform/services/platform/config"
 	"github.com/acme/platform/services/platform/daprkit"
 	"github.com/acme/platform/services/platform/deadletter"
 	"github.com/acme/platform/services/platform/events"
@@ -32,7 +30,8 @@ import (
 
 func main() { server.Main("search", run) }
 
-func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
+func run(ctx context.Context, a *server.App) error {
+	env, log := a.Env, a.Log
 	var (
 		addr       = server.ListenAddr(env, "50105")
 		pubsub     = env.String("PUBSUB_NAME", "pubsub")
@@ -59,22 +58,22 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer idx.Close()
+	a.Closes(idx)
 	dc, err := sidecar.Client(ctx)
 	if err != nil {
 		return err
 	}
-	defer dc.Close()
+	a.OnStop(dc.Close)
 	usersConn, err := sidecar.DialApp("users")
 	if err != nil {
 		return err
 	}
-	defer usersConn.Close()
+	a.Closes(usersConn)
 	projectsConn, err := sidecar.DialApp("projects")
 	if err != nil {
 		return err
 	}
-	defer projectsConn.Close()
+	a.Closes(projectsConn)
 	codec, err := events.NewCodec()
 	if err != nil {
 		return err
@@ -97,9 +96,8 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	}
 	opsv1.RegisterDeadLetterServiceServer(srv, deadletter.Server{Store: dead})
 	handler := subscriber.Events(codec, func(ctx context.Context, _ string, e events.Envelope) error { return svc.Handle(ctx, e) })
-	for _, topic := range []string{events.TopicUsers, events.TopicProjects} {
-		subs.Handle(pubsub, topic, handler)
-		subs.Handle(pubsub, deadletter.Topic(topic, "search"), dead.Handle)
+	if err := subs.Consume(pubsub, "search", handler, dead.Handle); err != nil {
+		return err
 	}
 	subs.Register(srv)
 	return server.ServeGRPC(ctx, log, addr, srv, health)

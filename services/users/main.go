@@ -5,12 +5,10 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"time"
 
 	privacyv1 "github.com/acme/platform/contracts/gen/go/acme/privacy/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
-	"github.com/acme/platform/services/platform/config"
 	"github.com/acme/platform/services/platform/daprkit"
 	"github.com/acme/platform/services/platform/events"
 	"github.com/acme/platform/services/platform/outbox"
@@ -25,7 +23,8 @@ import (
 
 func main() { server.Main("users", run) }
 
-func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
+func run(ctx context.Context, a *server.App) error {
+	env, log := a.Env, a.Log
 	var (
 		addr        = server.ListenAddr(env, "50101")
 		dbURL       = env.Required("DATABASE_URL")
@@ -47,12 +46,12 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
+	a.OnStop(pool.Close)
 	dc, err := sidecar.Client(ctx)
 	if err != nil {
 		return err
 	}
-	defer dc.Close()
+	a.OnStop(dc.Close)
 	tokens, err := adapters.LoadJWTTokens(ctx, dc, secretStore)
 	if err != nil {
 		return err
@@ -78,8 +77,7 @@ func run(ctx context.Context, env *config.Env, log *slog.Logger) error {
 		}
 	}
 
-	stopRelay := (&outbox.Relay{Pool: pool, Publisher: outbox.DaprPublisher{Client: dc, PubSub: pubsub}, Log: log}).Start(ctx)
-	defer stopRelay() // before the deferred pool.Close
+	a.Go("outbox relay", (&outbox.Relay{Pool: pool, Publisher: outbox.DaprPublisher{Client: dc, PubSub: pubsub}, Log: log}).Run)
 
 	srv, health := server.NewGRPC(log)
 	usersv1.RegisterUsersServiceServer(srv, ports.GRPC{App: svc})

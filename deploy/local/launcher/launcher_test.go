@@ -103,3 +103,43 @@ func TestCopyResources_OverridesAndRefusesStrayOverrides(t *testing.T) {
 		t.Fatal("an override that matched nothing was accepted")
 	}
 }
+
+// Every app another app calls has a call timeout in the resiliency policy, the same in both
+// environments (the gateway is called by clients, not through Dapr).
+func TestResiliency_EveryCalledAppHasACallTimeoutInBothEnvironments(t *testing.T) {
+	rf, err := ReadRunFile("../../../dapr.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, env := range []string{"local", "kubernetes"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "..", "components", env, "resiliency.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, string(b))
+		var doc struct {
+			Spec struct {
+				Targets struct {
+					Apps map[string]struct {
+						Timeout string `yaml:"timeout"`
+					} `yaml:"apps"`
+				} `yaml:"targets"`
+			} `yaml:"spec"`
+		}
+		if err := yaml.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range rf.Apps {
+			if a.AppID == "gateway" {
+				continue
+			}
+			if doc.Spec.Targets.Apps[a.AppID].Timeout == "" {
+				t.Errorf("components/%s/resiliency.yaml: no call timeout for %s", env, a.AppID)
+			}
+		}
+	}
+	if files[0] != files[1] {
+		t.Error("components/local/resiliency.yaml and components/kubernetes/resiliency.yaml differ")
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/acme/platform/contracts/consumers"
 	"github.com/acme/platform/services/platform/caller"
 	"github.com/acme/platform/services/platform/errs"
 	"github.com/acme/platform/services/platform/postgres"
@@ -35,7 +36,7 @@ func Migrations() postgres.Migrations {
 }
 
 // Topic is the dead-letter topic of app's subscription to topic.
-func Topic(topic, app string) string { return topic + ".deadletter." + app }
+func Topic(topic, app string) string { return consumers.DeadLetterTopic(topic, app) }
 
 // backend keeps letters: PostgreSQL for apps with a database, the Dapr state store for the others.
 type backend interface {

@@ -99,15 +99,6 @@ func (r *Relay) Run(ctx context.Context) error {
 	return nil
 }
 
-// Start runs the relay in the background until ctx ends or stop is called; stop waits for the batch
-// in flight, so the caller can close the pool after it.
-func (r *Relay) Start(ctx context.Context) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = r.Run(ctx) }()
-	return func() { cancel(); <-done }
-}
-
 // waitForWork returns after a notification from a committing writer or after wait. It keeps one
 // LISTENing connection and replaces it when it breaks.
 func (r *Relay) waitForWork(ctx context.Context, conn *pgxpool.Conn, wait time.Duration) *pgxpool.Conn {

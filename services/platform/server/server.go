@@ -27,24 +27,25 @@ import (
 )
 
 // Main runs an app: configuration from the environment, a JSON logger tagged with the app, OTel
-// tracing, and a context that SIGINT or SIGTERM cancels. An error from run ends the process with
-// status 1 after tracing is flushed.
-func Main(app string, run func(ctx context.Context, env *config.Env, log *slog.Logger) error) {
+// tracing and metrics, and a context that SIGINT or SIGTERM cancels. When run returns, the app's
+// background loops are stopped and awaited, then what it registered to close is closed (see App).
+// An error from run, or from a loop, ends the process with status 1 after tracing is flushed.
+func Main(name string, run func(ctx context.Context, a *App) error) {
 	env := config.FromOS()
-	log := telemetry.NewLogger(os.Stderr, app, env.String("LOG_LEVEL", "info"))
+	log := telemetry.NewLogger(os.Stderr, name, env.String("LOG_LEVEL", "info"))
 	ctx, stop := SignalContext()
-	shutdownTracing, err := telemetry.Setup(ctx, app)
+	shutdownTracing, err := telemetry.Setup(ctx, name)
 	if err == nil {
 		var stopMetrics func(context.Context) error
 		if stopMetrics, err = telemetry.SetupMetrics(metricsAddr(env)); err == nil {
-			err = run(ctx, env, log)
+			err = runApp(ctx, &App{Name: name, Env: env, Log: log}, run)
 			_ = stopMetrics(context.Background())
 		}
 		_ = shutdownTracing(context.Background())
 	}
 	stop()
 	if err != nil {
-		log.Error(app+" stopped", "error", err)
+		log.Error(name+" stopped", "error", err)
 		os.Exit(1)
 	}
 }

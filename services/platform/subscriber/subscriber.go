@@ -19,6 +19,8 @@ import (
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/acme/platform/services/platform/events"
+
+	"github.com/acme/platform/contracts/consumers"
 )
 
 // Message is one delivery. With rawPayload subscriptions Data holds the Kafka value unchanged.
@@ -61,6 +63,25 @@ func (s *Subscriber) Handle(pubsub, topic string, h Handler) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.handlers[pubsub+"/"+topic] = h
+}
+
+// Consume subscribes app to what contracts/consumers/consumers.yaml declares for it: handler for
+// every topic it consumes, deadLetters for each of their dead-letter topics. The declaration is the
+// one place that says who consumes what; the Subscription resources are generated from it.
+func (s *Subscriber) Consume(pubsub, app string, handler, deadLetters Handler) error {
+	d, err := consumers.Load()
+	if err != nil {
+		return err
+	}
+	topics := d.Topics(app)
+	if len(topics) == 0 {
+		return fmt.Errorf("contracts/consumers/consumers.yaml declares no topic for %s", app)
+	}
+	for _, t := range topics {
+		s.Handle(pubsub, t, handler)
+		s.Handle(pubsub, consumers.DeadLetterTopic(t, app), deadLetters)
+	}
+	return nil
 }
 
 // Register serves the subscriber on srv.
