@@ -184,24 +184,8 @@ func (t *Topology) daprdArgs(a *App) []string {
 	if listen == "" {
 		listen = "127.0.0.1"
 	}
-	args := []string{
-		"--mode", "standalone",
-		"--app-id", s.AppID,
-		"--app-protocol", s.AppProtocol,
-		"--app-channel-address", s.AppChannelAddress,
-		"--dapr-http-port", strconv.Itoa(a.HTTPPort),
-		"--dapr-grpc-port", strconv.Itoa(a.GRPCPort),
-		"--dapr-internal-grpc-port", strconv.Itoa(a.InternalPort),
-		"--metrics-port", strconv.Itoa(a.MetricsPort),
-		"--dapr-listen-addresses", listen,
-		"--dapr-public-listen-address", "127.0.0.1",
-		"--dapr-internal-grpc-listen-address", "127.0.0.1",
-		"--metrics-listen-address", "127.0.0.1",
-		"--placement-host-address", "",
-		"--scheduler-host-address", "",
-		"--log-level", s.LogLevel,
-		"--log-as-json=false",
-	}
+	args := append(sidecarArgs(s.AppID, listen, a.HTTPPort, a.GRPCPort, a.InternalPort, a.MetricsPort, s.LogLevel),
+		"--app-protocol", s.AppProtocol, "--app-channel-address", s.AppChannelAddress)
 	if a.AppPort > 0 {
 		args = append(args, "--app-port", strconv.Itoa(a.AppPort))
 	}
@@ -231,6 +215,27 @@ func (t *Topology) daprdArgs(a *App) []string {
 		args = append(args, "--enable-api-logging")
 	}
 	return args
+}
+
+// sidecarArgs are the flags every daprd here gets: standalone, every listener on loopback (listen
+// for the API), no placement or scheduler.
+func sidecarArgs(appID, listen string, httpPort, grpcPort, internalPort, metricsPort int, logLevel string) []string {
+	return []string{
+		"--mode", "standalone",
+		"--app-id", appID,
+		"--dapr-http-port", strconv.Itoa(httpPort),
+		"--dapr-grpc-port", strconv.Itoa(grpcPort),
+		"--dapr-internal-grpc-port", strconv.Itoa(internalPort),
+		"--metrics-port", strconv.Itoa(metricsPort),
+		"--dapr-listen-addresses", listen,
+		"--dapr-public-listen-address", "127.0.0.1",
+		"--dapr-internal-grpc-listen-address", "127.0.0.1",
+		"--metrics-listen-address", "127.0.0.1",
+		"--placement-host-address", "",
+		"--scheduler-host-address", "",
+		"--log-level", logLevel,
+		"--log-as-json=false",
+	}
 }
 
 func (t *Topology) appEnv(a *App) []string {
