@@ -47,7 +47,9 @@ type Store[T any] struct {
 }
 
 // New returns the store for values of T in the state store called name.
-func New[T any](client dapr.Client, name string) Store[T] { return Store[T]{Client: client, Name: name} }
+func New[T any](client dapr.Client, name string) Store[T] {
+	return Store[T]{Client: client, Name: name}
+}
 
 func meta(ttl time.Duration) map[string]string {
 	m := map[string]string{"contentType": "application/json"}
