@@ -4,7 +4,7 @@ package adapters
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -17,6 +17,7 @@ import (
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
 	"github.com/acme/platform/services/notifications/internal/app"
 	"github.com/acme/platform/services/platform/caller"
+	"github.com/acme/platform/services/platform/daprstate"
 	"github.com/acme/platform/services/platform/errs"
 )
 
@@ -48,19 +49,18 @@ func claimKey(id string) string { return "notified:" + id }
 
 // Claim records that id is being handled; false when it was before.
 func (c StateClaims) Claim(ctx context.Context, id string, ttl time.Duration) (bool, error) {
-	err := c.Client.SaveState(ctx, c.Store, claimKey(id), []byte(`"claimed"`),
-		map[string]string{"ttlInSeconds": strconv.Itoa(int(ttl.Seconds())), "contentType": "application/json"},
-		dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite))
-	if err == nil {
-		return true, nil
-	}
-	if c := status.Code(err); c == codes.Aborted || c == codes.FailedPrecondition {
+	err := daprstate.New[string](c.Client, c.Store).Create(ctx, claimKey(id), "claimed", ttl)
+	if errors.Is(err, daprstate.ErrConflict) {
 		return false, nil
 	}
-	return false, fmt.Errorf("claim %s: %w", id, err)
+	if err != nil {
+		return false, fmt.Errorf("claim %s: %w", id, err)
+	}
+	return true, nil
 }
 
-// Release forgets a claim, so a retry handles the event.
+// Release forgets a claim, so a retry handles the event. The key is removed outright (no
+// tombstone): a released claim must be claimable again.
 func (c StateClaims) Release(ctx context.Context, id string) error {
 	return c.Client.DeleteState(ctx, c.Store, claimKey(id), nil)
 }
@@ -90,33 +90,37 @@ type StatePreferences struct {
 
 func prefsKey(userID string) string { return "preferences:" + userID }
 
+func (p StatePreferences) prefs() daprstate.Store[map[string]bool] {
+	return daprstate.New[map[string]bool](p.Client, p.Store)
+}
+
+func prefsUnavailable(err error) error {
+	return errs.Unavailable("preferences.unavailable", "the preference store is unavailable", err)
+}
+
 // Get returns the user's stored choices (none stored: an empty map).
 func (p StatePreferences) Get(ctx context.Context, userID string) (map[string]bool, error) {
-	item, err := p.Client.GetState(ctx, p.Store, prefsKey(userID), nil)
+	out, _, _, err := p.prefs().Get(ctx, prefsKey(userID))
 	if err != nil {
-		return nil, errs.Unavailable("preferences.unavailable", "the preference store is unavailable", err)
+		return nil, prefsUnavailable(err)
 	}
-	out := map[string]bool{}
-	if item != nil && len(item.Value) > 0 {
-		if err := json.Unmarshal(item.Value, &out); err != nil {
-			return nil, errs.Internal(err)
-		}
+	if out == nil {
+		out = map[string]bool{}
 	}
 	return out, nil
 }
 
 // Put replaces the user's choices.
 func (p StatePreferences) Put(ctx context.Context, userID string, prefs map[string]bool) error {
-	b, _ := json.Marshal(prefs)
-	if err := p.Client.SaveState(ctx, p.Store, prefsKey(userID), b, map[string]string{"contentType": "application/json"}); err != nil {
-		return errs.Unavailable("preferences.unavailable", "the preference store is unavailable", err)
+	if _, err := p.prefs().Update(ctx, prefsKey(userID), 0, func(v *map[string]bool, _ bool) error { *v = prefs; return nil }); err != nil {
+		return prefsUnavailable(err)
 	}
 	return nil
 }
 
 // Delete forgets the user's choices (on user.erased).
 func (p StatePreferences) Delete(ctx context.Context, userID string) error {
-	return p.Client.DeleteState(ctx, p.Store, prefsKey(userID), nil)
+	return p.prefs().Delete(ctx, prefsKey(userID))
 }
 
 // ProjectsDirectory asks projects, through Dapr service invocation, for a caller's role and for a

@@ -4,65 +4,54 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
 	"github.com/google/uuid"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/acme/platform/services/notifications/internal/app"
+	"github.com/acme/platform/services/platform/daprstate"
 	"github.com/acme/platform/services/platform/errs"
 )
 
-// state is the Dapr state store (Redis) with the JSON and optimistic-concurrency helpers the webhook
-// records share.
+// state is the Dapr state store (Redis) through daprstate, with the conflict-reporting shape the
+// webhook records share.
 type state struct {
 	Client dapr.Client
 	Store  string
-}
-
-var jsonMeta = map[string]string{"contentType": "application/json"}
-
-func conflict(err error) bool {
-	c := status.Code(err)
-	return c == codes.Aborted || c == codes.FailedPrecondition
 }
 
 func unavailable(err error) error {
 	return errs.Unavailable("notifications.state_unavailable", "the notification store is unavailable", err)
 }
 
-// get reads key into v; false when there is none. It returns the ETag for a later update.
+// get reads key into v; false when there is none. It returns the ETag for a later put.
 func (s state) get(ctx context.Context, key string, v any) (bool, string, error) {
-	item, err := s.Client.GetState(ctx, s.Store, key, nil)
+	raw, etag, found, err := daprstate.New[json.RawMessage](s.Client, s.Store).Get(ctx, key)
 	if err != nil {
 		return false, "", unavailable(err)
 	}
-	if item == nil || len(item.Value) == 0 {
-		return false, "", nil
+	if !found {
+		return false, etag, nil
 	}
-	return true, item.Etag, json.Unmarshal(item.Value, v)
+	return true, etag, json.Unmarshal(raw, v)
 }
 
 // put writes v at key: only if absent (etag ""), or only if still at etag. It reports conflicts.
-func (s state) put(ctx context.Context, key string, v any, etag string, meta map[string]string) (bool, error) {
+func (s state) put(ctx context.Context, key string, v any, etag string, ttl time.Duration) (bool, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return false, err
 	}
-	if meta == nil {
-		meta = jsonMeta
-	}
+	st := daprstate.New[json.RawMessage](s.Client, s.Store)
 	if etag == "" {
-		err = s.Client.SaveState(ctx, s.Store, key, b, meta, dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite))
+		err = st.Create(ctx, key, b, ttl)
 	} else {
-		err = s.Client.SaveStateWithETag(ctx, s.Store, key, b, etag, meta, dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite))
+		err = st.Replace(ctx, key, b, etag, ttl)
 	}
-	if conflict(err) {
+	if errors.Is(err, daprstate.ErrConflict) {
 		return false, nil
 	}
 	if err != nil {
@@ -71,32 +60,21 @@ func (s state) put(ctx context.Context, key string, v any, etag string, meta map
 	return true, nil
 }
 
-var errContended = errors.New("state: too many concurrent writers")
-
 // update applies change to the value at key under optimistic concurrency, retrying on conflicts.
-// Every write of a key goes through an ETag: Dapr's Redis store refuses a plain write to a key that
-// was created first-write.
 func update[T any](ctx context.Context, s state, key string, change func(v *T, exists bool) error) (T, error) {
-	return updateWith(ctx, s, key, nil, change)
+	return updateWith(ctx, s, key, 0, change)
 }
 
-func updateWith[T any](ctx context.Context, s state, key string, meta map[string]string, change func(v *T, exists bool) error) (T, error) {
-	for range 50 {
-		var v T
-		exists, etag, err := s.get(ctx, key, &v)
-		if err != nil {
-			return v, err
-		}
-		if err := change(&v, exists); err != nil {
-			return v, err
-		}
-		ok, err := s.put(ctx, key, v, etag, meta)
-		if err != nil || ok {
-			return v, err
-		}
+func updateWith[T any](ctx context.Context, s state, key string, ttl time.Duration, change func(v *T, exists bool) error) (T, error) {
+	var changeErr error
+	v, err := daprstate.New[T](s.Client, s.Store).Update(ctx, key, ttl, func(v *T, exists bool) error {
+		changeErr = change(v, exists)
+		return changeErr
+	})
+	if err != nil && err != changeErr { //nolint:errorlint // the change's own error passes through as it is
+		return v, unavailable(err)
 	}
-	var zero T
-	return zero, unavailable(fmt.Errorf("%s: %w", key, errContended))
+	return v, err
 }
 
 // StateWebhooks keeps webhooks at webhook:<id> and each project's list at project-webhooks:<id>.
@@ -112,7 +90,7 @@ func projectHooksKey(id string) string { return "project-webhooks:" + id }
 
 // Create stores the webhook and lists it under its project.
 func (s StateWebhooks) Create(ctx context.Context, w app.Webhook) error {
-	if _, err := s.put(ctx, hookKey(w.ID), w, "", nil); err != nil {
+	if _, err := s.put(ctx, hookKey(w.ID), w, "", 0); err != nil {
 		return err
 	}
 	_, err := update(ctx, s.state, projectHooksKey(w.ProjectID), func(ids *[]string, _ bool) error {
@@ -152,7 +130,7 @@ func (s StateWebhooks) Delete(ctx context.Context, w app.Webhook) error {
 	}); err != nil {
 		return err
 	}
-	if err := s.Client.DeleteState(ctx, s.Store, hookKey(w.ID), nil); err != nil {
+	if err := daprstate.New[app.Webhook](s.Client, s.Store).Delete(ctx, hookKey(w.ID)); err != nil {
 		return unavailable(err)
 	}
 	return nil
@@ -187,7 +165,7 @@ func NewStateDeliveries(c dapr.Client, store string) StateDeliveries {
 }
 
 // deliveryTTL outlives the 24 h of retries, so the log shows how each delivery ended.
-var deliveryMeta = map[string]string{"contentType": "application/json", "ttlInSeconds": strconv.Itoa(7 * 24 * 3600)}
+const deliveryTTL = 7 * 24 * time.Hour
 
 const recentDeliveries = 50
 
@@ -196,7 +174,7 @@ func endpointLogKey(endpoint string) string { return "deliveries:" + endpoint }
 
 // Create stores d unless it exists, and lists it first in its endpoint's log.
 func (s StateDeliveries) Create(ctx context.Context, d app.Delivery) (bool, error) {
-	ok, err := s.put(ctx, deliveryKey(d.ID), d, "", deliveryMeta)
+	ok, err := s.put(ctx, deliveryKey(d.ID), d, "", deliveryTTL)
 	if err != nil || !ok {
 		return false, err
 	}
@@ -219,7 +197,7 @@ func (s StateDeliveries) Get(ctx context.Context, id string) (app.Delivery, bool
 
 // Save overwrites a delivery (one replica attempts a delivery at a time: the queue's lease).
 func (s StateDeliveries) Save(ctx context.Context, d app.Delivery) error {
-	_, err := updateWith(ctx, s.state, deliveryKey(d.ID), deliveryMeta, func(v *app.Delivery, _ bool) error {
+	_, err := updateWith(ctx, s.state, deliveryKey(d.ID), deliveryTTL, func(v *app.Delivery, _ bool) error {
 		*v = d
 		return nil
 	})
@@ -240,17 +218,12 @@ func (s StateDeliveries) Recent(ctx context.Context, endpoint string) ([]app.Del
 	for i, id := range ids {
 		keys[i] = deliveryKey(id)
 	}
-	items, err := s.Client.GetBulkState(ctx, s.Store, keys, nil, 10)
+	found, err := daprstate.New[app.Delivery](s.Client, s.Store).GetMany(ctx, keys)
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	byKey := map[string][]byte{}
-	for _, it := range items {
-		byKey[it.Key] = it.Value
-	}
 	for _, k := range keys {
-		var d app.Delivery
-		if v := byKey[k]; len(v) > 0 && json.Unmarshal(v, &d) == nil {
+		if d, ok := found[k]; ok {
 			out = append(out, d)
 		}
 	}
@@ -306,8 +279,7 @@ func (q *StateQueue) lease(ctx context.Context) (bool, error) {
 	if exists && owner != q.Owner {
 		return false, nil
 	}
-	meta := map[string]string{"contentType": "application/json", "ttlInSeconds": strconv.Itoa(int(q.Lease.Seconds()))}
-	return q.put(ctx, queueLeaseKey, q.Owner, etag, meta)
+	return q.put(ctx, queueLeaseKey, q.Owner, etag, q.Lease)
 }
 
 // Drain hands out every second from the cursor up to now, in order, if this replica holds the lease.
@@ -331,16 +303,9 @@ func (q *StateQueue) Drain(ctx context.Context, now time.Time, take func(context
 		for s := from; s <= to; s++ {
 			keys = append(keys, secondKey(s))
 		}
-		items, err := q.Client.GetBulkState(ctx, q.Store, keys, nil, 10)
+		due, err := daprstate.New[[]string](q.Client, q.Store).GetMany(ctx, keys)
 		if err != nil {
 			return unavailable(err)
-		}
-		due := map[string][]string{}
-		for _, it := range items {
-			var ids []string
-			if len(it.Value) > 0 && json.Unmarshal(it.Value, &ids) == nil {
-				due[it.Key] = ids
-			}
 		}
 		for s := from; s <= to; s++ {
 			ids := due[secondKey(s)]
@@ -350,7 +315,7 @@ func (q *StateQueue) Drain(ctx context.Context, now time.Time, take func(context
 			if err := take(ctx, ids); err != nil {
 				return q.saveCursor(ctx, s-1, err)
 			}
-			if err := q.Client.DeleteState(ctx, q.Store, secondKey(s), nil); err != nil {
+			if err := daprstate.New[[]string](q.Client, q.Store).Delete(ctx, secondKey(s)); err != nil {
 				return q.saveCursor(ctx, s-1, unavailable(err))
 			}
 		}
@@ -362,9 +327,8 @@ func (q *StateQueue) Drain(ctx context.Context, now time.Time, take func(context
 }
 
 func (q *StateQueue) saveCursor(ctx context.Context, at int64, cause error) error {
-	b, _ := json.Marshal(at)
-	if err := q.Client.SaveState(ctx, q.Store, queueCursorKey, b, jsonMeta); err != nil {
-		return errors.Join(cause, unavailable(err))
+	if _, err := updateWith(ctx, q.state, queueCursorKey, 0, func(c *int64, _ bool) error { *c = at; return nil }); err != nil {
+		return errors.Join(cause, err)
 	}
 	return cause
 }

@@ -2,12 +2,12 @@ package adapters
 
 import (
 	"context"
-	"encoding/json"
-	"strings"
+		"strings"
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
 
+	"github.com/acme/platform/services/platform/daprstate"
 	"github.com/acme/platform/services/platform/errs"
 )
 
@@ -43,20 +43,12 @@ func (a DaprAttempts) limit(key string) AttemptLimit {
 	return a.Limits[kind]
 }
 
-func (a DaprAttempts) read(ctx context.Context, key string) (attempts, string, error) {
-	item, err := a.Client.GetState(ctx, a.Store, "login-failures:"+key, nil)
-	if err != nil {
-		return attempts{}, "", errs.Unavailable("auth.limiter_unavailable", "the sign-in limiter is unavailable", err)
-	}
-	var at attempts
-	if item != nil && len(item.Value) > 0 {
-		_ = json.Unmarshal(item.Value, &at)
-	}
-	etag := ""
-	if item != nil {
-		etag = item.Etag
-	}
-	return at, etag, nil
+func (a DaprAttempts) counters() daprstate.Store[attempts] {
+	return daprstate.New[attempts](a.Client, a.Store)
+}
+
+func limiterUnavailable(err error) error {
+	return errs.Unavailable("auth.limiter_unavailable", "the sign-in limiter is unavailable", err)
 }
 
 // Blocked returns how long the most blocked key must wait.
@@ -67,9 +59,9 @@ func (a DaprAttempts) Blocked(ctx context.Context, keys []string) (time.Duration
 		if l.Max == 0 {
 			continue
 		}
-		at, _, err := a.read(ctx, k)
+		at, _, _, err := a.counters().Get(ctx, "login-failures:"+k)
 		if err != nil {
-			return 0, err
+			return 0, limiterUnavailable(err)
 		}
 		if at.Count >= l.Max {
 			wait = max(wait, at.Since.Add(l.Window).Sub(a.now()))
@@ -78,7 +70,8 @@ func (a DaprAttempts) Blocked(ctx context.Context, keys []string) (time.Duration
 	return wait, nil
 }
 
-// Fail counts one failure for every key.
+// Fail counts one failure for every key; a counter starts again once its window has passed, and
+// expires with it.
 func (a DaprAttempts) Fail(ctx context.Context, keys []string) error {
 	now := a.now()
 	for _, k := range keys {
@@ -86,29 +79,17 @@ func (a DaprAttempts) Fail(ctx context.Context, keys []string) error {
 		if l.Max == 0 {
 			continue
 		}
-		for try := 0; try < 5; try++ {
-			at, etag, err := a.read(ctx, k)
-			if err != nil {
-				return err
-			}
+		// The counter outlives its window by a second at most past the latest failure; Blocked
+		// judges by its start, so a counter kept longer blocks nobody.
+		_, err := a.counters().Update(ctx, "login-failures:"+k, l.Window+time.Second, func(at *attempts, _ bool) error {
 			if at.Count == 0 || now.Sub(at.Since) > l.Window {
-				at = attempts{Since: now}
+				*at = attempts{Since: now}
 			}
 			at.Count++
-			b, _ := json.Marshal(at)
-			ttl := ttlMeta(at.Since.Add(l.Window).Sub(now) + time.Second)
-			opt := dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite)
-			if etag == "" {
-				err = a.Client.SaveState(ctx, a.Store, "login-failures:"+k, b, ttl, opt)
-			} else {
-				err = a.Client.SaveStateWithETag(ctx, a.Store, "login-failures:"+k, b, etag, ttl, opt)
-			}
-			if err == nil {
-				break
-			}
-			if !isETagMismatch(err) {
-				return errs.Unavailable("auth.limiter_unavailable", "the sign-in limiter is unavailable", err)
-			}
+			return nil
+		})
+		if err != nil {
+			return limiterUnavailable(err)
 		}
 	}
 	return nil
@@ -116,5 +97,5 @@ func (a DaprAttempts) Fail(ctx context.Context, keys []string) error {
 
 // Reset forgets the failures of key (after a successful login).
 func (a DaprAttempts) Reset(ctx context.Context, key string) error {
-	return a.Client.DeleteState(ctx, a.Store, "login-failures:"+key, nil)
+	return a.counters().Delete(ctx, "login-failures:"+key)
 }

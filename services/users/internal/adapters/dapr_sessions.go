@@ -2,22 +2,20 @@ package adapters
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"strconv"
+	"errors"
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
+	"github.com/acme/platform/services/platform/daprstate"
 	"github.com/acme/platform/services/platform/errs"
 	"github.com/acme/platform/services/users/internal/app"
 )
 
 // DaprSessions keeps sessions in the Dapr state store (Redis), each with a TTL so an abandoned
 // session disappears by itself, and a per-user index of session ids (updated with ETags) so a
-// user's sessions can be listed and ended together.
+// user's sessions can be listed and ended together. An ended session stays ended: a refresh that
+// read it before it ended cannot write it back (daprstate's tombstones).
 type DaprSessions struct {
 	Client dapr.Client
 	Store  string
@@ -29,13 +27,14 @@ func indexKey(userID string) string { return "user-sessions:" + userID }
 func unavailable(err error) error {
 	return errs.Unavailable("session.store_unavailable", "the session store is unavailable", err)
 }
-func isETagMismatch(err error) bool {
-	c := status.Code(err)
-	return c == codes.Aborted || c == codes.FailedPrecondition
+
+// indexTTL: the index lives as long as the longest session can.
+const indexTTL = 31 * 24 * time.Hour
+
+func (d DaprSessions) sessions() daprstate.Store[app.Session] {
+	return daprstate.New[app.Session](d.Client, d.Store)
 }
-func ttlMeta(d time.Duration) map[string]string {
-	return map[string]string{"ttlInSeconds": strconv.Itoa(max(1, int(d.Seconds()))), "contentType": "application/json"}
-}
+func (d DaprSessions) indexes() daprstate.Store[[]string] { return daprstate.New[[]string](d.Client, d.Store) }
 
 func (d DaprSessions) now() time.Time {
 	if d.Now != nil {
@@ -46,56 +45,39 @@ func (d DaprSessions) now() time.Time {
 
 // Create saves a new session and adds it to its user's index.
 func (d DaprSessions) Create(ctx context.Context, s app.Session) error {
-	if err := d.save(ctx, s, ""); err != nil {
-		return err
+	if err := d.sessions().Create(ctx, sessionKey(s.ID), s, s.ExpiresAt.Sub(d.now())); err != nil {
+		return unavailable(err)
 	}
 	return d.updateIndex(ctx, s.UserID, func(ids []string) []string { return append(ids, s.ID) })
 }
 
-func (d DaprSessions) save(ctx context.Context, s app.Session, etag string) error {
-	b, err := json.Marshal(s)
+// Get returns the session and its ETag, or errs.KindNotFound once it ended or expired.
+func (d DaprSessions) Get(ctx context.Context, id string) (app.Session, string, error) {
+	s, etag, found, err := d.sessions().Get(ctx, sessionKey(id))
 	if err != nil {
-		return errs.Internal(err)
+		return app.Session{}, "", unavailable(err)
 	}
-	meta := ttlMeta(s.ExpiresAt.Sub(d.now()))
-	if etag == "" {
-		err = d.Client.SaveState(ctx, d.Store, sessionKey(s.ID), b, meta)
-	} else {
-		err = d.Client.SaveStateWithETag(ctx, d.Store, sessionKey(s.ID), b, etag, meta, dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite))
+	if !found {
+		return app.Session{}, "", errs.NotFound("session.not_found", "no such session")
+	}
+	return s, etag, nil
+}
+
+// Replace saves s only if the stored session is still at etag: not if it changed or ended since.
+func (d DaprSessions) Replace(ctx context.Context, s app.Session, etag string) error {
+	err := d.sessions().Replace(ctx, sessionKey(s.ID), s, etag, s.ExpiresAt.Sub(d.now()))
+	if errors.Is(err, daprstate.ErrConflict) {
+		return errs.Conflict("session.changed", "the session changed concurrently")
 	}
 	if err != nil {
-		if etag != "" && isETagMismatch(err) {
-			return errs.Conflict("session.changed", "the session changed concurrently")
-		}
 		return unavailable(err)
 	}
 	return nil
 }
 
-// Get returns the session and its ETag, or errs.KindNotFound once it ended or expired.
-func (d DaprSessions) Get(ctx context.Context, id string) (app.Session, string, error) {
-	item, err := d.Client.GetState(ctx, d.Store, sessionKey(id), nil)
-	if err != nil {
-		return app.Session{}, "", unavailable(err)
-	}
-	if item == nil || len(item.Value) == 0 {
-		return app.Session{}, "", errs.NotFound("session.not_found", "no such session")
-	}
-	var s app.Session
-	if err := json.Unmarshal(item.Value, &s); err != nil {
-		return app.Session{}, "", errs.Internal(err)
-	}
-	return s, item.Etag, nil
-}
-
-// Replace saves s only if the stored session is still at etag.
-func (d DaprSessions) Replace(ctx context.Context, s app.Session, etag string) error {
-	return d.save(ctx, s, etag)
-}
-
 // Delete ends a session and drops it from the index.
 func (d DaprSessions) Delete(ctx context.Context, userID, id string) error {
-	if err := d.Client.DeleteState(ctx, d.Store, sessionKey(id), nil); err != nil {
+	if err := d.sessions().Delete(ctx, sessionKey(id)); err != nil {
 		return unavailable(err)
 	}
 	return d.updateIndex(ctx, userID, func(ids []string) []string { return without(ids, id) })
@@ -115,29 +97,32 @@ func without(ids []string, drop ...string) []string {
 	return out
 }
 
-// ListForUser returns the user's open sessions, pruning expired ids from the index as it goes.
+// ListForUser returns the user's open sessions, pruning ended and expired ids from the index.
 func (d DaprSessions) ListForUser(ctx context.Context, userID string) ([]app.Session, error) {
-	ids, _, err := d.index(ctx, userID)
-	if err != nil || len(ids) == 0 {
-		return nil, err
+	ids, _, _, err := d.indexes().Get(ctx, indexKey(userID))
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if len(ids) == 0 {
+		return nil, nil
 	}
 	keys := make([]string, len(ids))
 	for i, id := range ids {
 		keys[i] = sessionKey(id)
 	}
-	items, err := d.Client.GetBulkState(ctx, d.Store, keys, nil, 8)
+	found, err := d.sessions().GetMany(ctx, keys)
 	if err != nil {
 		return nil, unavailable(err)
 	}
 	var out []app.Session
 	var gone []string
-	for _, it := range items {
-		if it.Error != "" || len(it.Value) == 0 {
-			gone = append(gone, it.Key[len("session:"):])
+	for _, id := range ids {
+		s, ok := found[sessionKey(id)]
+		if !ok {
+			gone = append(gone, id)
 			continue
 		}
-		var s app.Session
-		if json.Unmarshal(it.Value, &s) == nil && s.UserID == userID {
+		if s.UserID == userID {
 			out = append(out, s)
 		}
 	}
@@ -149,16 +134,16 @@ func (d DaprSessions) ListForUser(ctx context.Context, userID string) ([]app.Ses
 
 // DeleteAllForUser ends every session of the user except keep.
 func (d DaprSessions) DeleteAllForUser(ctx context.Context, userID, keep string) error {
-	ids, _, err := d.index(ctx, userID)
+	ids, _, _, err := d.indexes().Get(ctx, indexKey(userID))
 	if err != nil {
-		return err
+		return unavailable(err)
 	}
 	var ended []string
 	for _, id := range ids {
 		if id == keep {
 			continue
 		}
-		if err := d.Client.DeleteState(ctx, d.Store, sessionKey(id), nil); err != nil {
+		if err := d.sessions().Delete(ctx, sessionKey(id)); err != nil {
 			return unavailable(err)
 		}
 		ended = append(ended, id)
@@ -166,46 +151,14 @@ func (d DaprSessions) DeleteAllForUser(ctx context.Context, userID, keep string)
 	return d.updateIndex(ctx, userID, func(ids []string) []string { return without(ids, ended...) })
 }
 
-func (d DaprSessions) index(ctx context.Context, userID string) ([]string, string, error) {
-	item, err := d.Client.GetState(ctx, d.Store, indexKey(userID), nil)
-	if err != nil {
-		return nil, "", unavailable(err)
-	}
-	var ids []string
-	if item != nil && len(item.Value) > 0 {
-		if err := json.Unmarshal(item.Value, &ids); err != nil {
-			return nil, "", errs.Internal(err)
-		}
-	}
-	etag := ""
-	if item != nil {
-		etag = item.Etag
-	}
-	return ids, etag, nil
-}
-
 // updateIndex applies change under optimistic concurrency, retrying when another writer won.
 func (d DaprSessions) updateIndex(ctx context.Context, userID string, change func([]string) []string) error {
-	for attempt := 0; attempt < 8; attempt++ {
-		ids, etag, err := d.index(ctx, userID)
-		if err != nil {
-			return err
-		}
-		b, _ := json.Marshal(change(ids))
-		// The index lives as long as the longest session can.
-		meta := ttlMeta(31 * 24 * time.Hour)
-		opts := []dapr.StateOption{dapr.WithConcurrency(dapr.StateConcurrencyFirstWrite)}
-		if etag == "" {
-			err = d.Client.SaveState(ctx, d.Store, indexKey(userID), b, meta, opts...)
-		} else {
-			err = d.Client.SaveStateWithETag(ctx, d.Store, indexKey(userID), b, etag, meta, opts...)
-		}
-		if err == nil {
-			return nil
-		}
-		if !isETagMismatch(err) {
-			return unavailable(err)
-		}
+	_, err := d.indexes().Update(ctx, indexKey(userID), indexTTL, func(ids *[]string, _ bool) error {
+		*ids = change(*ids)
+		return nil
+	})
+	if err != nil {
+		return unavailable(err)
 	}
-	return unavailable(fmt.Errorf("session index of %s: too much contention", userID))
+	return nil
 }
