@@ -2,7 +2,7 @@ package adapters
 
 import (
 	"context"
-		"strings"
+	"strings"
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"

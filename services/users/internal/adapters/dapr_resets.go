@@ -20,7 +20,9 @@ type DaprResetTokens struct {
 
 func resetKey(hash string) string { return "password-reset:" + hash }
 
-func (r DaprResetTokens) tokens() daprstate.Store[string] { return daprstate.New[string](r.Client, r.Store) }
+func (r DaprResetTokens) tokens() daprstate.Store[string] {
+	return daprstate.New[string](r.Client, r.Store)
+}
 
 func tokenStoreUnavailable(err error) error {
 	return errs.Unavailable("auth.store_unavailable", "the token store is unavailable", err)

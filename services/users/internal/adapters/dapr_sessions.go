@@ -34,7 +34,9 @@ const indexTTL = 31 * 24 * time.Hour
 func (d DaprSessions) sessions() daprstate.Store[app.Session] {
 	return daprstate.New[app.Session](d.Client, d.Store)
 }
-func (d DaprSessions) indexes() daprstate.Store[[]string] { return daprstate.New[[]string](d.Client, d.Store) }
+func (d DaprSessions) indexes() daprstate.Store[[]string] {
+	return daprstate.New[[]string](d.Client, d.Store)
+}
 
 func (d DaprSessions) now() time.Time {
 	if d.Now != nil {
