@@ -83,7 +83,9 @@ func run(ctx context.Context, a *server.App) error {
 		metric.WithExplicitBucketBoundaries(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)); err != nil {
 		return err
 	}
-	queue := adapters.NewStateQueue(dc, stateStore, uuid.NewString())
+	replica := uuid.NewString()
+	hooks.Replica, hooks.ClaimFor = replica, sendTimeout+20*time.Second
+	queue := adapters.NewStateQueue(dc, stateStore, replica)
 	hooks.Queue = queue
 	a.Go("webhook dispatcher", func(ctx context.Context) error { hooks.Dispatch(ctx, queue, 500*time.Millisecond, 16, log); return nil })
 	codec, err := events.NewCodec()

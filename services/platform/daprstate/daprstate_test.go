@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,80 +12,32 @@ import (
 
 	dapr "github.com/dapr/go-sdk/client"
 
-	"github.com/acme/platform/deploy/local/launcher"
 	"github.com/acme/platform/services/platform/daprstate"
+	"github.com/acme/platform/services/platform/daprstate/daprstatetest"
 )
 
 // The suite runs against a real daprd with the Redis state store (Redis database 3, keys unique
 // per run), as the services use it.
 var client dapr.Client
 
-const storeName = "statestore"
+const storeName = daprstatetest.StoreName
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	daprd := os.Getenv("DAPRD")
-	if daprd == "" {
-		fmt.Fprintln(os.Stderr, "daprstate: DAPRD is not set; run the tests with make test (it builds the sidecar)")
-		return 1
-	}
 	dir, err := os.MkdirTemp("", "daprstate-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	resources := filepath.Join(dir, "components")
-	_ = os.MkdirAll(resources, 0o755)
-	files := map[string]string{
-		filepath.Join(resources, "statestore.yaml"): `apiVersion: dapr.io/v1alpha1
-kind: Component
-metadata:
-  name: statestore
-spec:
-  type: state.redis
-  version: v1
-  metadata:
-    - name: redisHost
-      value: "127.0.0.1:6379"
-    - name: redisDB
-      value: "3"
-`,
-		filepath.Join(dir, "config.yaml"): fmt.Sprintf(`apiVersion: dapr.io/v1alpha1
-kind: Configuration
-metadata:
-  name: daprstate-test
-spec:
-  nameResolution:
-    component: sqlite
-    configuration:
-      connectionString: %q
-`, filepath.Join(dir, "nr.db")),
-	}
-	for path, body := range files {
-		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-	}
-	ctx := context.Background()
-	sc, err := launcher.StartSidecar(ctx, launcher.SidecarOptions{Daprd: daprd, AppID: "daprstate-test",
-		ResourcesDir: resources, Config: filepath.Join(dir, "config.yaml"), Log: filepath.Join(dir, "daprd.log")})
+	var stop func()
+	client, stop, err = daprstatetest.Start(context.Background(), dir, "daprstate-test", 3)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "daprstate:", err)
-		if b, rerr := os.ReadFile(filepath.Join(dir, "daprd.log")); rerr == nil {
-			os.Stderr.Write(b)
-		}
 		return 1
 	}
-	defer sc.Close()
-	client, err = dapr.NewClientWithAddress(fmt.Sprintf("127.0.0.1:%d", sc.GRPCPort))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer client.Close()
+	defer stop()
 	return m.Run()
 }
 

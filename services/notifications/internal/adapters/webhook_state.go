@@ -195,13 +195,14 @@ func (s StateDeliveries) Get(ctx context.Context, id string) (app.Delivery, bool
 	return d, ok, err
 }
 
-// Save overwrites a delivery (one replica attempts a delivery at a time: the queue's lease).
-func (s StateDeliveries) Save(ctx context.Context, d app.Delivery) error {
-	_, err := updateWith(ctx, s.state, deliveryKey(d.ID), deliveryTTL, func(v *app.Delivery, _ bool) error {
-		*v = d
-		return nil
+// Update changes a delivery under optimistic concurrency.
+func (s StateDeliveries) Update(ctx context.Context, id string, change func(*app.Delivery) error) (app.Delivery, error) {
+	return updateWith(ctx, s.state, deliveryKey(id), deliveryTTL, func(d *app.Delivery, exists bool) error {
+		if !exists {
+			return app.ErrNoDelivery
+		}
+		return change(d)
 	})
-	return err
 }
 
 // Recent lists an endpoint's newest deliveries, newest first.
@@ -238,8 +239,18 @@ type StateQueue struct {
 	state
 	// Owner names this replica in the lease.
 	Owner string
-	// Lease is how long a drainer holds the queue without renewing.
+	// Lease is how long a drainer holds the queue without renewing; it renews every third of it
+	// while it drains, and stops draining when a renewal fails.
 	Lease time.Duration
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+}
+
+func (q *StateQueue) now() time.Time {
+	if q.Now != nil {
+		return q.Now()
+	}
+	return time.Now()
 }
 
 // NewStateQueue returns the queue; owner must be unique per replica.
@@ -254,12 +265,14 @@ const (
 	firstLookBack = 60
 )
 
+var errLeaseLost = errors.New("webhook queue: the drain lease passed to another replica")
+
 func secondKey(s int64) string { return "webhook-queue:" + strconv.FormatInt(s, 10) }
 
 // Schedule puts id in the second it is due, and never in the current one or earlier: the drainer
 // may have finished those already.
 func (q *StateQueue) Schedule(ctx context.Context, id string, due time.Time) error {
-	sec := max(due.Unix(), time.Now().Unix()+1)
+	sec := max(due.Unix(), q.now().Unix()+1)
 	_, err := update(ctx, q.state, secondKey(sec), func(ids *[]string, _ bool) error {
 		if !slices.Contains(*ids, id) {
 			*ids = append(*ids, id)
@@ -288,6 +301,27 @@ func (q *StateQueue) Drain(ctx context.Context, now time.Time, take func(context
 	if err != nil || !held {
 		return err
 	}
+	// The lease is renewed while the drain lasts (sends may take long); a replica that cannot renew
+	// it stops, since another may take over.
+	ctx, cancel := context.WithCancelCause(ctx)
+	renewed := make(chan struct{})
+	defer func() { cancel(nil); <-renewed }()
+	go func() {
+		defer close(renewed)
+		t := time.NewTicker(max(q.Lease/3, 100*time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			if ok, err := q.lease(ctx); err != nil || !ok {
+				cancel(errors.Join(errLeaseLost, err))
+				return
+			}
+		}
+	}()
 	var cursor int64
 	exists, _, err := q.get(ctx, queueCursorKey, &cursor)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"math"
 	mrand "math/rand/v2"
@@ -82,6 +83,10 @@ type Delivery struct {
 	CreatedAt time.Time `json:"created_at"`
 	NextAt    time.Time `json:"next_at"`
 	Attempts  []Attempt `json:"attempts"`
+	// ClaimedBy is the replica making the current attempt, until ClaimedUntil: one attempt per due
+	// time, however many replicas drain the queue.
+	ClaimedBy    string    `json:"claimed_by,omitempty"`
+	ClaimedUntil time.Time `json:"claimed_until,omitzero"`
 }
 
 // WebhookStore keeps endpoints.
@@ -99,7 +104,9 @@ type DeliveryStore interface {
 	// Create stores d unless a delivery with its id exists; it reports whether it created it.
 	Create(ctx context.Context, d Delivery) (bool, error)
 	Get(ctx context.Context, id string) (Delivery, bool, error)
-	Save(ctx context.Context, d Delivery) error
+	// Update applies change to the stored delivery atomically (retrying on concurrent writers);
+	// ErrNoDelivery when there is none. An error from change writes nothing.
+	Update(ctx context.Context, id string, change func(*Delivery) error) (Delivery, error)
 	// Recent lists the newest deliveries to an endpoint (a webhook id, or slack:<project>).
 	Recent(ctx context.Context, endpoint string) ([]Delivery, error)
 }
@@ -141,6 +148,11 @@ type Webhooks struct {
 	DisableAfter int
 	// SlackBase, when set, replaces https://hooks.slack.com in Slack URLs (a stand-in for tests).
 	SlackBase string
+	// Replica names this process in delivery claims; unique per replica.
+	Replica string
+	// ClaimFor bounds one attempt: the send timeout and then some. A claim older than that (its
+	// replica died mid-attempt) is taken over.
+	ClaimFor time.Duration
 	// Attempts counts attempts by kind and outcome (succeeded, failed); Latency records how long
 	// each took. Either may be nil.
 	Attempts metric.Int64Counter
@@ -323,16 +335,42 @@ func (w *Webhooks) Backoff(n int) time.Duration {
 	return time.Duration(d/2 + mrand.Float64()*d/2)
 }
 
+// ErrNoDelivery is what DeliveryStore.Update answers for an id it does not hold.
+var ErrNoDelivery = errors.New("no such delivery")
+
+// errNotDue ends an attempt that has nothing to do: the delivery ended, or this is a duplicate
+// queue entry and the real one comes later.
+var errNotDue = errors.New("delivery not due")
+
+// claimedError: another replica is attempting the delivery until until.
+type claimedError struct{ until time.Time }
+
+func (e claimedError) Error() string { return "delivery claimed until " + e.until.String() }
+
 // Attempt makes the next try of a delivery that came due and records it: success, a retry
-// scheduled, or the end (24 h passed, endpoint disabled, endpoint deleted).
+// scheduled, or the end (24 h passed, endpoint disabled, endpoint deleted). The delivery is claimed
+// first, so of replicas that drain the same due time one attempts it and the others put it back
+// for when the claim lapses; the outcome is written only by the claim's holder.
 func (w *Webhooks) Attempt(ctx context.Context, id string) error {
-	d, ok, err := w.Deliveries.Get(ctx, id)
-	if err != nil || !ok || d.Status != Pending {
-		return err
-	}
 	now := w.Now().UTC()
-	if d.NextAt.After(now.Add(time.Second)) {
-		return nil // a duplicate queue entry; the real one comes later
+	d, err := w.Deliveries.Update(ctx, id, func(d *Delivery) error {
+		switch {
+		case d.Status != Pending, d.NextAt.After(now.Add(time.Second)):
+			return errNotDue
+		case d.ClaimedBy != "" && d.ClaimedBy != w.Replica && d.ClaimedUntil.After(now):
+			return claimedError{d.ClaimedUntil}
+		}
+		d.ClaimedBy, d.ClaimedUntil = w.Replica, now.Add(w.claimFor())
+		return nil
+	})
+	var claimed claimedError
+	switch {
+	case errors.Is(err, errNotDue), errors.Is(err, ErrNoDelivery):
+		return nil
+	case errors.As(err, &claimed):
+		return w.Queue.Schedule(ctx, id, claimed.until.Add(time.Second))
+	case err != nil:
+		return err
 	}
 	target, secret := d.URL, ""
 	var hook Webhook
@@ -344,10 +382,10 @@ func (w *Webhooks) Attempt(ctx context.Context, id string) error {
 		switch {
 		case !ok:
 			d.Status = Cancelled
-			return w.Deliveries.Save(ctx, d)
+			return w.finish(ctx, d)
 		case !h.Enabled:
 			d.Status = EndpointDisabled
-			return w.Deliveries.Save(ctx, d)
+			return w.finish(ctx, d)
 		}
 		hook, target, secret = h, h.URL, h.Secret
 	} else if w.SlackBase != "" {
@@ -356,7 +394,7 @@ func (w *Webhooks) Attempt(ctx context.Context, id string) error {
 	start := time.Now()
 	code, sendErr := w.Sender.Send(ctx, target, secret, d.ID, d.EventType, d.Body)
 	a := Attempt{N: len(d.Attempts) + 1, At: now, StatusCode: code, LatencyMS: time.Since(start).Milliseconds()}
-	ok = sendErr == nil && code >= 200 && code < 300
+	ok := sendErr == nil && code >= 200 && code < 300
 	if sendErr != nil {
 		a.Error = sendErr.Error()
 	} else if !ok {
@@ -392,12 +430,36 @@ func (w *Webhooks) Attempt(ctx context.Context, id string) error {
 			break
 		}
 		d.NextAt = next
-		if err := w.Deliveries.Save(ctx, d); err != nil {
+		if err := w.finish(ctx, d); err != nil {
 			return err
 		}
 		return w.Queue.Schedule(ctx, d.ID, next)
 	}
-	return w.Deliveries.Save(ctx, d)
+	return w.finish(ctx, d)
+}
+
+// errClaimLost: the attempt outlived its claim and another replica took the delivery over; its
+// outcome is not written over the newer one.
+var errClaimLost = errors.New("the delivery's claim passed to another replica")
+
+// finish writes the attempt's outcome and releases the claim, if this replica still holds it.
+func (w *Webhooks) finish(ctx context.Context, d Delivery) error {
+	_, err := w.Deliveries.Update(ctx, d.ID, func(cur *Delivery) error {
+		if cur.ClaimedBy != w.Replica {
+			return errClaimLost
+		}
+		*cur = d
+		cur.ClaimedBy, cur.ClaimedUntil = "", time.Time{}
+		return nil
+	})
+	return err
+}
+
+func (w *Webhooks) claimFor() time.Duration {
+	if w.ClaimFor > 0 {
+		return w.ClaimFor
+	}
+	return time.Minute
 }
 
 func (w *Webhooks) record(ctx context.Context, kind string, ok bool, took time.Duration) {
@@ -433,7 +495,10 @@ func (w *Webhooks) Dispatch(ctx context.Context, q DueQueue, interval time.Durat
 			g.SetLimit(parallel)
 			for _, id := range ids {
 				g.Go(func() error {
-					err := w.Attempt(gctx, id)
+					// An attempt that has begun ends and writes its outcome even if the drain stops
+					// (the app stopping, or the queue's lease passing to another replica): its claim
+					// keeps the other replicas off it meanwhile.
+					err := w.Attempt(context.WithoutCancel(gctx), id)
 					if err == nil {
 						return nil
 					}

@@ -83,7 +83,17 @@ func (m memDeliveries) Get(_ context.Context, id string) (Delivery, bool, error)
 	d, ok := m[id]
 	return d, ok, nil
 }
-func (m memDeliveries) Save(_ context.Context, d Delivery) error           { m[d.ID] = d; return nil }
+func (m memDeliveries) Update(_ context.Context, id string, change func(*Delivery) error) (Delivery, error) {
+	d, ok := m[id]
+	if !ok {
+		return d, ErrNoDelivery
+	}
+	if err := change(&d); err != nil {
+		return d, err
+	}
+	m[id] = d
+	return d, nil
+}
 func (m memDeliveries) Recent(context.Context, string) ([]Delivery, error) { return nil, nil }
 
 type memQueue []string
@@ -171,3 +181,76 @@ type noSlack struct{}
 
 func (noSlack) Role(context.Context, caller.Caller, string) (string, error) { return "owner", nil }
 func (noSlack) SlackURL(context.Context, string) (string, error)            { return "", nil }
+
+// A delivery another replica is attempting is left to it and put back for when its claim lapses;
+// a lapsed claim (its replica died mid-attempt) is taken over.
+func TestAttempt_RespectsAnotherReplicasClaim(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		until    time.Time
+		wantSent bool
+	}{
+		{"a live claim", now.Add(30 * time.Second), false},
+		{"a lapsed claim", now.Add(-time.Second), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w, _, deliveries, q := newWebhooks(200, now)
+			sent := 0
+			w.Sender = countingSender{&sent}
+			w.Replica = "b"
+			deliveries["d"] = Delivery{ID: "d", Kind: KindSlack, URL: "https://hooks.slack.com/x", Status: Pending, CreatedAt: now,
+				NextAt: now, ClaimedBy: "a", ClaimedUntil: tc.until}
+			if err := w.Attempt(ctx, "d"); err != nil {
+				t.Fatal(err)
+			}
+			d := deliveries["d"]
+			if (sent == 1) != tc.wantSent {
+				t.Fatalf("sent %d times", sent)
+			}
+			if tc.wantSent && (d.Status != Succeeded || d.ClaimedBy != "" || len(d.Attempts) != 1) {
+				t.Fatalf("after taking over: %+v", d)
+			}
+			if !tc.wantSent && (d.Status != Pending || d.ClaimedBy != "a" || len(*q) != 1) {
+				t.Fatalf("a live claim was not respected: %+v, queue %v", d, *q)
+			}
+		})
+	}
+}
+
+// An attempt whose claim passed to another replica meanwhile does not write over the newer outcome.
+func TestAttempt_DoesNotWriteOverATakenOverDelivery(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	w, _, deliveries, _ := newWebhooks(200, now)
+	w.Replica = "a"
+	deliveries["d"] = Delivery{ID: "d", Kind: KindSlack, URL: "https://hooks.slack.com/x", Status: Pending, CreatedAt: now, NextAt: now}
+	w.Sender = hookSender{func() {
+		d := deliveries["d"] // while a sends, b takes the delivery over and finishes it
+		d.ClaimedBy, d.Status = "b", Succeeded
+		d.Attempts = append(d.Attempts, Attempt{N: 1, StatusCode: 204})
+		deliveries["d"] = d
+	}}
+	if err := w.Attempt(context.Background(), "d"); err == nil {
+		t.Fatal("a lost claim went unnoticed")
+	}
+	if d := deliveries["d"]; d.ClaimedBy != "b" || len(d.Attempts) != 1 || d.Attempts[0].StatusCode != 204 {
+		t.Fatalf("the newer outcome was overwritten: %+v", d)
+	}
+}
+
+type countingSender struct{ n *int }
+
+func (s countingSender) Send(context.Context, string, string, string, string, []byte) (int, error) {
+	*s.n++
+	return 200, nil
+}
+func (countingSender) Allowed(context.Context, string) error { return nil }
+
+type hookSender struct{ during func() }
+
+func (s hookSender) Send(context.Context, string, string, string, string, []byte) (int, error) {
+	s.during()
+	return 200, nil
+}
+func (hookSender) Allowed(context.Context, string) error { return nil }
