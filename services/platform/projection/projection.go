@@ -6,14 +6,14 @@ package projection
 import "sync"
 
 // Guard remembers, per aggregate, the newest version applied. It is the in-memory form of the rule;
-// a durable read model stores the version beside the data it guards.
+// a durable read model stores a Version beside the data it guards (search keeps it in each document).
 type Guard struct {
 	mu   sync.Mutex
-	seen map[string]int64
+	seen map[string]Version
 }
 
 // NewGuard returns an empty guard.
-func NewGuard() *Guard { return &Guard{seen: map[string]int64{}} }
+func NewGuard() *Guard { return &Guard{seen: map[string]Version{}} }
 
 // Apply runs fn for the event at version of aggregate if the version is newer than any applied, and
 // records it when fn succeeds. It reports whether fn ran. Events of one aggregate are applied one at
@@ -21,13 +21,15 @@ func NewGuard() *Guard { return &Guard{seen: map[string]int64{}} }
 func (g *Guard) Apply(aggregate string, version int64, fn func() error) (bool, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if version <= g.seen[aggregate] {
+	v := g.seen[aggregate]
+	if !v.Accepts(version) {
 		return false, nil
 	}
 	if err := fn(); err != nil {
 		return false, err
 	}
-	g.seen[aggregate] = version
+	v.Applied(version)
+	g.seen[aggregate] = v
 	return true, nil
 }
 
@@ -35,5 +37,5 @@ func (g *Guard) Apply(aggregate string, version int64, fn func() error) (bool, e
 func (g *Guard) Version(aggregate string) int64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.seen[aggregate]
+	return g.seen[aggregate].Of
 }

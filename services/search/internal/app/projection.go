@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/acme/platform/services/platform/events"
+	"github.com/acme/platform/services/platform/projection"
 	"github.com/acme/platform/services/search/internal/index"
 )
 
@@ -50,7 +51,7 @@ func (s *Service) Handle(ctx context.Context, e events.Envelope) error {
 	switch p := e.Payload.(type) {
 	case events.UserRegistered:
 		return s.apply(ctx, p.UserID, e, func(d *index.Document) bool {
-			if d.Version >= e.AggregateVersion && d.ID != "" {
+			if d.ID != "" && !versionOf(d).Accepts(e.AggregateVersion) {
 				return false
 			}
 			*d = index.Document{ID: p.UserID, Type: index.TypeUser, Title: p.DisplayName, Visibility: index.Internal,
@@ -60,7 +61,10 @@ func (s *Service) Handle(ctx context.Context, e events.Envelope) error {
 	case events.UserErased:
 		if err := s.apply(ctx, p.UserID, e, func(d *index.Document) bool {
 			// Nothing personal stays: the tombstone keeps only the id, type and version.
-			*d = index.Document{ID: p.UserID, Type: index.TypeUser, Deleted: true, Version: max(d.Version, e.AggregateVersion)}
+			v := versionOf(d)
+			v.Delete(e.AggregateVersion)
+			*d = index.Document{ID: p.UserID, Type: index.TypeUser}
+			setVersion(d, projection.Version{Of: v.Of, Deleted: true})
 			return true
 		}); err != nil {
 			return err
@@ -68,7 +72,7 @@ func (s *Service) Handle(ctx context.Context, e events.Envelope) error {
 		return s.forgetMember(ctx, p.UserID, e)
 	case events.ProjectCreated:
 		return s.apply(ctx, p.ProjectID, e, func(d *index.Document) bool {
-			if d.ID != "" && d.Version >= e.AggregateVersion {
+			if d.ID != "" && !versionOf(d).Accepts(e.AggregateVersion) {
 				return false
 			}
 			*d = index.Document{ID: p.ProjectID, Type: index.TypeProject, Title: p.Name, Description: p.Description,
@@ -89,16 +93,15 @@ func (s *Service) Handle(ctx context.Context, e events.Envelope) error {
 		})
 	case events.MemberChanged:
 		return s.apply(ctx, p.ProjectID, e, func(d *index.Document) bool {
-			if d.Deleted || d.MemberVersions[p.UserID] >= e.AggregateVersion {
+			v := versionOf(d)
+			if !v.AcceptsPart(p.UserID, e.AggregateVersion) {
 				return false
 			}
 			if d.ID == "" { // the project's creation was not seen (yet): keep what is known
 				d.ID, d.Type, d.Title = p.ProjectID, index.TypeProject, p.ProjectName
 			}
-			if d.MemberVersions == nil {
-				d.MemberVersions = map[string]int64{}
-			}
-			d.MemberVersions[p.UserID] = e.AggregateVersion
+			v.AppliedPart(p.UserID, e.AggregateVersion)
+			setVersion(d, v)
 			d.Members = slices.DeleteFunc(d.Members, func(m string) bool { return m == p.UserID })
 			if e.Type != "project.member_removed" {
 				d.Members = append(d.Members, p.UserID)
@@ -106,7 +109,6 @@ func (s *Service) Handle(ctx context.Context, e events.Envelope) error {
 			if p.Role == "owner" {
 				d.OwnerID = p.UserID
 			}
-			d.Version = max(d.Version, e.AggregateVersion)
 			d.UpdatedAt = e.OccurredAt
 			return true
 		})
@@ -117,16 +119,30 @@ func (s *Service) Handle(ctx context.Context, e events.Envelope) error {
 // applyProject changes a project's fields if the event is newer than the document.
 func (s *Service) applyProject(ctx context.Context, id string, e events.Envelope, change func(*index.Document)) error {
 	return s.apply(ctx, id, e, func(d *index.Document) bool {
-		if d.Version >= e.AggregateVersion || d.Deleted {
+		v := versionOf(d)
+		if !v.Accepts(e.AggregateVersion) {
 			return false
 		}
 		if d.ID == "" {
 			d.ID, d.Type = id, index.TypeProject
 		}
 		change(d)
-		d.Version, d.UpdatedAt = e.AggregateVersion, e.OccurredAt
+		v.Deleted = d.Deleted
+		v.Applied(e.AggregateVersion)
+		setVersion(d, v)
+		d.UpdatedAt = e.OccurredAt
 		return true
 	})
+}
+
+// versionOf is the projection rule's view of a document: the aggregate version it reflects, its
+// tombstone, and each membership's version. setVersion writes one back.
+func versionOf(d *index.Document) projection.Version {
+	return projection.Version{Of: d.Version, Deleted: d.Deleted, Parts: d.MemberVersions}
+}
+
+func setVersion(d *index.Document, v projection.Version) {
+	d.Version, d.Deleted, d.MemberVersions = v.Of, v.Deleted, v.Parts
 }
 
 // apply reads the document (zero if there is none), lets change edit it and stores it if change
@@ -167,10 +183,9 @@ func (s *Service) forgetMember(ctx context.Context, userID string, e events.Enve
 				return false
 			}
 			d.Members = slices.DeleteFunc(d.Members, func(m string) bool { return m == userID })
-			if d.MemberVersions == nil {
-				d.MemberVersions = map[string]int64{}
-			}
-			d.MemberVersions[userID] = max(d.MemberVersions[userID], d.Version)
+			v := versionOf(d)
+			v.AppliedPart(userID, v.Of)
+			setVersion(d, v)
 			return true
 		}); err != nil {
 			return err
