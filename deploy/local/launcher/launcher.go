@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,8 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/acme/platform/deploy/local/freeport"
 )
 
 // Options say what to start and where its output goes.
@@ -114,14 +115,20 @@ func Start(ctx context.Context, runFile string, opts Options) (*Topology, error)
 			}
 			return p
 		}
-		if spec.AppPort > 0 { // an app without a port is one daprd never calls
-			a.AppPort = ports.take(fixed(spec.AppPort))
+		for _, p := range []struct {
+			to   *int
+			want int
+		}{{&a.HTTPPort, spec.DaprHTTPPort}, {&a.GRPCPort, spec.DaprGRPCPort}, {&a.MetricsPort, spec.MetricsPort},
+			{&a.InternalPort, spec.DaprInternalGRPCPort}, {&a.AppMetricsPort, 0}, {&a.AppPort, spec.AppPort}} {
+			if p.to == &a.AppPort && spec.AppPort == 0 {
+				continue // an app without a port is one daprd never calls
+			}
+			port, err := ports.take(fixed(p.want))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", spec.AppID, err)
+			}
+			*p.to = port
 		}
-		a.HTTPPort = ports.take(fixed(spec.DaprHTTPPort))
-		a.GRPCPort = ports.take(fixed(spec.DaprGRPCPort))
-		a.MetricsPort = ports.take(fixed(spec.MetricsPort))
-		a.InternalPort = ports.take(fixed(spec.DaprInternalGRPCPort))
-		a.AppMetricsPort = ports.take(0)
 		t.Apps = append(t.Apps, a)
 	}
 	if len(t.Apps) == 0 {
@@ -607,22 +614,22 @@ func newPortPool(rf *RunFile) *portPool {
 	return p
 }
 
-func (p *portPool) take(fixed int) int {
+// take returns fixed, or a free port (deploy/local/freeport) that no app of the run file names.
+func (p *portPool) take(fixed int) (int, error) {
 	if fixed > 0 {
-		return fixed
+		return fixed, nil
 	}
-	for {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	for range 100 {
+		port, err := freeport.Get()
 		if err != nil {
-			continue
+			return 0, err
 		}
-		port := l.Addr().(*net.TCPAddr).Port
-		l.Close()
 		if !p.reserved[port] {
 			p.reserved[port] = true
-			return port
+			return port, nil
 		}
 	}
+	return 0, errors.New("no free port outside those dapr.yaml names")
 }
 
 // prefixWriter writes each line with a prefix, as the Dapr CLI does on its console.
