@@ -33,6 +33,10 @@ type Service struct {
 
 	locks      [64]sync.Mutex
 	rebuilding sync.Mutex
+	// build is the index a rebuild fills, while it runs: apply writes there too. buildMu keeps the
+	// swap from falling between an event's two writes.
+	buildMu sync.RWMutex
+	build   index.Build
 }
 
 // lock serialises the changes to one document: events of one aggregate, and the rebuild's copy.
@@ -157,8 +161,15 @@ func (s *Service) apply(ctx context.Context, id string, e events.Envelope, chang
 		return nil
 	}
 	d.EventTime = e.OccurredAt
+	s.buildMu.RLock()
+	defer s.buildMu.RUnlock()
 	if err := s.Index.Put(ctx, d); err != nil {
 		return err
+	}
+	if s.build != nil {
+		if err := putNewer(ctx, s.build, d); err != nil {
+			return err
+		}
 	}
 	s.observe(ctx, e.OccurredAt)
 	return nil

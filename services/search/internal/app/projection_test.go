@@ -2,7 +2,9 @@ package app
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,5 +151,105 @@ func TestReindex_OnlyForPlatformServices(t *testing.T) {
 	err := s.Reindex(context.Background(), caller.Caller{UserID: owner, Roles: []string{"admin"}}, func(Progress) error { return nil })
 	if err == nil {
 		t.Fatal("a user, even a platform admin, started a rebuild")
+	}
+}
+
+// fakeSources lists documents as the users and projects scan APIs would; during the scan of
+// projects it runs meanwhile (an event arriving while the rebuild copies).
+type fakeSources struct {
+	users, projects []index.Document
+	meanwhile       func()
+	fail            error
+}
+
+func (f fakeSources) Users(_ context.Context, page func([]index.Document) error) error {
+	return page(f.users)
+}
+
+func (f fakeSources) Projects(_ context.Context, page func([]index.Document) error) error {
+	if f.fail != nil {
+		return f.fail
+	}
+	if f.meanwhile != nil {
+		f.meanwhile()
+	}
+	return page(f.projects)
+}
+
+// The rebuild protocol on the real handlers and the embedded index: what the sources list replaces
+// the index, an event applied during the rebuild is not undone by an older copy, tombstones are
+// carried over, and a failed rebuild leaves the index as it was.
+func TestReindex_ReplacesContentKeepsEventsMeanwhileAndTombstones(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t)
+	system := caller.Caller{UserID: "system:reindex"}
+	// The index holds a project, a stale document no source lists any more, and a deleted project.
+	must(t, s, created(1))
+	stale := index.Document{ID: "p-stale", Type: index.TypeProject, Title: "Stale", Visibility: index.Public, Version: 3}
+	gone := index.Document{ID: "p-gone", Type: index.TypeProject, Deleted: true, Version: 7}
+	if err := s.Index.Put(ctx, stale, gone); err != nil {
+		t.Fatal(err)
+	}
+	// The source lists the project at version 1; meanwhile an update at version 2 arrives.
+	src := doc(t, s, pid)
+	s.Sources = fakeSources{
+		users:    []index.Document{{ID: owner, Type: index.TypeUser, Title: "Olga Owner", Visibility: index.Internal, Version: 1}},
+		projects: []index.Document{src},
+		meanwhile: func() {
+			must(t, s, ev("project.updated", 2, events.ProjectUpdated{ProjectID: pid, Name: "Apollo 11", Visibility: "private", Tags: []string{"space"}}))
+		},
+	}
+	var last Progress
+	if err := s.Reindex(ctx, system, func(p Progress) error { last = p; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !last.Finished || last.Documents != 2 {
+		t.Fatalf("last progress %+v, want finished with 2 documents", last)
+	}
+	if d := doc(t, s, pid); d.Version != 2 || d.Title != "Apollo 11" {
+		t.Fatalf("the update applied during the rebuild was lost: %+v", d)
+	}
+	if _, ok, _ := s.Index.Get(ctx, "p-stale"); ok {
+		t.Fatal("a document no source lists survived the rebuild")
+	}
+	if d := doc(t, s, "p-gone"); !d.Deleted || d.Version != 7 {
+		t.Fatalf("the tombstone was not carried over: %+v", d)
+	}
+	// A replay of the deleted project's creation changes nothing.
+	must(t, s, ev("project.created", 1, events.ProjectCreated{ProjectID: "p-gone", OwnerID: owner, Name: "Back", Visibility: "public"}))
+	if d := doc(t, s, "p-gone"); !d.Deleted {
+		t.Fatalf("a replayed creation brought a deleted project back: %+v", d)
+	}
+
+	// A failed rebuild leaves the index as it was, and events keep being applied.
+	s.Sources = fakeSources{fail: errors.New("projects unreachable")}
+	if err := s.Reindex(ctx, system, func(Progress) error { return nil }); err == nil {
+		t.Fatal("a failed rebuild reported success")
+	}
+	if d := doc(t, s, pid); d.Version != 2 {
+		t.Fatalf("after a failed rebuild: %+v", d)
+	}
+	must(t, s, ev("project.updated", 3, events.ProjectUpdated{ProjectID: pid, Name: "Apollo 12", Visibility: "private"}))
+	if d := doc(t, s, pid); d.Version != 3 {
+		t.Fatalf("an event after a failed rebuild: %+v", d)
+	}
+}
+
+// One rebuild at a time.
+func TestReindex_OneAtATime(t *testing.T) {
+	s := newService(t)
+	system := caller.Caller{UserID: "system:reindex"}
+	started, release := make(chan struct{}), make(chan struct{})
+	s.Sources = fakeSources{meanwhile: func() { close(started); <-release }}
+	done := make(chan error)
+	go func() { done <- s.Reindex(context.Background(), system, func(Progress) error { return nil }) }()
+	<-started
+	err := s.Reindex(context.Background(), system, func(Progress) error { return nil })
+	close(release)
+	if err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Fatalf("a second rebuild: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -156,10 +156,25 @@ type Index interface {
 	WithMember(ctx context.Context, userID string) ([]Document, error)
 	// Count is the number of live (not deleted) documents.
 	Count(ctx context.Context) (int, error)
-	// Rebuild fills a fresh index from fill and then makes it the one searched, so that queries
-	// keep being answered from the old one until the new one is complete.
-	Rebuild(ctx context.Context, fill func(put func(docs ...Document) error) error) error
+	// Tombstones calls fn with the deleted documents, a page at a time.
+	Tombstones(ctx context.Context, fn func([]Document) error) error
+	// Begin creates a fresh, empty index beside the one searched, for a rebuild to fill; queries
+	// keep being answered from the current one until Swap. The protocol (what to copy, keeping
+	// newer versions, the tombstones, one rebuild at a time) is the app's.
+	Begin(ctx context.Context) (Build, error)
 	Close() error
+}
+
+// Build is an index being filled for a rebuild.
+type Build interface {
+	// Put writes documents into the new index; they are searchable after Swap.
+	Put(ctx context.Context, docs ...Document) error
+	// Get reads from the new index the documents among ids that it holds (tombstones included).
+	Get(ctx context.Context, ids []string) (map[string]Document, error)
+	// Swap makes the new index the one searched and drops the old one.
+	Swap(ctx context.Context) error
+	// Abort drops the new index; the current one stays as it was.
+	Abort(ctx context.Context) error
 }
 
 // Mark wraps highlighted terms; both adapters use it.

@@ -31,7 +31,6 @@ type Index struct {
 	mu       sync.RWMutex
 	live     bleve.Index
 	liveDir  string
-	building bleve.Index // set while Rebuild runs: writes go to both
 }
 
 var _ index.Index = (*Index)(nil)
@@ -141,17 +140,11 @@ func put(idx bleve.Index, docs []index.Document) error {
 	return idx.Batch(b)
 }
 
-// Put stores docs in one batch (and in the index being rebuilt, if any).
+// Put stores docs in one batch.
 func (x *Index) Put(_ context.Context, docs ...index.Document) error {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	if err := put(x.live, docs); err != nil {
-		return err
-	}
-	if x.building != nil {
-		return put(x.building, docs)
-	}
-	return nil
+	return put(x.live, docs)
 }
 
 func get(idx bleve.Index, id string) (index.Document, bool, error) {
@@ -402,68 +395,64 @@ func (x *Index) Count(_ context.Context) (int, error) {
 	return int(res.Total), nil
 }
 
-// Rebuild fills a new index, receiving every Put meanwhile too, then swaps it in. fill's put keeps
-// a newer version already there (written by an event during the rebuild).
-func (x *Index) Rebuild(ctx context.Context, fill func(put func(docs ...index.Document) error) error) error {
-	next, nextDir, err := x.create()
+// Tombstones pages through the deleted documents.
+func (x *Index) Tombstones(_ context.Context, fn func([]index.Document) error) error {
+	x.mu.RLock()
+	live := x.live
+	x.mu.RUnlock()
+	return each(live, boolean("deleted", true), fn)
+}
+
+// Begin creates the index a rebuild fills (a new directory beside the current one).
+func (x *Index) Begin(context.Context) (index.Build, error) {
+	next, dir, err := x.create()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	x.mu.Lock()
-	if x.building != nil {
-		x.mu.Unlock()
-		_ = next.Close()
-		_ = removeDir(nextDir)
-		return errors.New("bleve: a rebuild is already running")
-	}
-	x.building = next
-	x.mu.Unlock()
-	abandon := func(err error) error {
-		x.mu.Lock()
-		x.building = nil
-		x.mu.Unlock()
-		_ = next.Close()
-		_ = removeDir(nextDir)
-		return err
-	}
-	// putNewer writes docs into the new index unless it holds a version at least as new.
-	putNewer := func(docs ...index.Document) error {
-		x.mu.RLock()
-		defer x.mu.RUnlock()
-		var fresh []index.Document
-		for _, d := range docs {
-			have, ok, err := get(next, d.ID)
-			if err != nil {
-				return err
-			}
-			if !ok || have.Version < d.Version {
-				fresh = append(fresh, d)
-			}
+	return &build{x: x, idx: next, dir: dir}, nil
+}
+
+type build struct {
+	x   *Index
+	idx bleve.Index
+	dir string
+}
+
+func (b *build) Put(_ context.Context, docs ...index.Document) error { return put(b.idx, docs) }
+
+func (b *build) Get(_ context.Context, ids []string) (map[string]index.Document, error) {
+	out := map[string]index.Document{}
+	for _, id := range ids {
+		d, ok, err := get(b.idx, id)
+		if err != nil {
+			return nil, err
 		}
-		return put(next, fresh)
+		if ok {
+			out[id] = d
+		}
 	}
-	err = fill(putNewer)
-	if err == nil {
-		// The sources list only what exists; the tombstones of what was deleted or erased come
-		// from the old index, so that a replay of their old events cannot bring them back.
-		err = each(x.live, boolean("deleted", true), func(docs []index.Document) error { return putNewer(docs...) })
-	}
-	if err == nil {
-		err = ctx.Err()
-	}
-	if err != nil {
-		return abandon(err)
-	}
+	return out, nil
+}
+
+// Swap makes the new index the live one, records it as current on disk, and removes the old one.
+func (b *build) Swap(context.Context) error {
+	x := b.x
 	x.mu.Lock()
 	old, oldDir := x.live, x.liveDir
-	x.live, x.liveDir, x.building = next, nextDir, nil
+	x.live, x.liveDir = b.idx, b.dir
+	var err error
 	if x.dir != "" {
-		err = os.WriteFile(filepath.Join(x.dir, "CURRENT"), []byte(filepath.Base(nextDir)), 0o644)
+		err = os.WriteFile(filepath.Join(x.dir, "CURRENT"), []byte(filepath.Base(b.dir)), 0o644)
 	}
 	x.mu.Unlock()
 	_ = old.Close()
 	_ = removeDir(oldDir)
 	return err
+}
+
+func (b *build) Abort(context.Context) error {
+	_ = b.idx.Close()
+	return removeDir(b.dir)
 }
 
 func (x *Index) create() (bleve.Index, string, error) {

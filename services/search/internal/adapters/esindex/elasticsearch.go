@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/elastic/go-elasticsearch/v8"
@@ -34,9 +33,6 @@ var template []byte
 type Index struct {
 	es    *elasticsearch.Client
 	alias string
-
-	mu       sync.RWMutex
-	building string // the index a rebuild fills; Puts go there too
 }
 
 var _ index.Index = (*Index)(nil)
@@ -167,17 +163,9 @@ func (x *Index) bulk(ctx context.Context, target string, docs []index.Document, 
 	return nil
 }
 
-// Put indexes docs in one bulk request (into the index being rebuilt as well, if any).
+// Put indexes docs in one bulk request and waits until they are searchable.
 func (x *Index) Put(ctx context.Context, docs ...index.Document) error {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	if err := x.bulk(ctx, x.alias, docs, "wait_for"); err != nil {
-		return err
-	}
-	if x.building != "" {
-		return x.bulk(ctx, x.building, docs, "false")
-	}
-	return nil
+	return x.bulk(ctx, x.alias, docs, "wait_for")
 }
 
 func (x *Index) mget(ctx context.Context, target string, ids []string) (map[string]index.Document, error) {
@@ -453,88 +441,68 @@ func (x *Index) current(ctx context.Context) (string, error) {
 	return "", fmt.Errorf("elasticsearch: alias %s points nowhere", x.alias)
 }
 
-// Rebuild fills a new index (Puts meanwhile go to it too), then moves the alias to it atomically and
-// deletes the old one. fill's put keeps a newer version already there.
-func (x *Index) Rebuild(ctx context.Context, fill func(put func(docs ...index.Document) error) error) error {
+// Tombstones pages through the deleted documents of the index behind the alias.
+func (x *Index) Tombstones(ctx context.Context, fn func([]index.Document) error) error {
+	cur, err := x.current(ctx)
+	if err != nil {
+		return err
+	}
+	return x.each(ctx, cur, []any{term("deleted", true)}, func(docs []index.Document) error {
+		if len(docs) == 0 {
+			return nil
+		}
+		return fn(docs)
+	})
+}
+
+// Begin creates the index a rebuild fills, from the template, outside the alias.
+func (x *Index) Begin(ctx context.Context) (index.Build, error) {
+	next := x.newName()
+	if _, err := x.do(ctx, esapi.IndicesCreateRequest{Index: next}); err != nil {
+		return nil, err
+	}
+	return &build{x: x, name: next}, nil
+}
+
+type build struct {
+	x    *Index
+	name string
+}
+
+// Put writes without waiting for a refresh: nothing searches the new index before Swap refreshes
+// it (waiting per write made a rebuild cost a second per document).
+func (b *build) Put(ctx context.Context, docs ...index.Document) error {
+	return b.x.bulk(ctx, b.name, docs, "false")
+}
+
+// Get reads in real time (mget), so it sees what this rebuild wrote before any refresh.
+func (b *build) Get(ctx context.Context, ids []string) (map[string]index.Document, error) {
+	return b.x.mget(ctx, b.name, ids)
+}
+
+// Swap refreshes the new index and moves the alias to it in one atomic call, then deletes the old.
+func (b *build) Swap(ctx context.Context) error {
+	x := b.x
 	old, err := x.current(ctx)
 	if err != nil {
 		return err
 	}
-	next := x.newName()
-	if _, err := x.do(ctx, esapi.IndicesCreateRequest{Index: next}); err != nil {
+	if _, err := x.do(ctx, esapi.IndicesRefreshRequest{Index: []string{b.name}}); err != nil {
 		return err
 	}
-	x.mu.Lock()
-	if x.building != "" {
-		x.mu.Unlock()
-		_, _ = x.do(ctx, esapi.IndicesDeleteRequest{Index: []string{next}})
-		return errors.New("elasticsearch: a rebuild is already running")
-	}
-	x.building = next
-	x.mu.Unlock()
-	stop := func() {
-		x.mu.Lock()
-		x.building = ""
-		x.mu.Unlock()
-	}
-	// putNewer writes docs into the new index unless it holds a version at least as new.
-	putNewer := func(docs ...index.Document) error {
-		x.mu.RLock()
-		defer x.mu.RUnlock()
-		ids := make([]string, 0, len(docs))
-		for _, d := range docs {
-			ids = append(ids, d.ID)
-		}
-		have, err := x.mget(ctx, next, ids)
-		if err != nil {
-			return err
-		}
-		var fresh []index.Document
-		for _, d := range docs {
-			if h, ok := have[d.ID]; !ok || h.Version < d.Version {
-				fresh = append(fresh, d)
-			}
-		}
-		// mget reads in real time, so the version check sees what this rebuild wrote before any
-		// refresh; waiting for a refresh per batch made a rebuild cost a second per document.
-		return x.bulk(ctx, next, fresh, "false")
-	}
-	err = fill(putNewer)
-	if err == nil {
-		// The sources list only what exists; the old index's tombstones keep a replay of a
-		// deleted aggregate's old events from bringing it back.
-		err = x.each(ctx, old, []any{term("deleted", true)}, func(docs []index.Document) error {
-			if len(docs) == 0 {
-				return nil
-			}
-			return putNewer(docs...)
-		})
-	}
-	if err == nil {
-		err = ctx.Err()
-	}
-	if err == nil {
-		// Searchable before it takes the alias.
-		_, err = x.do(ctx, esapi.IndicesRefreshRequest{Index: []string{next}})
-	}
-	if err != nil {
-		stop()
-		_, _ = x.do(context.WithoutCancel(ctx), esapi.IndicesDeleteRequest{Index: []string{next}})
-		return err
-	}
-	x.mu.Lock()
-	defer x.mu.Unlock()
 	actions, _ := json.Marshal(map[string]any{"actions": []any{
 		map[string]any{"remove": map[string]any{"index": old, "alias": x.alias}},
-		map[string]any{"add": map[string]any{"index": next, "alias": x.alias}},
+		map[string]any{"add": map[string]any{"index": b.name, "alias": x.alias}},
 	}})
 	if _, err := x.do(ctx, esapi.IndicesUpdateAliasesRequest{Body: bytes.NewReader(actions)}); err != nil {
-		x.building = ""
-		_, _ = x.do(context.WithoutCancel(ctx), esapi.IndicesDeleteRequest{Index: []string{next}})
 		return err
 	}
-	x.building = ""
 	_, err = x.do(ctx, esapi.IndicesDeleteRequest{Index: []string{old}})
+	return err
+}
+
+func (b *build) Abort(ctx context.Context) error {
+	_, err := b.x.do(context.WithoutCancel(ctx), esapi.IndicesDeleteRequest{Index: []string{b.name}})
 	return err
 }
 

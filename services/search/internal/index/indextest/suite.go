@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -108,7 +107,7 @@ func Run(t *testing.T, open Open) {
 		{"Sort_AndCursorPagesCoverEverythingOnce", testPaging},
 		{"Tombstones_AreNeverReturned", testTombstones},
 		{"WithMember_FindsMemberships", testWithMember},
-		{"Rebuild_ReplacesContentAndKeepsConcurrentWrites", testRebuild},
+		{"Rebuild_BuildsBesideTheCurrentIndexAndSwaps", testRebuild},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -373,55 +372,73 @@ func testWithMember(t *testing.T, x index.Index) {
 	}
 }
 
+// The primitives a rebuild is made of (the protocol itself is search's app, tested there): a new
+// index filled beside the one searched, which keeps answering until the swap; tombstones listed; an
+// aborted build leaves everything as it was.
 func testRebuild(t *testing.T, x index.Index) {
 	ctx := context.Background()
 	seed(t, x, corpus()...)
 	stale := project("p-stale", "Stale Thing", index.Public, alice, day)
-	seed(t, x, stale)
-	// A deleted project: the sources no longer list it, but its tombstone must survive.
 	gone := index.Document{ID: "p-gone", Type: index.TypeProject, Deleted: true, Version: 7}
-	seed(t, x, gone)
-	fresh := project("p-public-2", "Billing Engine v2", index.Public, bob, day, "go")
-	fresh.Version = 5
-	var once sync.Once
-	err := x.Rebuild(ctx, func(put func(...index.Document) error) error {
-		// Meanwhile an event writes a newer version; the rebuild's older copy must not win.
-		once.Do(func() {
-			if err := x.Put(ctx, fresh); err != nil {
-				t.Error(err)
-			}
-		})
-		src := corpus()
-		// Queries keep being answered from the old index during the rebuild.
-		if res := search(t, x, index.Query{Text: "stale", Size: 5}); len(res.Hits) != 1 {
-			t.Errorf("during the rebuild the old index answered %v", ids(res))
-		}
-		for _, d := range src {
-			if err := put(d); err != nil {
-				return err
-			}
+	seed(t, x, stale, gone)
+
+	var tombs []string
+	if err := x.Tombstones(ctx, func(docs []index.Document) error {
+		for _, d := range docs {
+			tombs = append(tombs, d.ID)
 		}
 		return nil
-	})
+	}); err != nil || !slices.Equal(tombs, []string{"p-gone"}) {
+		t.Fatalf("tombstones %v, %v", tombs, err)
+	}
+
+	b, err := x.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	expectIDs(t, "after rebuild, stale gone", search(t, x, index.Query{Text: "stale", Size: 5}))
-	got, _, _ := x.Get(ctx, "p-public-2")
-	if got.Version != 5 || got.Title != "Billing Engine v2" {
-		t.Errorf("the write made during the rebuild was lost: %+v", got)
+	src := corpus()
+	src[1].Title, src[1].Version = "Billing Engine v2", 5
+	if err := b.Put(ctx, append(src, gone)...); err != nil {
+		t.Fatal(err)
+	}
+	have, err := b.Get(ctx, []string{"p-public-2", "p-gone", "p-stale", "nothing"})
+	if err != nil || len(have) != 2 || have["p-public-2"].Version != 5 || !have["p-gone"].Deleted {
+		t.Fatalf("the build holds %+v, %v", have, err)
+	}
+	// Until the swap, queries and reads are answered from the current index.
+	if res := search(t, x, index.Query{Text: "stale", Size: 5}); len(res.Hits) != 1 {
+		t.Errorf("during the build the current index answered %v", ids(res))
+	}
+	if got, _, _ := x.Get(ctx, "p-public-2"); got.Version != 1 {
+		t.Errorf("the current index changed before the swap: %+v", got)
+	}
+	if err := b.Swap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expectIDs(t, "after the swap, stale gone", search(t, x, index.Query{Text: "stale", Size: 5}))
+	if got, _, _ := x.Get(ctx, "p-public-2"); got.Version != 5 || got.Title != "Billing Engine v2" {
+		t.Errorf("after the swap: %+v", got)
 	}
 	if n, _ := x.Count(ctx); n != len(corpus()) {
-		t.Errorf("count after rebuild %d, want %d", n, len(corpus()))
+		t.Errorf("count after the swap %d, want %d", n, len(corpus()))
 	}
-	if got, ok, err := x.Get(ctx, "p-gone"); err != nil || !ok || !got.Deleted || got.Version != 7 {
-		t.Errorf("the tombstone did not survive the rebuild: %+v, %v, %v", got, ok, err)
+	// Writes go to the new current index.
+	seed(t, x, stale)
+	expectIDs(t, "a write after the swap", search(t, x, index.Query{Text: "stale", Size: 5}), "p-stale")
+
+	// An aborted build leaves the index as it was.
+	b, err = x.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// A failing fill leaves the index as it was.
-	if err := x.Rebuild(ctx, func(func(...index.Document) error) error { return fmt.Errorf("source down") }); err == nil {
-		t.Error("a failed rebuild reported success")
+	if err := b.Put(ctx, project("p-never", "Never Seen", index.Public, alice, day)); err != nil {
+		t.Fatal(err)
 	}
-	if n, _ := x.Count(ctx); n != len(corpus()) {
-		t.Errorf("count after a failed rebuild %d, want %d", n, len(corpus()))
+	if err := b.Abort(ctx); err != nil {
+		t.Fatal(err)
+	}
+	expectIDs(t, "after an abort", search(t, x, index.Query{Text: "never", Size: 5}))
+	if n, _ := x.Count(ctx); n != len(corpus())+1 {
+		t.Errorf("count after an abort %d, want %d", n, len(corpus())+1)
 	}
 }
