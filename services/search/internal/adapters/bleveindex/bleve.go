@@ -28,9 +28,9 @@ import (
 type Index struct {
 	dir string // "" keeps everything in memory
 
-	mu       sync.RWMutex
-	live     bleve.Index
-	liveDir  string
+	mu      sync.RWMutex
+	live    bleve.Index
+	liveDir string
 }
 
 var _ index.Index = (*Index)(nil)
