@@ -14,6 +14,7 @@ import (
 	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
 	"github.com/acme/platform/services/platform/caller"
 	"github.com/acme/platform/services/platform/errs"
+	"github.com/acme/platform/services/platform/roles"
 )
 
 // Project is the public view of a project, with the caller's role in it.
@@ -43,8 +44,6 @@ type Member struct {
 var (
 	visibilities = map[string]projectsv1.Visibility{"private": projectsv1.Visibility_VISIBILITY_PRIVATE,
 		"internal": projectsv1.Visibility_VISIBILITY_INTERNAL, "public": projectsv1.Visibility_VISIBILITY_PUBLIC}
-	roles = map[string]projectsv1.Role{"viewer": projectsv1.Role_ROLE_VIEWER, "editor": projectsv1.Role_ROLE_EDITOR,
-		"admin": projectsv1.Role_ROLE_ADMIN, "owner": projectsv1.Role_ROLE_OWNER}
 )
 
 func nameOf[V comparable](m map[string]V, v V) string {
@@ -65,11 +64,11 @@ func projectView(p *projectsv1.Project) Project {
 	return Project{ID: p.GetId(), OwnerID: p.GetOwnerId(), Name: p.GetName(), Slug: p.GetSlug(), Description: p.GetDescription(),
 		Visibility: nameOf(visibilities, p.GetVisibility()), Tags: tags, Settings: settings, Archived: p.GetArchived(),
 		Version: p.GetVersion(), CreatedAt: p.GetCreatedAt().AsTime().UTC(), UpdatedAt: p.GetUpdatedAt().AsTime().UTC(),
-		Role: nameOf(roles, p.GetCallerRole())}
+		Role: roles.Name(p.GetCallerRole())}
 }
 
 func memberView(m *projectsv1.Member) Member {
-	v := Member{UserID: m.GetUserId(), Role: nameOf(roles, m.GetRole())}
+	v := Member{UserID: m.GetUserId(), Role: roles.Name(m.GetRole())}
 	if m.GetAddedAt() != nil {
 		v.AddedAt = m.GetAddedAt().AsTime().UTC()
 	}
@@ -449,7 +448,7 @@ func checkRole(r *string) (projectsv1.Role, error) {
 	if err := field("role", r, 16); err != nil {
 		return 0, err
 	}
-	role, ok := roles[*r]
+	role, ok := roles.Proto(*r)
 	if !ok {
 		return 0, errs.Invalid("member.role_invalid", "role", "role must be owner, admin, editor or viewer")
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/acme/platform/services/platform/caller"
 	"github.com/acme/platform/services/platform/daprstate"
 	"github.com/acme/platform/services/platform/errs"
+	"github.com/acme/platform/services/platform/roles"
 )
 
 // EmailBinding sends mail through a Dapr output binding named Binding (bindings.smtp or
@@ -129,16 +130,13 @@ type ProjectsDirectory struct {
 	Client projectsv1.ProjectsServiceClient
 }
 
-var roleNames = map[projectsv1.Role]string{projectsv1.Role_ROLE_VIEWER: "viewer", projectsv1.Role_ROLE_EDITOR: "editor",
-	projectsv1.Role_ROLE_ADMIN: "admin", projectsv1.Role_ROLE_OWNER: "owner"}
-
 // Role is the caller's role; projects answers NotFound to a caller who may not see the project.
 func (p ProjectsDirectory) Role(ctx context.Context, c caller.Caller, projectID string) (string, error) {
 	resp, err := p.Client.GetProject(caller.Outgoing(ctx, c), &projectsv1.GetProjectRequest{ProjectId: projectID})
 	if err != nil {
 		return "", errs.FromStatus(err)
 	}
-	return roleNames[resp.GetProject().GetCallerRole()], nil
+	return roles.Name(resp.GetProject().GetCallerRole()), nil
 }
 
 // system is how notifications presents itself to projects.

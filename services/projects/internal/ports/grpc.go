@@ -10,6 +10,7 @@ import (
 	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
 	"github.com/acme/platform/services/platform/caller"
 	"github.com/acme/platform/services/platform/errs"
+	"github.com/acme/platform/services/platform/roles"
 	"github.com/acme/platform/services/projects/internal/app"
 	"github.com/acme/platform/services/projects/internal/domain/project"
 )
@@ -25,9 +26,10 @@ var visToProto = map[project.Visibility]projectsv1.Visibility{
 	project.Public: projectsv1.Visibility_VISIBILITY_PUBLIC,
 }
 
-var roleToProto = map[project.Role]projectsv1.Role{
-	project.Viewer: projectsv1.Role_ROLE_VIEWER, project.Editor: projectsv1.Role_ROLE_EDITOR,
-	project.Admin: projectsv1.Role_ROLE_ADMIN, project.Owner: projectsv1.Role_ROLE_OWNER,
+// roleToProto is a domain role in the contract's enum (the names are the same: platform/roles).
+func roleToProto(r project.Role) projectsv1.Role {
+	p, _ := roles.Proto(string(r))
+	return p
 }
 
 func visFromProto(v projectsv1.Visibility) string {
@@ -39,14 +41,7 @@ func visFromProto(v projectsv1.Visibility) string {
 	return ""
 }
 
-func roleFromProto(r projectsv1.Role) string {
-	for k, p := range roleToProto {
-		if p == r {
-			return string(k)
-		}
-	}
-	return ""
-}
+func roleFromProto(r projectsv1.Role) string { return roles.Name(r) }
 
 func toProto(w app.WithRole) (*projectsv1.Project, error) {
 	p := w.Project
@@ -56,11 +51,11 @@ func toProto(w app.WithRole) (*projectsv1.Project, error) {
 	}
 	return &projectsv1.Project{Id: p.ID, OwnerId: p.OwnerID, Name: p.Name, Slug: p.Slug, Description: p.Description,
 		Visibility: visToProto[p.Visibility], Tags: p.Tags, Settings: settings, Archived: p.Archived, Version: p.Version,
-		CreatedAt: timestamppb.New(p.CreatedAt), UpdatedAt: timestamppb.New(p.UpdatedAt), CallerRole: roleToProto[w.Role]}, nil
+		CreatedAt: timestamppb.New(p.CreatedAt), UpdatedAt: timestamppb.New(p.UpdatedAt), CallerRole: roleToProto(w.Role)}, nil
 }
 
 func memberToProto(m project.Member) *projectsv1.Member {
-	out := &projectsv1.Member{UserId: m.UserID, Role: roleToProto[m.Role]}
+	out := &projectsv1.Member{UserId: m.UserID, Role: roleToProto(m.Role)}
 	if !m.AddedAt.IsZero() {
 		out.AddedAt = timestamppb.New(m.AddedAt)
 	}
