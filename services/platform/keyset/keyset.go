@@ -17,18 +17,21 @@ type Limits struct{ Default, Max int }
 
 // Page checks the page token (the previous page's last id) and size, reads size+1 rows after the
 // token with fetch, and returns at most size of them and the next token ("" on the last page).
-// Errors name codePrefix (e.g. "user" gives user.page_size_invalid).
-func Page[T any](ctx context.Context, codePrefix, token string, size int, l Limits,
+// A size out of bounds answers badSize, a token that is no id badToken (the caller's, with its
+// service's codes).
+func Page[T any](ctx context.Context, badSize, badToken *errs.Error, token string, size int, l Limits,
 	fetch func(ctx context.Context, afterID string, limit int) ([]T, error), id func(T) string) ([]T, string, error) {
 	switch {
 	case size == 0:
 		size = l.Default
 	case size < 1 || size > l.Max:
-		return nil, "", errs.Invalid(codePrefix+".page_size_invalid", "page_size", fmt.Sprintf("page_size must be between 1 and %d", l.Max))
+		e := *badSize
+		e.Message = fmt.Sprintf("page_size must be between 1 and %d", l.Max)
+		return nil, "", &e
 	}
 	if token != "" {
 		if _, err := uuid.Parse(token); err != nil {
-			return nil, "", errs.Invalid(codePrefix+".page_token_invalid", "page_token", "page_token is not one this service issued")
+			return nil, "", badToken
 		}
 	}
 	rows, err := fetch(ctx, token, size+1)

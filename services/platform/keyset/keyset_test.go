@@ -22,10 +22,11 @@ func TestPage_WalksEveryRowOnceAndChecksItsInput(t *testing.T) {
 		return all[i:min(i+limit, len(all))], nil
 	}
 	id := func(s string) string { return s }
+	badSize, badToken := errs.Invalid("x.page_size_invalid", "page_size", ""), errs.Invalid("x.page_token_invalid", "page_token", "")
 	var got []string
 	token := ""
 	for range 10 {
-		rows, next, err := Page(context.Background(), "x", token, 3, Limits{Default: 2, Max: 5}, fetch, id)
+		rows, next, err := Page(context.Background(), badSize, badToken, token, 3, Limits{Default: 2, Max: 5}, fetch, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -42,7 +43,7 @@ func TestPage_WalksEveryRowOnceAndChecksItsInput(t *testing.T) {
 		size  int
 		code  string
 	}{{"", 6, "x.page_size_invalid"}, {"", -1, "x.page_size_invalid"}, {"nope", 1, "x.page_token_invalid"}} {
-		if _, _, err := Page(context.Background(), "x", tc.token, tc.size, Limits{Default: 2, Max: 5}, fetch, id); errs.As(err).Code != tc.code {
+		if _, _, err := Page(context.Background(), badSize, badToken, tc.token, tc.size, Limits{Default: 2, Max: 5}, fetch, id); errs.As(err).Code != tc.code {
 			t.Errorf("token %q size %d: %v, want %s", tc.token, tc.size, err, tc.code)
 		}
 	}

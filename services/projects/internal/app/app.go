@@ -307,12 +307,11 @@ func (s *Service) Archive(ctx context.Context, c caller.Caller, id string, archi
 		typ = "project.restored"
 	}
 	return s.mutate(ctx, c, id, project.Edit, true, func(tx Tx, p *project.Project, _ project.Role) ([]outbox.Event, error) {
+		if p.Archived == archived && archived {
+			return nil, errs.Conflict("project.already_archived", "the project is already archived")
+		}
 		if p.Archived == archived {
-			code, msg := "project.already_archived", "the project is already archived"
-			if !archived {
-				code, msg = "project.not_archived", "the project is not archived"
-			}
-			return nil, errs.Conflict(code, msg)
+			return nil, errs.Conflict("project.not_archived", "the project is not archived")
 		}
 		now := s.now()
 		p.Archived = archived

@@ -13,6 +13,7 @@ func (s *Service) Scan(ctx context.Context, c caller.Caller, pageToken string, p
 	if !c.IsSystem() {
 		return nil, "", errs.PermissionDenied("auth.system_only", "only platform services may scan every project")
 	}
-	return keyset.Page(ctx, "project", pageToken, pageSize, keyset.Limits{Default: 100, Max: 500}, s.Store.Scan,
+	return keyset.Page(ctx, errs.Invalid("project.page_size_invalid", "page_size", ""),
+		errs.Invalid("project.page_token_invalid", "page_token", "page_token is not one this service issued"), pageToken, pageSize, keyset.Limits{Default: 100, Max: 500}, s.Store.Scan,
 		func(r Scanned) string { return r.Project.ID })
 }

@@ -32,10 +32,12 @@ var (
 	validSorts      = []string{index.SortRelevance, index.SortCreated, index.SortUpdated, index.SortTitle}
 )
 
-func oneOf(field string, values, allowed []string) error {
+// oneOf checks that every value is allowed; the error code is the caller's, written out, so the
+// contract's catalogue of codes can be checked against the source.
+func oneOf(code, field string, values, allowed []string) error {
 	for _, v := range values {
 		if !slices.Contains(allowed, v) {
-			return errs.Invalid("search."+field+"_invalid", field, field+" must be one of "+strings.Join(allowed, ", "))
+			return errs.Invalid(code, field, field+" must be one of "+strings.Join(allowed, ", "))
 		}
 	}
 	return nil
@@ -61,16 +63,16 @@ func (r Request) query(v index.Viewer) (index.Query, error) {
 		}
 		q.Tags = append(q.Tags, t)
 	}
-	if err := oneOf("types", r.Types, validTypes); err != nil {
+	if err := oneOf("search.types_invalid", "types", r.Types, validTypes); err != nil {
 		return q, err
 	}
-	if err := oneOf("visibility", r.Visibility, validVisibility); err != nil {
+	if err := oneOf("search.visibility_invalid", "visibility", r.Visibility, validVisibility); err != nil {
 		return q, err
 	}
 	if q.Sort == "" {
 		q.Sort = index.SortRelevance
 	}
-	if err := oneOf("sort", []string{q.Sort}, validSorts); err != nil {
+	if err := oneOf("search.sort_invalid", "sort", []string{q.Sort}, validSorts); err != nil {
 		return q, err
 	}
 	switch r.Order {

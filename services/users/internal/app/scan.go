@@ -14,6 +14,7 @@ func (s *Service) Scan(ctx context.Context, c caller.Caller, pageToken string, p
 	if !c.IsSystem() {
 		return nil, "", errs.PermissionDenied("auth.system_only", "only platform services may scan every account")
 	}
-	return keyset.Page(ctx, "user", pageToken, pageSize, keyset.Limits{Default: 100, Max: 500}, s.Users.Scan,
+	return keyset.Page(ctx, errs.Invalid("user.page_size_invalid", "page_size", ""),
+		errs.Invalid("user.page_token_invalid", "page_token", "page_token is not one this service issued"), pageToken, pageSize, keyset.Limits{Default: 100, Max: 500}, s.Users.Scan,
 		func(u Scanned) string { return u.ID })
 }
