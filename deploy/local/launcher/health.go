@@ -115,3 +115,20 @@ func httpOK(ctx context.Context, url string) error {
 	}
 	return nil
 }
+
+// waitFor calls check every 100 ms until it succeeds or ctx ends.
+func waitFor(ctx context.Context, check func(context.Context) error) error {
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		err := check(cctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

@@ -121,14 +121,24 @@ func Start(ctx context.Context, runFile string, opts Options) (*Topology, error)
 	if len(t.Apps) == 0 {
 		return nil, errors.New("no app to start")
 	}
-	for _, a := range t.Apps {
+	rctx, cancel := context.WithTimeout(ctx, opts.ReadyTimeout)
+	defer cancel()
+	for i, a := range t.Apps {
 		if err := t.startApp(a); err != nil {
 			t.Stop()
 			return nil, err
 		}
+		// The first sidecar creates the sqlite name-resolution file; sidecars migrating a fresh file
+		// together can fail with SQLITE_BUSY before the busy timeout applies, and such a sidecar never
+		// resolves a name (seen: "failed to perform migrations: database is locked"). The others
+		// start once the first is healthy, when the file exists and is migrated.
+		if i == 0 {
+			if err := waitFor(rctx, a.sidecarHealthy); err != nil {
+				t.Stop()
+				return nil, fmt.Errorf("%s: sidecar not healthy: %w", a.Spec.AppID, err)
+			}
+		}
 	}
-	rctx, cancel := context.WithTimeout(ctx, opts.ReadyTimeout)
-	defer cancel()
 	if err := t.waitReady(rctx, t.Apps); err != nil {
 		t.Stop()
 		return nil, err
