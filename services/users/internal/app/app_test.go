@@ -1,0 +1,487 @@
+package app_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/acme/platform/services/platform/caller"
+	"github.com/acme/platform/services/platform/errs"
+	"github.com/acme/platform/services/platform/events"
+	"github.com/acme/platform/services/platform/outbox"
+	"github.com/acme/platform/services/users/internal/adapters"
+	"github.com/acme/platform/services/users/internal/app"
+	"github.com/acme/platform/services/users/internal/domain/user"
+)
+
+// In-memory stand-ins for the ports; the tokens are the real EdDSA adapter with a key of the test's.
+
+type memUsers struct {
+	mu     sync.Mutex
+	byID   map[string]user.User
+	hashes map[string]string
+	events []outbox.Event
+}
+
+func (m *memUsers) Create(_ context.Context, u user.User, hash string, evs []outbox.Event) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, o := range m.byID {
+		if o.Email == u.Email {
+			return errs.Conflict("user.email_taken", "an account with this email exists")
+		}
+	}
+	m.byID[u.ID], m.hashes[u.ID] = u, hash
+	m.events = append(m.events, evs...)
+	return nil
+}
+
+func (m *memUsers) ByEmail(_ context.Context, email string) (user.User, string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, u := range m.byID {
+		if u.Email == email {
+			return u, m.hashes[u.ID], nil
+		}
+	}
+	return user.User{}, "", errs.NotFound("user.not_found", "no such user")
+}
+
+func (m *memUsers) ByID(_ context.Context, id string) (user.User, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u, ok := m.byID[id]
+	if !ok {
+		return u, errs.NotFound("user.not_found", "no such user")
+	}
+	return u, nil
+}
+
+func (m *memUsers) PasswordHash(_ context.Context, id string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.hashes[id], nil
+}
+
+func (m *memUsers) change(id string, evs []outbox.Event, fn func(*user.User)) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u := m.byID[id]
+	fn(&u)
+	m.byID[id] = u
+	m.events = append(m.events, evs...)
+	return nil
+}
+
+func (m *memUsers) MarkVerified(_ context.Context, id string, evs []outbox.Event) error {
+	return m.change(id, evs, func(u *user.User) { u.EmailVerified = true })
+}
+
+func (m *memUsers) SetPassword(_ context.Context, id, hash string, evs []outbox.Event) error {
+	return m.change(id, evs, func(*user.User) { m.hashes[id] = hash })
+}
+
+func (m *memUsers) SetRoles(_ context.Context, id string, roles []string, evs []outbox.Event) error {
+	return m.change(id, evs, func(u *user.User) { u.Roles = roles })
+}
+
+func (m *memUsers) Erase(_ context.Context, id string, evs []outbox.Event) error {
+	return m.change(id, evs, func(u *user.User) { u.Email, u.DisplayName = "", "" })
+}
+
+func (m *memUsers) Record(_ context.Context, evs []outbox.Event) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.events = append(m.events, evs...)
+	return nil
+}
+
+func (m *memUsers) Scan(context.Context, string, int) ([]app.Scanned, error) { return nil, nil }
+
+func (m *memUsers) event(typ string) (events.Envelope, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := len(m.events) - 1; i >= 0; i-- {
+		if m.events[i].Envelope.Type == typ && m.events[i].Topic == events.TopicUsers {
+			return m.events[i].Envelope, true
+		}
+	}
+	return events.Envelope{}, false
+}
+
+// memSessions versions each session; Replace needs the version read, as the Dapr adapter's ETag.
+type memSessions struct {
+	mu       sync.Mutex
+	sessions map[string]app.Session
+	versions map[string]int
+}
+
+func (m *memSessions) Create(_ context.Context, s app.Session) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sessions[s.ID], m.versions[s.ID] = s, 1
+	return nil
+}
+
+func (m *memSessions) Get(_ context.Context, id string) (app.Session, string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.sessions[id]
+	if !ok {
+		return s, "", errs.NotFound("session.not_found", "no such session")
+	}
+	return s, fmt.Sprint(m.versions[id]), nil
+}
+
+func (m *memSessions) Replace(_ context.Context, s app.Session, etag string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.sessions[s.ID]; !ok || fmt.Sprint(m.versions[s.ID]) != etag {
+		return errs.Conflict("session.changed", "the session changed concurrently")
+	}
+	m.sessions[s.ID] = s
+	m.versions[s.ID]++
+	return nil
+}
+
+func (m *memSessions) Delete(_ context.Context, _, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.sessions, id)
+	return nil
+}
+
+func (m *memSessions) ListForUser(_ context.Context, userID string) ([]app.Session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []app.Session
+	for _, s := range m.sessions {
+		if s.UserID == userID {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func (m *memSessions) DeleteAllForUser(_ context.Context, userID, keep string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id, s := range m.sessions {
+		if s.UserID == userID && id != keep {
+			delete(m.sessions, id)
+		}
+	}
+	return nil
+}
+
+type memAttempts struct {
+	mu    sync.Mutex
+	fails map[string]int
+	max   int
+}
+
+func (m *memAttempts) Blocked(_ context.Context, keys []string) (time.Duration, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range keys {
+		if m.fails[k] >= m.max {
+			return time.Minute, nil
+		}
+	}
+	return 0, nil
+}
+
+func (m *memAttempts) Fail(_ context.Context, keys []string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, k := range keys {
+		m.fails[k]++
+	}
+	return nil
+}
+
+func (m *memAttempts) Reset(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.fails, key)
+	return nil
+}
+
+type memResets struct {
+	mu     sync.Mutex
+	tokens map[string]string
+}
+
+func (m *memResets) Save(_ context.Context, hash, userID string, _ time.Duration) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.tokens[hash] = userID
+	return nil
+}
+
+func (m *memResets) Take(_ context.Context, hash string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id, ok := m.tokens[hash]
+	if !ok {
+		return "", errs.NotFound("auth.reset_token_unknown", "no such reset token")
+	}
+	delete(m.tokens, hash)
+	return id, nil
+}
+
+// plainHasher is no hash at all: the argon2id adapter has tests of its own, and is slow by design.
+type plainHasher struct{}
+
+func (plainHasher) Hash(p string) (string, error)          { return "plain:" + p, nil }
+func (plainHasher) Verify(p, encoded string) (bool, error) { return encoded == "plain:"+p, nil }
+
+type world struct {
+	svc      *app.Service
+	users    *memUsers
+	sessions *memSessions
+}
+
+func newWorld(t *testing.T) world {
+	t.Helper()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := adapters.NewJWTTokens("test", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := world{users: &memUsers{byID: map[string]user.User{}, hashes: map[string]string{}},
+		sessions: &memSessions{sessions: map[string]app.Session{}, versions: map[string]int{}}}
+	w.svc, err = app.New(w.users, w.sessions, &memAttempts{fails: map[string]int{}, max: 3},
+		&memResets{tokens: map[string]string{}}, plainHasher{}, tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.svc.BootstrapAdmins = map[string]bool{"root@example.com": true}
+	return w
+}
+
+const password = "correct horse battery staple"
+
+func (w world) register(t *testing.T, email string) user.User {
+	t.Helper()
+	u, err := w.svc.Register(context.Background(), email, password, "Test User", "eu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func (w world) login(t *testing.T, email, pw string) app.LoginResult {
+	t.Helper()
+	r, err := w.svc.Login(context.Background(), email, pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func codeOf(err error) string {
+	if err == nil {
+		return ""
+	}
+	return errs.As(err).Code
+}
+
+func TestRegister_ValidatesAndMakesBootstrapAdmins(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		email, password, name, region, code string
+	}{
+		{"not-an-email", password, "A", "eu", "user.email_invalid"},
+		{"a@example.com", "short", "A", "eu", "user.password_too_short"},
+		{"a@example.com", password, "", "eu", "user.display_name_required"},
+		{"a@example.com", password, "A", "mars", "user.region_invalid"},
+	} {
+		if _, err := w.svc.Register(ctx, tc.email, tc.password, tc.name, tc.region); codeOf(err) != tc.code {
+			t.Errorf("%+v: %v", tc, err)
+		}
+	}
+	if len(w.users.byID) != 0 || len(w.users.events) != 0 {
+		t.Fatal("a refused registration wrote something")
+	}
+	u := w.register(t, "Ada@Example.com")
+	if u.Email != "ada@example.com" || !slices.Equal(u.Roles, []string{user.RoleMember}) {
+		t.Fatalf("registered %+v", u)
+	}
+	if e, ok := w.users.event("user.registered"); !ok || e.Payload.(events.UserRegistered).VerificationToken == "" {
+		t.Fatal("user.registered lacks its verification token")
+	}
+	if _, err := ctxRegister(w, "ada@example.com"); codeOf(err) != "user.email_taken" {
+		t.Fatalf("a second account for one email: %v", err)
+	}
+	if root := w.register(t, "root@example.com"); !slices.Contains(root.Roles, user.RoleAdmin) {
+		t.Fatalf("a bootstrap address did not get admin: %v", root.Roles)
+	}
+}
+
+func ctxRegister(w world, email string) (user.User, error) {
+	return w.svc.Register(context.Background(), email, password, "Again", "eu")
+}
+
+// Wrong passwords and unknown accounts get the same answer and both count; past the limit even
+// the right password is refused.
+func TestLogin_FailuresLookAlikeAndAreLimited(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.register(t, "ada@example.com")
+	_, wrong := w.svc.Login(ctx, "ada@example.com", "wrong password here")
+	_, unknown := w.svc.Login(ctx, "nobody@example.com", password)
+	if codeOf(wrong) != "auth.invalid_credentials" || codeOf(unknown) != "auth.invalid_credentials" {
+		t.Fatalf("wrong %v, unknown %v", wrong, unknown)
+	}
+	for range 2 {
+		_, _ = w.svc.Login(ctx, "ada@example.com", "wrong password here")
+	}
+	if _, err := w.svc.Login(ctx, "ada@example.com", password); codeOf(err) != "auth.too_many_attempts" {
+		t.Fatalf("after 3 failures: %v", err)
+	}
+}
+
+// A refresh rotates the refresh token; presenting the old one again ends the session.
+func TestRefresh_RotatesAndAReuseEndsTheSession(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.register(t, "ada@example.com")
+	first := w.login(t, "ada@example.com", password)
+	second, err := w.svc.Refresh(ctx, first.RefreshToken)
+	if err != nil || second.RefreshToken == first.RefreshToken {
+		t.Fatalf("refresh: %v", err)
+	}
+	if _, err := w.svc.Validate(ctx, second.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.Refresh(ctx, first.RefreshToken); codeOf(err) != "auth.refresh_reused" {
+		t.Fatalf("a reused refresh token: %v", err)
+	}
+	if _, err := w.svc.Refresh(ctx, second.RefreshToken); codeOf(err) != "auth.refresh_invalid" {
+		t.Fatalf("the session's newest token after a reuse: %v", err)
+	}
+	if _, err := w.svc.Validate(ctx, second.AccessToken); codeOf(err) != "auth.invalid_token" {
+		t.Fatalf("an access token of the ended session: %v", err)
+	}
+	for _, bad := range []string{"", "no-dot", "x.y", first.RefreshToken + "x"} {
+		if _, err := w.svc.Refresh(ctx, bad); codeOf(err) != "auth.refresh_invalid" {
+			t.Errorf("refresh %q: %v", bad, err)
+		}
+	}
+}
+
+func TestLogout_EndsTheSessionOfTheToken(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.register(t, "ada@example.com")
+	a, b := w.login(t, "ada@example.com", password), w.login(t, "ada@example.com", password)
+	if err := w.svc.Logout(ctx, a.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.Validate(ctx, a.AccessToken); codeOf(err) != "auth.invalid_token" {
+		t.Fatalf("after logout: %v", err)
+	}
+	if _, err := w.svc.Validate(ctx, b.AccessToken); err != nil {
+		t.Fatalf("another session ended too: %v", err)
+	}
+}
+
+// Changing the password ends every other session; a reset ends them all, and its token works once.
+func TestPasswords_ChangeAndResetEndSessions(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	u := w.register(t, "ada@example.com")
+	keep, other := w.login(t, "ada@example.com", password), w.login(t, "ada@example.com", password)
+	c, err := w.svc.Validate(ctx, keep.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := caller.Caller{UserID: u.ID, SessionID: c.SessionID}
+	if err := w.svc.ChangePassword(ctx, me, "not it at all", "a new passphrase"); codeOf(err) != "user.current_password_wrong" {
+		t.Fatalf("a wrong current password: %v", err)
+	}
+	if err := w.svc.ChangePassword(ctx, me, password, password); codeOf(err) != "user.password_unchanged" {
+		t.Fatalf("the same password: %v", err)
+	}
+	if err := w.svc.ChangePassword(ctx, me, password, "a new passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.Validate(ctx, other.AccessToken); err == nil {
+		t.Fatal("another session survived a password change")
+	}
+	if _, err := w.svc.Validate(ctx, keep.AccessToken); err != nil {
+		t.Fatalf("the changing session ended: %v", err)
+	}
+
+	// Reset: an unknown address is no error and mails nothing.
+	if err := w.svc.RequestPasswordReset(ctx, "nobody@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := w.users.event("user.password_reset_requested"); ok {
+		t.Fatal("a reset for an unknown address produced a token")
+	}
+	if err := w.svc.RequestPasswordReset(ctx, "ada@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := w.users.event("user.password_reset_requested")
+	token := e.Payload.(events.PasswordResetRequested).Token
+	if err := w.svc.ConfirmPasswordReset(ctx, token, "short"); codeOf(err) != "user.password_too_short" {
+		t.Fatalf("a weak password: %v", err)
+	}
+	if err := w.svc.ConfirmPasswordReset(ctx, token, "the reset passphrase"); err != nil {
+		t.Fatalf("the token after a refused weak password: %v", err)
+	}
+	if err := w.svc.ConfirmPasswordReset(ctx, token, "another passphrase"); codeOf(err) != "auth.reset_token_invalid" {
+		t.Fatalf("a used token: %v", err)
+	}
+	if _, err := w.svc.Validate(ctx, keep.AccessToken); err == nil {
+		t.Fatal("a session survived a reset")
+	}
+	w.login(t, "ada@example.com", "the reset passphrase")
+}
+
+func TestSetRoles_AdminsOnlyAndNoSelfDemotion(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	root := w.register(t, "root@example.com")
+	ada := w.register(t, "ada@example.com")
+	admin := caller.Caller{UserID: root.ID, Roles: root.Roles}
+	member := caller.Caller{UserID: ada.ID, Roles: ada.Roles}
+	for _, tc := range []struct {
+		name  string
+		by    caller.Caller
+		id    string
+		roles []string
+		code  string
+	}{
+		{"a member", member, root.ID, []string{"member"}, "user.admin_only"},
+		{"an unknown role", admin, ada.ID, []string{"member", "root"}, "user.role_invalid"},
+		{"without member", admin, ada.ID, []string{"admin"}, "user.role_invalid"},
+		{"an admin demoting themself", admin, root.ID, []string{"member"}, "user.self_demotion"},
+		{"an admin promoting", admin, ada.ID, []string{"member", "admin"}, ""},
+	} {
+		if _, err := w.svc.SetRoles(ctx, tc.by, tc.id, tc.roles); codeOf(err) != tc.code {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.code)
+		}
+	}
+	if u, _ := w.users.ByID(ctx, ada.ID); !slices.Contains(u.Roles, "admin") || strings.Join(u.Roles, ",") == "" {
+		t.Fatalf("roles after promotion: %v", u.Roles)
+	}
+}
