@@ -47,12 +47,12 @@ func run(ctx context.Context, a *server.App) error {
 		return err
 	}
 	store := adapters.PostgresRecords{Pool: pool}
-	if n, err := store.Backfill(ctx); err != nil {
+	svc := app.Service{Store: store}
+	if n, err := svc.Backfill(ctx); err != nil {
 		return err
 	} else if n > 0 {
 		log.Info("chained records written before the hash chain", "records", n)
 	}
-	svc := app.Service{Store: store}
 	if archiveInterval > 0 {
 		dc, err := sidecar.Client(ctx)
 		if err != nil {

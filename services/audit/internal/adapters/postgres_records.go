@@ -74,8 +74,9 @@ func lastHash(ctx context.Context, tx pgx.Tx) ([]byte, error) {
 	return h, err
 }
 
-// Backfill chains records stored before the chain existed, in order; it returns how many.
-func (p PostgresRecords) Backfill(ctx context.Context) (int, error) {
+// ChainUnchained gives the records stored before the chain existed their hashes, in order, under
+// the chain's lock; chain computes each hash from the one before it.
+func (p PostgresRecords) ChainUnchained(ctx context.Context, chain func(prev []byte, r record.Record) []byte) (int, error) {
 	n := 0
 	err := pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, chainLock); err != nil {
@@ -94,7 +95,7 @@ func (p PostgresRecords) Backfill(ctx context.Context) (int, error) {
 			if err := tx.QueryRow(ctx, `SELECT hash FROM audit_records WHERE seq < $1 AND hash IS NOT NULL ORDER BY seq DESC LIMIT 1`, r.Seq).Scan(&prev); err != nil && err != pgx.ErrNoRows {
 				return err
 			}
-			h := record.Hash(prev, r)
+			h := chain(prev, r)
 			if _, err := tx.Exec(ctx, `UPDATE audit_records SET prev_hash = $2, hash = $3 WHERE seq = $1`, r.Seq, prev, h); err != nil {
 				return err
 			}
@@ -106,30 +107,28 @@ func (p PostgresRecords) Backfill(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// Verify walks the whole chain in order and returns the first break, or nil, and how many records
-// it checked.
-func (p PostgresRecords) Verify(ctx context.Context) (*record.Break, int64, error) {
+// Walk reads the chain in order, with each record's stored hashes.
+func (p PostgresRecords) Walk(ctx context.Context, fn func(r record.Record, prevHash, hash []byte) error) error {
 	rows, err := p.Pool.Query(ctx, `SELECT `+recordColumns+`, coalesce(prev_hash, ''::bytea), coalesce(hash, ''::bytea)
 		FROM audit_records ORDER BY seq`)
 	if err != nil {
-		return nil, 0, err
+		return err
 	}
 	defer rows.Close()
-	var v record.Verifier
 	for rows.Next() {
 		var prev, hash []byte
 		r, err := scan(rows, &prev, &hash)
 		if err != nil {
-			return nil, v.Checked(), err
+			return err
 		}
 		if len(prev) == 0 {
 			prev = nil
 		}
-		if b := v.Next(r, prev, hash); b != nil {
-			return b, v.Checked(), nil
+		if err := fn(r, prev, hash); err != nil {
+			return err
 		}
 	}
-	return nil, v.Checked(), rows.Err()
+	return rows.Err()
 }
 
 // List returns records matching f after f.AfterSeq, oldest first.

@@ -11,6 +11,7 @@ import (
 	"github.com/acme/platform/services/audit/internal/app"
 	"github.com/acme/platform/services/audit/internal/domain/record"
 	"github.com/acme/platform/services/audit/migrations"
+	"github.com/acme/platform/services/platform/caller"
 	"github.com/acme/platform/services/platform/postgres"
 	"github.com/acme/platform/services/platform/postgres/pgtest"
 )
@@ -24,6 +25,8 @@ func TestPostgresRecords_ChainBackfillAppendOnceVerify(t *testing.T) {
 	pool := pgtest.New(t, postgres.Migrations{FS: migrations.FS, Table: "goose_audit"})
 	ctx := context.Background()
 	store := adapters.PostgresRecords{Pool: pool}
+	svc := app.Service{Store: store}
+	admin := caller.Caller{UserID: "admin", Roles: []string{"admin"}}
 	// Two rows as the first version of the service wrote them: no hashes.
 	for _, r := range []record.Record{rec("old.one"), rec("old.two")} {
 		if _, err := pool.Exec(ctx, `INSERT INTO audit_records (event_id, type, occurred_at, subject, actor, region, source,
@@ -32,10 +35,10 @@ func TestPostgresRecords_ChainBackfillAppendOnceVerify(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n, err := store.Backfill(ctx); err != nil || n != 2 {
+	if n, err := svc.Backfill(ctx); err != nil || n != 2 {
 		t.Fatalf("backfill %d %v", n, err)
 	}
-	if n, _ := store.Backfill(ctx); n != 0 {
+	if n, _ := svc.Backfill(ctx); n != 0 {
 		t.Fatalf("second backfill chained %d again", n)
 	}
 	r := rec("new")
@@ -48,7 +51,7 @@ func TestPostgresRecords_ChainBackfillAppendOnceVerify(t *testing.T) {
 	if _, err := store.Append(ctx, rec("newer")); err != nil {
 		t.Fatal(err)
 	}
-	b, checked, err := store.Verify(ctx)
+	b, checked, err := svc.Verify(ctx, admin)
 	if err != nil || b != nil || checked != 4 {
 		t.Fatalf("verify: %+v %d %v", b, checked, err)
 	}
@@ -62,7 +65,7 @@ func TestPostgresRecords_ChainBackfillAppendOnceVerify(t *testing.T) {
 	if _, err := pool.Exec(ctx, `DELETE FROM audit_records WHERE seq = 2`); err != nil {
 		t.Fatal(err)
 	}
-	b, _, err = store.Verify(ctx)
+	b, _, err = svc.Verify(ctx, admin)
 	if err != nil || b == nil || b.Seq != 3 {
 		t.Fatalf("after deleting record 2: %+v %v", b, err)
 	}

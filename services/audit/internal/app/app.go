@@ -5,6 +5,7 @@ package app
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"strconv"
 	"time"
 
@@ -19,7 +20,12 @@ type Store interface {
 	// Append stores r unless a record with its event id exists; it reports whether it stored it.
 	Append(ctx context.Context, r record.Record) (bool, error)
 	List(ctx context.Context, f record.Filter) ([]record.Record, error)
-	Verify(ctx context.Context) (*record.Break, int64, error)
+	// Walk calls fn with every record in chain order and the hashes stored beside it; an error
+	// from fn stops the walk and is returned.
+	Walk(ctx context.Context, fn func(r record.Record, prevHash, hash []byte) error) error
+	// ChainUnchained gives every record stored before the chain existed its hashes, in order,
+	// computing each with chain from the hash before it; it returns how many.
+	ChainUnchained(ctx context.Context, chain func(prev []byte, r record.Record) []byte) (int, error)
 }
 
 // Service is the audit log.
@@ -114,10 +120,30 @@ func (s Service) List(ctx context.Context, c caller.Caller, q Query) (Page, erro
 	return p, nil
 }
 
-// Verify walks the chain; platform admins only.
+// Verify walks the chain and returns the first break (nil when it is intact) and how many records
+// it checked; platform admins only.
 func (s Service) Verify(ctx context.Context, c caller.Caller) (*record.Break, int64, error) {
 	if err := adminOnly(c); err != nil {
 		return nil, 0, err
 	}
-	return s.Store.Verify(ctx)
+	var v record.Verifier
+	var found *record.Break
+	err := s.Store.Walk(ctx, func(r record.Record, prev, hash []byte) error {
+		if found = v.Next(r, prev, hash); found != nil {
+			return errStopWalk
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errStopWalk) {
+		return nil, v.Checked(), err
+	}
+	return found, v.Checked(), nil
+}
+
+var errStopWalk = errors.New("stop")
+
+// Backfill chains the records stored before the chain existed (the first version of the service
+// wrote none), by the domain's rule; it returns how many.
+func (s Service) Backfill(ctx context.Context) (int, error) {
+	return s.Store.ChainUnchained(ctx, record.Hash)
 }
