@@ -56,9 +56,9 @@ var admin = caller.Caller{UserID: "root", Roles: []string{"admin"}}
 func TestVerify_FindsTheFirstBreakOverTheStoresWalk(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
-		name   string
+		name    string
 		breakIt func(*chainStore)
-		at     int64 // 0: intact
+		at      int64 // 0: intact
 	}{
 		{"intact", func(*chainStore) {}, 0},
 		{"a record altered", func(m *chainStore) { m.recs[2].Outcome = "denied" }, 3},
