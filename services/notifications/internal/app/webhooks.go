@@ -20,74 +20,30 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/acme/platform/services/notifications/internal/domain/webhook"
 	"github.com/acme/platform/services/platform/caller"
 	"github.com/acme/platform/services/platform/errs"
 	"github.com/acme/platform/services/platform/events"
 )
 
-// Webhook is a customer's endpoint for one project's events.
-type Webhook struct {
-	ID                  string    `json:"id"`
-	ProjectID           string    `json:"project_id"`
-	URL                 string    `json:"url"`
-	EventTypes          []string  `json:"event_types"`
-	Secret              string    `json:"secret"`
-	Enabled             bool      `json:"enabled"`
-	ConsecutiveFailures int       `json:"consecutive_failures"`
-	CreatedAt           time.Time `json:"created_at"`
-	DisabledAt          time.Time `json:"disabled_at"`
-	DisabledReason      string    `json:"disabled_reason"`
-}
-
-// Wants reports whether the endpoint subscribed to the event type.
-func (w Webhook) Wants(eventType string) bool {
-	return slices.Contains(w.EventTypes, "*") || slices.Contains(w.EventTypes, eventType)
-}
-
-// Delivery kinds: a customer webhook (signed) or a project's Slack incoming webhook.
-const (
-	KindWebhook = "webhook"
-	KindSlack   = "slack"
+// The entities and their rules are the domain's (domain/webhook); these names keep the app's
+// callers and adapters as they were.
+type (
+	Webhook  = webhook.Webhook
+	Delivery = webhook.Delivery
+	Attempt  = webhook.Attempt
 )
 
-// Delivery statuses.
+// Delivery kinds and statuses.
 const (
-	Pending          = "pending"
-	Succeeded        = "succeeded"
-	GaveUp           = "gave_up"
-	EndpointDisabled = "endpoint_disabled"
-	Cancelled        = "cancelled"
+	KindWebhook      = webhook.KindWebhook
+	KindSlack        = webhook.KindSlack
+	Pending          = webhook.Pending
+	Succeeded        = webhook.Succeeded
+	GaveUp           = webhook.GaveUp
+	EndpointDisabled = webhook.EndpointDisabled
+	Cancelled        = webhook.Cancelled
 )
-
-// Attempt is one try of a delivery.
-type Attempt struct {
-	N          int       `json:"n"`
-	At         time.Time `json:"at"`
-	StatusCode int       `json:"status_code"`
-	LatencyMS  int64     `json:"latency_ms"`
-	Error      string    `json:"error,omitempty"`
-}
-
-// Delivery is one event on its way to one endpoint.
-type Delivery struct {
-	ID        string `json:"id"`
-	Kind      string `json:"kind"`
-	WebhookID string `json:"webhook_id,omitempty"`
-	// URL is the Slack URL (a webhook's URL is read from the webhook at each attempt).
-	URL       string    `json:"url,omitempty"`
-	ProjectID string    `json:"project_id"`
-	EventID   string    `json:"event_id"`
-	EventType string    `json:"event_type"`
-	Body      []byte    `json:"body"`
-	Status    string    `json:"status"`
-	CreatedAt time.Time `json:"created_at"`
-	NextAt    time.Time `json:"next_at"`
-	Attempts  []Attempt `json:"attempts"`
-	// ClaimedBy is the replica making the current attempt, until ClaimedUntil: one attempt per due
-	// time, however many replicas drain the queue.
-	ClaimedBy    string    `json:"claimed_by,omitempty"`
-	ClaimedUntil time.Time `json:"claimed_until,omitzero"`
-}
 
 // WebhookStore keeps endpoints.
 type WebhookStore interface {
@@ -338,37 +294,19 @@ func (w *Webhooks) Backoff(n int) time.Duration {
 // ErrNoDelivery is what DeliveryStore.Update answers for an id it does not hold.
 var ErrNoDelivery = errors.New("no such delivery")
 
-// errNotDue ends an attempt that has nothing to do: the delivery ended, or this is a duplicate
-// queue entry and the real one comes later.
-var errNotDue = errors.New("delivery not due")
-
-// claimedError: another replica is attempting the delivery until until.
-type claimedError struct{ until time.Time }
-
-func (e claimedError) Error() string { return "delivery claimed until " + e.until.String() }
-
 // Attempt makes the next try of a delivery that came due and records it: success, a retry
 // scheduled, or the end (24 h passed, endpoint disabled, endpoint deleted). The delivery is claimed
 // first, so of replicas that drain the same due time one attempts it and the others put it back
 // for when the claim lapses; the outcome is written only by the claim's holder.
 func (w *Webhooks) Attempt(ctx context.Context, id string) error {
 	now := w.Now().UTC()
-	d, err := w.Deliveries.Update(ctx, id, func(d *Delivery) error {
-		switch {
-		case d.Status != Pending, d.NextAt.After(now.Add(time.Second)):
-			return errNotDue
-		case d.ClaimedBy != "" && d.ClaimedBy != w.Replica && d.ClaimedUntil.After(now):
-			return claimedError{d.ClaimedUntil}
-		}
-		d.ClaimedBy, d.ClaimedUntil = w.Replica, now.Add(w.claimFor())
-		return nil
-	})
-	var claimed claimedError
+	d, err := w.Deliveries.Update(ctx, id, func(d *Delivery) error { return d.Claim(w.Replica, now, now.Add(w.claimFor())) })
+	var claimed webhook.ClaimedError
 	switch {
-	case errors.Is(err, errNotDue), errors.Is(err, ErrNoDelivery):
+	case errors.Is(err, webhook.ErrNotDue), errors.Is(err, ErrNoDelivery):
 		return nil
 	case errors.As(err, &claimed):
-		return w.Queue.Schedule(ctx, id, claimed.until.Add(time.Second))
+		return w.Queue.Schedule(ctx, id, claimed.Until.Add(time.Second))
 	case err != nil:
 		return err
 	}
@@ -400,42 +338,25 @@ func (w *Webhooks) Attempt(ctx context.Context, id string) error {
 	} else if !ok {
 		a.Error = "the receiver answered " + strconv.Itoa(code)
 	}
-	d.Attempts = append(d.Attempts, a)
 	w.record(ctx, d.Kind, ok, time.Since(start))
+	enabled := true
 	if d.Kind == KindWebhook {
 		if hook, err = w.Hooks.Update(ctx, hook.ID, func(h *Webhook) error {
-			if ok {
-				h.ConsecutiveFailures = 0
-				return nil
-			}
-			h.ConsecutiveFailures++
-			if h.Enabled && w.DisableAfter > 0 && h.ConsecutiveFailures >= w.DisableAfter {
-				h.Enabled, h.DisabledAt = false, now
-				h.DisabledReason = strconv.Itoa(h.ConsecutiveFailures) + " failed attempts in a row; last: " + a.Error
-			}
+			h.RecordOutcome(ok, now, w.DisableAfter, a.Error)
 			return nil
 		}); err != nil {
 			return err
 		}
+		enabled = hook.Enabled
 	}
-	switch {
-	case ok:
-		d.Status = Succeeded
-	case d.Kind == KindWebhook && !hook.Enabled:
-		d.Status = EndpointDisabled
-	default:
-		next := now.Add(w.Backoff(len(d.Attempts)))
-		if next.After(d.CreatedAt.Add(w.GiveUpAfter)) {
-			d.Status = GaveUp
-			break
-		}
-		d.NextAt = next
-		if err := w.finish(ctx, d); err != nil {
-			return err
-		}
-		return w.Queue.Schedule(ctx, d.ID, next)
+	next := now.Add(w.Backoff(len(d.Attempts) + 1))
+	if !d.Record(a, ok, enabled, next, d.CreatedAt.Add(w.GiveUpAfter)) {
+		return w.finish(ctx, d)
 	}
-	return w.finish(ctx, d)
+	if err := w.finish(ctx, d); err != nil {
+		return err
+	}
+	return w.Queue.Schedule(ctx, d.ID, next)
 }
 
 // errClaimLost: the attempt outlived its claim and another replica took the delivery over; its
@@ -449,7 +370,7 @@ func (w *Webhooks) finish(ctx context.Context, d Delivery) error {
 			return errClaimLost
 		}
 		*cur = d
-		cur.ClaimedBy, cur.ClaimedUntil = "", time.Time{}
+		cur.Release()
 		return nil
 	})
 	return err
