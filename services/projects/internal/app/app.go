@@ -184,8 +184,10 @@ func (s *Service) mutate(ctx context.Context, c caller.Caller, id string, a proj
 		if err := project.Authorize(role, p.Visibility != project.Private, a); err != nil {
 			return err
 		}
-		if p.Archived && !allowArchived {
-			return errs.Conflict("project.archived", "the project is archived; restore it first")
+		if !allowArchived {
+			if err := p.CheckWritable(); err != nil {
+				return err
+			}
 		}
 		evs, err := fn(tx, &p, role)
 		if err != nil {
@@ -210,13 +212,6 @@ func (s *Service) mutate(ctx context.Context, c caller.Caller, id string, a proj
 		out.Role = r
 	}
 	return out, nil
-}
-
-// bump advances the project's version for one more event and returns it.
-func bump(p *project.Project, now time.Time) int64 {
-	p.Version++
-	p.UpdatedAt = now
-	return p.Version
 }
 
 // UpdateInput is a partial update; nil fields stay as they are.
@@ -267,9 +262,8 @@ func (s *Service) Update(ctx context.Context, c caller.Caller, id string, in Upd
 		}
 	}
 	return s.mutate(ctx, c, id, project.Edit, false, func(tx Tx, p *project.Project, _ project.Role) ([]outbox.Event, error) {
-		if p.Version != in.ExpectedVersion {
-			return nil, &errs.Error{Kind: errs.KindPrecondition, Code: "project.version_mismatch",
-				Message: "the project changed since you read it; read it again and retry"}
+		if err := p.CheckVersion(in.ExpectedVersion); err != nil {
+			return nil, err
 		}
 		changed := map[string]string{}
 		if in.Name != nil && name != p.Name {
@@ -291,7 +285,7 @@ func (s *Service) Update(ctx context.Context, c caller.Caller, id string, in Upd
 			return nil, nil
 		}
 		now := s.now()
-		bump(p, now)
+		p.Bump(now)
 		return []outbox.Event{
 			projectEvent("project.updated", *p, c, now, events.ProjectUpdated{ProjectID: p.ID, Name: p.Name,
 				Visibility: string(p.Visibility), Tags: p.Tags, Description: p.Description}),
@@ -307,15 +301,10 @@ func (s *Service) Archive(ctx context.Context, c caller.Caller, id string, archi
 		typ = "project.restored"
 	}
 	return s.mutate(ctx, c, id, project.Edit, true, func(tx Tx, p *project.Project, _ project.Role) ([]outbox.Event, error) {
-		if p.Archived == archived && archived {
-			return nil, errs.Conflict("project.already_archived", "the project is already archived")
-		}
-		if p.Archived == archived {
-			return nil, errs.Conflict("project.not_archived", "the project is not archived")
-		}
 		now := s.now()
-		p.Archived = archived
-		bump(p, now)
+		if err := p.SetArchived(archived, now); err != nil {
+			return nil, err
+		}
 		return []outbox.Event{
 			projectEvent(typ, *p, c, now, events.ProjectArchived{ProjectID: p.ID, Archived: archived}),
 			audit(typ, p.ID, c, now, "project", nil),
@@ -327,7 +316,7 @@ func (s *Service) Archive(ctx context.Context, c caller.Caller, id string, archi
 func (s *Service) Delete(ctx context.Context, c caller.Caller, id string) error {
 	_, err := s.mutate(ctx, c, id, project.Delete, true, func(tx Tx, p *project.Project, _ project.Role) ([]outbox.Event, error) {
 		now := s.now()
-		bump(p, now)
+		p.Bump(now)
 		evs := []outbox.Event{
 			projectEvent("project.deleted", *p, c, now, events.ProjectDeleted{ProjectID: p.ID}),
 			audit("project.deleted", p.ID, c, now, "project", map[string]string{"name": p.Name}),

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"sort"
 	"strings"
 
 	"github.com/acme/platform/services/platform/caller"
@@ -78,7 +77,7 @@ func (s *Service) eraseFrom(ctx context.Context, projectID, userID string) error
 		}
 		now := s.now()
 		if len(others) == 0 {
-			bump(&p, now)
+			p.Bump(now)
 			if err := tx.Delete(ctx, p.ID); err != nil {
 				return err
 			}
@@ -87,8 +86,8 @@ func (s *Service) eraseFrom(ctx context.Context, projectID, userID string) error
 		}
 		var evs []outbox.Event
 		if leaving.Role == project.Owner && len(owners) == 0 {
-			heir := successor(others)
-			bump(&p, now)
+			heir := project.Successor(others)
+			p.Bump(now)
 			if err := tx.PutMember(ctx, p.ID, project.Member{UserID: heir.UserID, Role: project.Owner}); err != nil {
 				return err
 			}
@@ -107,7 +106,7 @@ func (s *Service) eraseFrom(ctx context.Context, projectID, userID string) error
 				p.Slug = strings.TrimRight(p.Slug[:min(len(p.Slug), 54)], "-") + "-" + p.ID[:8]
 			}
 		}
-		bump(&p, now)
+		p.Bump(now)
 		if err := tx.DeleteMember(ctx, p.ID, userID); err != nil {
 			return err
 		}
@@ -117,15 +116,4 @@ func (s *Service) eraseFrom(ctx context.Context, projectID, userID string) error
 		}
 		return tx.Publish(ctx, evs...)
 	})
-}
-
-// successor is the member who inherits a project: highest role first, then the longest-standing.
-func successor(ms []project.Member) project.Member {
-	sort.SliceStable(ms, func(i, j int) bool {
-		if ms[i].Role.Rank() != ms[j].Role.Rank() {
-			return ms[i].Role.Rank() > ms[j].Role.Rank()
-		}
-		return ms[i].AddedAt.Before(ms[j].AddedAt)
-	})
-	return ms[0]
 }

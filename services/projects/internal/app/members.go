@@ -65,7 +65,7 @@ func (s *Service) AddMember(ctx context.Context, c caller.Caller, id, userID, ro
 			return nil, errs.Conflict("member.exists", "the user is already a member; change their role instead")
 		}
 		now := s.now()
-		bump(p, now)
+		p.Bump(now)
 		m = project.Member{UserID: userID, Role: r, AddedAt: now}
 		if err := tx.PutMember(ctx, id, m); err != nil {
 			return nil, err
@@ -104,7 +104,7 @@ func (s *Service) UpdateMember(ctx context.Context, c caller.Caller, id, userID,
 			return nil, err
 		}
 		now := s.now()
-		bump(p, now)
+		p.Bump(now)
 		if err := tx.PutMember(ctx, id, m); err != nil {
 			return nil, err
 		}
@@ -152,7 +152,7 @@ func (s *Service) RemoveMember(ctx context.Context, c caller.Caller, id, userID 
 			return nil, err
 		}
 		now := s.now()
-		bump(p, now)
+		p.Bump(now)
 		if err := tx.DeleteMember(ctx, id, userID); err != nil {
 			return nil, err
 		}
@@ -181,13 +181,13 @@ func (s *Service) TransferOwnership(ctx context.Context, c caller.Caller, id, ne
 		now := s.now()
 		var evs []outbox.Event
 		if current != project.Owner {
-			bump(p, now)
+			p.Bump(now)
 			if err := tx.PutMember(ctx, id, project.Member{UserID: newOwner, Role: project.Owner}); err != nil {
 				return nil, err
 			}
 			evs = append(evs, memberEvent("project.member_role_changed", *p, c, newOwner, project.Owner)...)
 		}
-		bump(p, now)
+		p.Bump(now)
 		if err := tx.PutMember(ctx, id, project.Member{UserID: c.UserID, Role: project.Admin}); err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ package project
 
 import (
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -138,4 +139,55 @@ func NormalizeTags(tags []string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// Bump advances the version for one more event and returns it; each event of a project carries
+// the version it made.
+func (p *Project) Bump(now time.Time) int64 {
+	p.Version++
+	p.UpdatedAt = now
+	return p.Version
+}
+
+// CheckVersion refuses a change made from a version other than the current one (If-Match).
+func (p Project) CheckVersion(read int64) error {
+	if p.Version != read {
+		return &errs.Error{Kind: errs.KindPrecondition, Code: "project.version_mismatch",
+			Message: "the project changed since you read it; read it again and retry"}
+	}
+	return nil
+}
+
+// CheckWritable refuses changes to an archived project; only restore and delete reach it.
+func (p Project) CheckWritable() error {
+	if p.Archived {
+		return errs.Conflict("project.archived", "the project is archived; restore it first")
+	}
+	return nil
+}
+
+// SetArchived archives or restores the project; doing what is already done is a conflict.
+func (p *Project) SetArchived(archived bool, now time.Time) error {
+	switch {
+	case p.Archived && archived:
+		return errs.Conflict("project.already_archived", "the project is already archived")
+	case !p.Archived && !archived:
+		return errs.Conflict("project.not_archived", "the project is not archived")
+	}
+	p.Archived = archived
+	p.Bump(now)
+	return nil
+}
+
+// Successor is who inherits a project whose last owner leaves: the member of highest role, and of
+// those the longest-standing.
+func Successor(members []Member) Member {
+	ms := slices.Clone(members)
+	slices.SortStableFunc(ms, func(a, b Member) int {
+		if a.Role.Rank() != b.Role.Rank() {
+			return b.Role.Rank() - a.Role.Rank()
+		}
+		return a.AddedAt.Compare(b.AddedAt)
+	})
+	return ms[0]
 }

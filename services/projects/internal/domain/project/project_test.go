@@ -3,6 +3,7 @@ package project
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/acme/platform/services/platform/errs"
 )
@@ -102,5 +103,46 @@ func TestCanAssignAndKeepsAnOwner(t *testing.T) {
 	}
 	if KeepsAnOwner([]string{"a", "b"}, "a") != nil {
 		t.Error("one of two owners could not leave")
+	}
+}
+
+func TestProject_VersionsArchivingAndWritability(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	p := Project{Version: 3}
+	if err := p.CheckVersion(2); errs.As(err).Code != "project.version_mismatch" {
+		t.Fatalf("a stale version: %v", err)
+	}
+	if err := p.CheckVersion(3); err != nil {
+		t.Fatal(err)
+	}
+	if v := p.Bump(now); v != 4 || !p.UpdatedAt.Equal(now) {
+		t.Fatalf("bump: %d %v", v, p.UpdatedAt)
+	}
+	if err := p.SetArchived(false, now); errs.As(err).Code != "project.not_archived" || p.Version != 4 {
+		t.Fatalf("restoring a live project: %v, version %d", err, p.Version)
+	}
+	if err := p.SetArchived(true, now); err != nil || !p.Archived || p.Version != 5 {
+		t.Fatalf("archive: %v %+v", err, p)
+	}
+	if err := p.CheckWritable(); errs.As(err).Code != "project.archived" {
+		t.Fatalf("an archived project is writable: %v", err)
+	}
+	if err := p.SetArchived(true, now); errs.As(err).Code != "project.already_archived" || p.Version != 5 {
+		t.Fatalf("archiving twice: %v, version %d", err, p.Version)
+	}
+}
+
+func TestSuccessor_HighestRoleThenLongestStanding(t *testing.T) {
+	at := func(h int) time.Time { return time.Date(2026, 1, 1, h, 0, 0, 0, time.UTC) }
+	members := []Member{{UserID: "late-admin", Role: Admin, AddedAt: at(5)}, {UserID: "editor", Role: Editor, AddedAt: at(1)},
+		{UserID: "early-admin", Role: Admin, AddedAt: at(2)}, {UserID: "viewer", Role: Viewer, AddedAt: at(0)}}
+	if s := Successor(members); s.UserID != "early-admin" {
+		t.Fatalf("successor %s, want early-admin", s.UserID)
+	}
+	if members[0].UserID != "late-admin" {
+		t.Fatal("Successor reordered its argument")
+	}
+	if s := Successor([]Member{{UserID: "v", Role: Viewer}, {UserID: "e", Role: Editor, AddedAt: at(9)}}); s.UserID != "e" {
+		t.Fatalf("successor %s, want e", s.UserID)
 	}
 }
