@@ -31,8 +31,24 @@ func unavailable(err error) error {
 // indexTTL: the index lives as long as the longest session can.
 const indexTTL = 31 * 24 * time.Hour
 
-func (d DaprSessions) sessions() daprstate.Store[app.Session] {
-	return daprstate.New[app.Session](d.Client, d.Store)
+// storedSession is a session as Redis holds it (the names every session written so far has).
+type storedSession struct {
+	ID             string    `json:"id"`
+	UserID         string    `json:"user_id"`
+	Roles          []string  `json:"roles"`
+	Region         string    `json:"region"`
+	RefreshHash    string    `json:"refresh_hash"`
+	PreviousHashes []string  `json:"previous_hashes,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	ExpiresAt      time.Time `json:"expires_at"`
+	RefreshedAt    time.Time `json:"refreshed_at,omitzero"`
+}
+
+func stored(s app.Session) storedSession     { return storedSession(s) }
+func (s storedSession) session() app.Session { return app.Session(s) }
+
+func (d DaprSessions) sessions() daprstate.Store[storedSession] {
+	return daprstate.New[storedSession](d.Client, d.Store)
 }
 func (d DaprSessions) indexes() daprstate.Store[[]string] {
 	return daprstate.New[[]string](d.Client, d.Store)
@@ -47,7 +63,7 @@ func (d DaprSessions) now() time.Time {
 
 // Create saves a new session and adds it to its user's index.
 func (d DaprSessions) Create(ctx context.Context, s app.Session) error {
-	if err := d.sessions().Create(ctx, sessionKey(s.ID), s, s.ExpiresAt.Sub(d.now())); err != nil {
+	if err := d.sessions().Create(ctx, sessionKey(s.ID), stored(s), s.ExpiresAt.Sub(d.now())); err != nil {
 		return unavailable(err)
 	}
 	return d.updateIndex(ctx, s.UserID, func(ids []string) []string { return append(ids, s.ID) })
@@ -62,12 +78,12 @@ func (d DaprSessions) Get(ctx context.Context, id string) (app.Session, string, 
 	if !found {
 		return app.Session{}, "", errs.NotFound("session.not_found", "no such session")
 	}
-	return s, etag, nil
+	return s.session(), etag, nil
 }
 
 // Replace saves s only if the stored session is still at etag: not if it changed or ended since.
 func (d DaprSessions) Replace(ctx context.Context, s app.Session, etag string) error {
-	err := d.sessions().Replace(ctx, sessionKey(s.ID), s, etag, s.ExpiresAt.Sub(d.now()))
+	err := d.sessions().Replace(ctx, sessionKey(s.ID), stored(s), etag, s.ExpiresAt.Sub(d.now()))
 	if errors.Is(err, daprstate.ErrConflict) {
 		return errs.Conflict("session.changed", "the session changed concurrently")
 	}
@@ -125,7 +141,7 @@ func (d DaprSessions) ListForUser(ctx context.Context, userID string) ([]app.Ses
 			continue
 		}
 		if s.UserID == userID {
-			out = append(out, s)
+			out = append(out, s.session())
 		}
 	}
 	if len(gone) > 0 {

@@ -48,37 +48,22 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (user.User, err
 	return u, nil
 }
 
-var assignable = map[string]bool{user.RoleMember: true, user.RoleAdmin: true}
-
 // SetRoles replaces a user's platform roles. Platform admins only; an admin cannot drop its own
 // admin role (so the platform keeps one). The user's sessions end, so the new roles apply at once.
 func (s *Service) SetRoles(ctx context.Context, c caller.Caller, userID string, roles []string) (user.User, error) {
 	if !c.IsAdmin() {
 		return user.User{}, errs.PermissionDenied("user.admin_only", "only platform admins change roles")
 	}
-	set := map[string]bool{}
-	for _, r := range roles {
-		if !assignable[r] {
-			return user.User{}, errs.Invalid("user.role_invalid", "roles", `roles may be "member" and "admin"`)
-		}
-		set[r] = true
-	}
-	if !set[user.RoleMember] {
-		return user.User{}, errs.Invalid("user.role_invalid", "roles", `every user keeps the "member" role`)
+	sorted, err := user.NewRoles(c.UserID, userID, roles)
+	if err != nil {
+		return user.User{}, err
 	}
 	if _, err := uuid.Parse(userID); err != nil {
 		return user.User{}, errs.NotFound("user.not_found", "no such user")
 	}
-	if userID == c.UserID && !set[user.RoleAdmin] {
-		return user.User{}, errs.Conflict("user.self_demotion", "you cannot remove your own admin role")
-	}
 	u, err := s.Users.ByID(ctx, userID)
 	if err != nil {
 		return user.User{}, err
-	}
-	sorted := []string{user.RoleMember}
-	if set[user.RoleAdmin] {
-		sorted = append(sorted, user.RoleAdmin)
 	}
 	now := s.Now().UTC()
 	err = s.Users.SetRoles(ctx, u.ID, sorted, []outbox.Event{

@@ -46,20 +46,8 @@ type Scanned struct {
 	Version         int64
 }
 
-// Session is a signed-in device: access tokens name it, logout deletes it, refresh tokens rotate
-// within it.
-type Session struct {
-	ID          string   `json:"id"`
-	UserID      string   `json:"user_id"`
-	Roles       []string `json:"roles"`
-	Region      string   `json:"region"`
-	RefreshHash string   `json:"refresh_hash"`
-	// PreviousHashes are refresh tokens rotated out; presenting one again ends the session.
-	PreviousHashes []string  `json:"previous_hashes,omitempty"`
-	CreatedAt      time.Time `json:"created_at"`
-	ExpiresAt      time.Time `json:"expires_at"`
-	RefreshedAt    time.Time `json:"refreshed_at,omitzero"`
-}
+// Session is a signed-in device; its rules (rotation, reuse) are the domain's.
+type Session = user.Session
 
 // Sessions keeps sessions until they expire (the store enforces the TTL), indexed by user.
 type Sessions interface {

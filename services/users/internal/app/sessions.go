@@ -7,6 +7,7 @@ import (
 	"github.com/acme/platform/services/platform/caller"
 	"github.com/acme/platform/services/platform/errs"
 	"github.com/acme/platform/services/platform/outbox"
+	"github.com/acme/platform/services/users/internal/domain/user"
 )
 
 var (
@@ -14,9 +15,6 @@ var (
 	errRefreshReused  = errs.Unauthenticated("auth.refresh_reused",
 		"this refresh token was already used; the session has been ended, sign in again")
 )
-
-// keepPrevious bounds how many rotated-out refresh tokens a session remembers for reuse detection.
-const keepPrevious = 20
 
 // Refresh trades a refresh token for a new access token and a new refresh token. Each refresh token
 // works once: presenting an old one means it was copied, so the whole session ends. Two concurrent
@@ -33,25 +31,18 @@ func (s *Service) Refresh(ctx context.Context, token string) (LoginResult, error
 	if err != nil {
 		return LoginResult{}, err
 	}
-	presented := hashOf(secret)
-	if presented != sess.RefreshHash {
-		for _, old := range sess.PreviousHashes {
-			if old == presented {
-				return LoginResult{}, s.endReused(ctx, sess)
-			}
-		}
+	switch sess.Check(hashOf(secret)) {
+	case user.Reused:
+		return LoginResult{}, s.endReused(ctx, sess)
+	case user.Unknown:
 		return LoginResult{}, errRefreshInvalid
 	}
 	now := s.Now().UTC()
-	if now.After(sess.ExpiresAt) {
+	if sess.Expired(now) {
 		return LoginResult{}, errRefreshInvalid
 	}
 	newSecretValue, newHash := newSecret()
-	sess.PreviousHashes = append(sess.PreviousHashes, sess.RefreshHash)
-	if len(sess.PreviousHashes) > keepPrevious {
-		sess.PreviousHashes = sess.PreviousHashes[len(sess.PreviousHashes)-keepPrevious:]
-	}
-	sess.RefreshHash, sess.RefreshedAt = newHash, now
+	sess.Rotate(newHash, now)
 	err = s.Sessions.Replace(ctx, sess, etag)
 	if errs.As(err).Kind == errs.KindConflict {
 		return LoginResult{}, s.endReused(ctx, sess) // another request rotated with this very token
