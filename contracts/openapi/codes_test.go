@@ -16,7 +16,7 @@ import (
 
 // emittedCodes finds every error code the services can answer with, by reading their source: the
 // first argument of the errs constructors, Code in errs.Error and the gateway's ErrorDetail literals
-// and in assignments, and the not-found code the gateway passes for a malformed path id.
+// and in assignments, and the not-found code the gateway passes for a malformed path id (uuidParam).
 func emittedCodes(t *testing.T) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
@@ -54,7 +54,7 @@ func emittedCodes(t *testing.T) map[string][]string {
 					}
 				case *ast.Ident:
 					// Helpers that take the code to answer with.
-					if fn.Name == "pathID" && len(n.Args) == 3 {
+					if fn.Name == "uuidParam" && len(n.Args) == 3 {
 						add(n.Args[2])
 					}
 					if fn.Name == "oneOf" && len(n.Args) == 4 {

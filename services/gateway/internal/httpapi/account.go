@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -16,74 +17,59 @@ type refreshRequest struct {
 	RefreshToken *string `json:"refresh_token"`
 }
 
-func (a *API) refresh(c *gin.Context) {
+func (a *API) refresh(c *gin.Context, ctx context.Context) (answer, error) {
 	var req refreshRequest
 	if err := decodeJSON(c, &req); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	if err := field("refresh_token", req.RefreshToken, 200); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
-	ctx, cancel := a.backend(c)
-	defer cancel()
 	resp, err := a.Users.Refresh(ctx, &usersv1.RefreshRequest{RefreshToken: *req.RefreshToken})
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, gin.H{"access_token": resp.GetAccessToken(), "refresh_token": resp.GetRefreshToken(),
-		"token_type": resp.GetTokenType(), "expires_at": resp.GetAccessTokenExpiresAt().AsTime().UTC()})
+	return respond(http.StatusOK, gin.H{"access_token": resp.GetAccessToken(), "refresh_token": resp.GetRefreshToken(),
+		"token_type": resp.GetTokenType(), "expires_at": resp.GetAccessTokenExpiresAt().AsTime().UTC()}), nil
 }
 
 type tokenRequest struct {
 	Token *string `json:"token"`
 }
 
-func (a *API) verifyEmail(c *gin.Context) {
+func (a *API) verifyEmail(c *gin.Context, ctx context.Context) (answer, error) {
 	var req tokenRequest
 	if err := decodeJSON(c, &req); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	if err := field("token", req.Token, 2048); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
-	ctx, cancel := a.backend(c)
-	defer cancel()
 	resp, err := a.Users.VerifyEmail(ctx, &usersv1.VerifyEmailRequest{Token: *req.Token})
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
-	c.JSON(http.StatusOK, gin.H{"user": userView(resp.GetUser())})
+	return respond(http.StatusOK, gin.H{"user": userView(resp.GetUser())}), nil
 }
 
 type resetRequest struct {
 	Email *string `json:"email"`
 }
 
-func (a *API) requestPasswordReset(c *gin.Context) {
+func (a *API) requestPasswordReset(c *gin.Context, ctx context.Context) (answer, error) {
 	var req resetRequest
 	if err := decodeJSON(c, &req); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	if err := field("email", req.Email, 254); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
-	ctx, cancel := a.backend(c)
-	defer cancel()
 	if _, err := a.Users.RequestPasswordReset(ctx, &usersv1.RequestPasswordResetRequest{Email: *req.Email}); err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
 	// The same answer whether or not the email has an account.
-	c.JSON(http.StatusAccepted, gin.H{"status": "if the address has an account, a reset link is on its way"})
+	return respond(http.StatusAccepted, gin.H{"status": "if the address has an account, a reset link is on its way"}), nil
 }
 
 type confirmResetRequest struct {
@@ -91,23 +77,18 @@ type confirmResetRequest struct {
 	NewPassword *string `json:"new_password"`
 }
 
-func (a *API) confirmPasswordReset(c *gin.Context) {
+func (a *API) confirmPasswordReset(c *gin.Context, ctx context.Context) (answer, error) {
 	var req confirmResetRequest
 	if err := decodeJSON(c, &req); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	if err := firstErr(field("token", req.Token, 128), field("new_password", req.NewPassword, 128)); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
-	ctx, cancel := a.backend(c)
-	defer cancel()
 	if _, err := a.Users.ConfirmPasswordReset(ctx, &usersv1.ConfirmPasswordResetRequest{Token: *req.Token, NewPassword: *req.NewPassword}); err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
-	c.Status(http.StatusNoContent)
+	return answer{status: http.StatusNoContent}, nil
 }
 
 // Session is the public view of a session.
@@ -119,13 +100,10 @@ type Session struct {
 	Current     bool      `json:"current"`
 }
 
-func (a *API) listSessions(c *gin.Context) {
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
+func (a *API) listSessions(c *gin.Context, ctx context.Context) (answer, error) {
 	resp, err := a.Users.ListSessions(ctx, &usersv1.ListSessionsRequest{})
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
 	out := []Session{}
 	for _, s := range resp.GetSessions() {
@@ -135,22 +113,18 @@ func (a *API) listSessions(c *gin.Context) {
 		}
 		out = append(out, v)
 	}
-	c.JSON(http.StatusOK, gin.H{"sessions": out})
+	return respond(http.StatusOK, gin.H{"sessions": out}), nil
 }
 
-func (a *API) revokeSession(c *gin.Context) {
+func (a *API) revokeSession(c *gin.Context, ctx context.Context) (answer, error) {
 	id := c.Param("id")
 	if !uuidPattern.MatchString(id) {
-		fail(c, errs.NotFound("session.not_found", "no such session"))
-		return
+		return answer{}, errs.NotFound("session.not_found", "no such session")
 	}
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
 	if _, err := a.Users.RevokeSession(ctx, &usersv1.RevokeSessionRequest{SessionId: id}); err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
-	c.Status(http.StatusNoContent)
+	return answer{status: http.StatusNoContent}, nil
 }
 
 type changePasswordRequest struct {
@@ -158,73 +132,56 @@ type changePasswordRequest struct {
 	NewPassword     *string `json:"new_password"`
 }
 
-func (a *API) changePassword(c *gin.Context) {
+func (a *API) changePassword(c *gin.Context, ctx context.Context) (answer, error) {
 	var req changePasswordRequest
 	if err := decodeJSON(c, &req); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	if err := firstErr(field("current_password", req.CurrentPassword, 128), field("new_password", req.NewPassword, 128)); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
 	if _, err := a.Users.ChangePassword(ctx, &usersv1.ChangePasswordRequest{CurrentPassword: *req.CurrentPassword, NewPassword: *req.NewPassword}); err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
-	c.Status(http.StatusNoContent)
+	return answer{status: http.StatusNoContent}, nil
 }
 
 type rolesRequest struct {
 	Roles *[]string `json:"roles"`
 }
 
-func (a *API) setRoles(c *gin.Context) {
+func (a *API) setRoles(c *gin.Context, ctx context.Context) (answer, error) {
 	id := c.Param("id")
 	if !uuidPattern.MatchString(id) {
-		fail(c, errs.NotFound("user.not_found", "no such user"))
-		return
+		return answer{}, errs.NotFound("user.not_found", "no such user")
 	}
 	var req rolesRequest
 	if err := decodeJSON(c, &req); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	if req.Roles == nil {
-		fail(c, errs.Invalid("request.field_required", "roles", `field "roles" is required`))
-		return
+		return answer{}, errs.Invalid("request.field_required", "roles", `field "roles" is required`)
 	}
 	if len(*req.Roles) > 10 {
-		fail(c, errs.Invalid("user.role_invalid", "roles", "too many roles"))
-		return
+		return answer{}, errs.Invalid("user.role_invalid", "roles", "too many roles")
 	}
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
 	resp, err := a.Users.SetRoles(ctx, &usersv1.SetRolesRequest{UserId: id, Roles: *req.Roles})
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
-	c.JSON(http.StatusOK, gin.H{"user": userView(resp.GetUser())})
+	return respond(http.StatusOK, gin.H{"user": userView(resp.GetUser())}), nil
 }
 
-func (a *API) eraseMe(c *gin.Context) {
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
+func (a *API) eraseMe(c *gin.Context, ctx context.Context) (answer, error) {
 	if _, err := a.Users.EraseUser(ctx, &usersv1.EraseUserRequest{}); err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
-	c.Status(http.StatusNoContent)
+	return answer{status: http.StatusNoContent}, nil
 }
 
 // exportMe asks every app that holds personal data (acme.privacy.v1) for the caller's, and answers
 // with all of it. One app failing fails the export: a partial export would look complete.
-func (a *API) exportMe(c *gin.Context) {
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
+func (a *API) exportMe(c *gin.Context, ctx context.Context) (answer, error) {
 	userID := identity(c).GetUserId()
 	type part struct {
 		app  string
@@ -242,11 +199,10 @@ func (a *API) exportMe(c *gin.Context) {
 	for range a.PersonalData {
 		p := <-parts
 		if p.err != nil {
-			fail(c, backendErr(p.err))
-			return
+			return answer{}, backendErr(p.err)
 		}
 		data[p.app] = p.data.AsMap()
 	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, gin.H{"user_id": userID, "exported_at": time.Now().UTC(), "data": data})
+	return respond(http.StatusOK, gin.H{"user_id": userID, "exported_at": time.Now().UTC(), "data": data}), nil
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -40,35 +41,28 @@ func queryTime(c *gin.Context, name string) (*timestamppb.Timestamp, error) {
 	return timestamppb.New(t), nil
 }
 
-func (a *API) listAudit(c *gin.Context) {
+func (a *API) listAudit(c *gin.Context, ctx context.Context) (answer, error) {
 	size, err := queryInt(c, "page_size", 1, 500)
 	if err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	from, err := queryTime(c, "from")
 	if err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	to, err := queryTime(c, "to")
 	if err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	for _, name := range []string{"subject", "type", "actor", "page_token"} {
 		if len(c.Query(name)) > 256 {
-			fail(c, errs.Invalid("request.query_invalid", name, name+" is too long"))
-			return
+			return answer{}, errs.Invalid("request.query_invalid", name, name+" is too long")
 		}
 	}
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
 	resp, err := a.Audit.ListRecords(ctx, &auditv1.ListRecordsRequest{Subject: c.Query("subject"), Type: c.Query("type"),
 		Actor: c.Query("actor"), OccurredFrom: from, OccurredTo: to, PageSize: int32(size), PageToken: c.Query("page_token")})
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
 	out := []AuditRecord{}
 	for _, r := range resp.GetRecords() {
@@ -84,20 +78,17 @@ func (a *API) listAudit(c *gin.Context) {
 	if next := resp.GetNextPageToken(); next != "" {
 		body["next_page_token"] = next
 	}
-	c.JSON(http.StatusOK, body)
+	return respond(http.StatusOK, body), nil
 }
 
-func (a *API) verifyAudit(c *gin.Context) {
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
+func (a *API) verifyAudit(c *gin.Context, ctx context.Context) (answer, error) {
 	resp, err := a.Audit.VerifyChain(ctx, &auditv1.VerifyChainRequest{})
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
 	body := gin.H{"intact": resp.GetIntact(), "checked": resp.GetChecked()}
 	if !resp.GetIntact() {
 		body["first_broken"] = gin.H{"seq": resp.GetBrokenSeq(), "event_id": resp.GetBrokenEventId(), "reason": resp.GetReason()}
 	}
-	c.JSON(http.StatusOK, body)
+	return respond(http.StatusOK, body), nil
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"time"
@@ -21,24 +22,19 @@ type DeadLetter struct {
 }
 
 // listDeadLetters asks one consuming app (?app=) for what its subscriptions gave up on.
-func (a *API) listDeadLetters(c *gin.Context) {
+func (a *API) listDeadLetters(c *gin.Context, ctx context.Context) (answer, error) {
 	app := c.Query("app")
 	client, ok := a.DeadLetters[app]
 	if !ok {
-		fail(c, errs.Invalid("ops.app_invalid", "app", "app must name an app that consumes events"))
-		return
+		return answer{}, errs.Invalid("ops.app_invalid", "app", "app must name an app that consumes events")
 	}
 	size, err := queryInt(c, "page_size", 1, 200)
 	if err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
 	resp, err := client.ListDeadLetters(ctx, &opsv1.ListDeadLettersRequest{PageSize: int32(size), PageToken: c.Query("page_token")})
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
 	out := []DeadLetter{}
 	for _, l := range resp.GetLetters() {
@@ -49,5 +45,5 @@ func (a *API) listDeadLetters(c *gin.Context) {
 	if next := resp.GetNextPageToken(); next != "" {
 		body["next_page_token"] = next
 	}
-	c.JSON(http.StatusOK, body)
+	return respond(http.StatusOK, body), nil
 }

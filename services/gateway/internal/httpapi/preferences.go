@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -24,53 +25,42 @@ func preferencesView(ps []*notificationsv1.Preference) gin.H {
 	return gin.H{"preferences": out}
 }
 
-func (a *API) getPreferences(c *gin.Context) {
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
+func (a *API) getPreferences(c *gin.Context, ctx context.Context) (answer, error) {
 	resp, err := a.Preferences.GetPreferences(ctx, &notificationsv1.GetPreferencesRequest{})
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
-	c.JSON(http.StatusOK, preferencesView(resp.GetPreferences()))
+	return respond(http.StatusOK, preferencesView(resp.GetPreferences())), nil
 }
 
 type preferencesRequest struct {
 	Preferences *[]Preference `json:"preferences"`
 }
 
-func (a *API) setPreferences(c *gin.Context) {
+func (a *API) setPreferences(c *gin.Context, ctx context.Context) (answer, error) {
 	var req preferencesRequest
 	if err := decodeJSON(c, &req); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	if req.Preferences == nil {
-		fail(c, errs.Invalid("request.field_required", "preferences", `field "preferences" is required`))
-		return
+		return answer{}, errs.Invalid("request.field_required", "preferences", `field "preferences" is required`)
 	}
 	if len(*req.Preferences) > 50 {
-		fail(c, errs.Invalid("request.field_too_long", "preferences", "at most 50 preferences"))
-		return
+		return answer{}, errs.Invalid("request.field_too_long", "preferences", "at most 50 preferences")
 	}
 	in := &notificationsv1.SetPreferencesRequest{}
 	for _, p := range *req.Preferences {
 		if err := firstErr(field("channel", p.Channel, 32), field("event_type", p.EventType, 64)); err != nil {
-			fail(c, err)
-			return
+			return answer{}, err
 		}
 		if p.Enabled == nil {
-			fail(c, errs.Invalid("request.field_required", "enabled", `field "enabled" is required`))
-			return
+			return answer{}, errs.Invalid("request.field_required", "enabled", `field "enabled" is required`)
 		}
 		in.Preferences = append(in.Preferences, &notificationsv1.Preference{Channel: *p.Channel, EventType: *p.EventType, Enabled: *p.Enabled})
 	}
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
 	resp, err := a.Preferences.SetPreferences(ctx, in)
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
-	c.JSON(http.StatusOK, preferencesView(resp.GetPreferences()))
+	return respond(http.StatusOK, preferencesView(resp.GetPreferences())), nil
 }

@@ -85,22 +85,12 @@ func (a *API) asCaller(c *gin.Context) (context.Context, context.CancelFunc) {
 
 func etag(p *projectsv1.Project) string { return fmt.Sprintf(`"%d"`, p.GetVersion()) }
 
-func (a *API) answerProject(c *gin.Context, status int, p *projectsv1.Project) {
-	c.Header("ETag", etag(p))
-	c.JSON(status, gin.H{"project": projectView(p)})
+// projectAnswer is a project with its version as the ETag.
+func projectAnswer(status int, p *projectsv1.Project) answer {
+	return answer{status: status, body: gin.H{"project": projectView(p)}, header: map[string]string{"ETag": etag(p)}}
 }
 
 var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-// pathID reads a path parameter that must be an id; anything else cannot name a project.
-func pathID(c *gin.Context, name, code string) (string, bool) {
-	id := c.Param(name)
-	if !uuidPattern.MatchString(id) {
-		fail(c, errs.NotFound(code, "no such "+map[string]string{"project.not_found": "project", "member.not_found": "member", "webhook.not_found": "webhook"}[code]))
-		return "", false
-	}
-	return id, true
-}
 
 type createProjectRequest struct {
 	Name        *string         `json:"name"`
@@ -155,41 +145,34 @@ func optional(v *string) string {
 	return *v
 }
 
-func (a *API) createProject(c *gin.Context) {
+func (a *API) createProject(c *gin.Context, ctx context.Context) (answer, error) {
 	var req createProjectRequest
 	if err := decodeJSON(c, &req); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	if err := firstErr(field("name", req.Name, 100), maxLen("slug", req.Slug, 63), maxLen("description", req.Description, 2000),
 		checkTags(req.Tags)); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	vis, err := checkVisibility(req.Visibility)
 	if err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	settings, err := settingsStruct(req.Settings)
 	if err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	in := &projectsv1.CreateProjectRequest{Name: *req.Name, Slug: optional(req.Slug), Description: optional(req.Description),
 		Visibility: vis, Settings: settings}
 	if req.Tags != nil {
 		in.Tags = *req.Tags
 	}
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
 	resp, err := a.Projects.CreateProject(ctx, in)
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
 	c.Header("Location", "/v1/projects/"+resp.GetProject().GetId())
-	a.answerProject(c, http.StatusCreated, resp.GetProject())
+	return projectAnswer(http.StatusCreated, resp.GetProject()), nil
 }
 
 // maxLen checks an optional string's length.
@@ -200,19 +183,16 @@ func maxLen(name string, v *string, max int) error {
 	return field(name, v, max)
 }
 
-func (a *API) getProject(c *gin.Context) {
-	id, ok := pathID(c, "id", "project.not_found")
-	if !ok {
-		return
+func (a *API) getProject(c *gin.Context, ctx context.Context) (answer, error) {
+	id, err := uuidParam(c, "id", "project.not_found")
+	if err != nil {
+		return answer{}, err
 	}
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
 	resp, err := a.Projects.GetProject(ctx, &projectsv1.GetProjectRequest{ProjectId: id})
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
-	a.answerProject(c, http.StatusOK, resp.GetProject())
+	return projectAnswer(http.StatusOK, resp.GetProject()), nil
 }
 
 var ifMatchPattern = regexp.MustCompile(`^"([0-9]{1,18})"$`)
@@ -225,81 +205,66 @@ type updateProjectRequest struct {
 	Settings    *map[string]any `json:"settings"`
 }
 
-func (a *API) updateProject(c *gin.Context) {
-	id, ok := pathID(c, "id", "project.not_found")
-	if !ok {
-		return
+func (a *API) updateProject(c *gin.Context, ctx context.Context) (answer, error) {
+	id, err := uuidParam(c, "id", "project.not_found")
+	if err != nil {
+		return answer{}, err
 	}
 	var req updateProjectRequest
 	if err := decodeJSON(c, &req); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	ifMatch := c.GetHeader("If-Match")
 	if ifMatch == "" {
-		fail(c, &errs.Error{Kind: errs.KindPreconditionRequired, Code: "project.if_match_required",
-			Message: "send If-Match with the ETag you read, so concurrent edits cannot overwrite each other"})
-		return
+		return answer{}, &errs.Error{Kind: errs.KindPreconditionRequired, Code: "project.if_match_required",
+			Message: "send If-Match with the ETag you read, so concurrent edits cannot overwrite each other"}
 	}
 	m := ifMatchPattern.FindStringSubmatch(ifMatch)
 	if m == nil {
-		fail(c, errs.Invalid("request.if_match_invalid", "If-Match", `If-Match must be an ETag of this API, such as "3"`))
-		return
+		return answer{}, errs.Invalid("request.if_match_invalid", "If-Match", `If-Match must be an ETag of this API, such as "3"`)
 	}
 	version, _ := strconv.ParseInt(m[1], 10, 64)
 	if err := firstErr(maxLen("name", req.Name, 100), maxLen("description", req.Description, 2000), checkTags(req.Tags)); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	vis, err := checkVisibility(req.Visibility)
 	if err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	settings, err := settingsStruct(req.Settings)
 	if err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	in := &projectsv1.UpdateProjectRequest{ProjectId: id, ExpectedVersion: version, Name: req.Name, Description: req.Description,
 		Visibility: vis, Settings: settings}
 	if req.Tags != nil {
 		in.Tags, in.SetTags = *req.Tags, true
 	}
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
 	resp, err := a.Projects.UpdateProject(ctx, in)
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
-	a.answerProject(c, http.StatusOK, resp.GetProject())
+	return projectAnswer(http.StatusOK, resp.GetProject()), nil
 }
 
-func (a *API) deleteProject(c *gin.Context) {
-	id, ok := pathID(c, "id", "project.not_found")
-	if !ok {
-		return
+func (a *API) deleteProject(c *gin.Context, ctx context.Context) (answer, error) {
+	id, err := uuidParam(c, "id", "project.not_found")
+	if err != nil {
+		return answer{}, err
 	}
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
 	if _, err := a.Projects.DeleteProject(ctx, &projectsv1.DeleteProjectRequest{ProjectId: id}); err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
-	c.Status(http.StatusNoContent)
+	return answer{status: http.StatusNoContent}, nil
 }
 
-func (a *API) archiveProject(archived bool) gin.HandlerFunc {
-	return func(c *gin.Context) {
-		id, ok := pathID(c, "id", "project.not_found")
-		if !ok {
-			return
+func (a *API) archiveProject(archived bool) func(*gin.Context, context.Context) (answer, error) {
+	return func(c *gin.Context, ctx context.Context) (answer, error) {
+		id, err := uuidParam(c, "id", "project.not_found")
+		if err != nil {
+			return answer{}, err
 		}
-		ctx, cancel := a.asCaller(c)
-		defer cancel()
 		var p *projectsv1.Project
-		var err error
 		if archived {
 			var r *projectsv1.ArchiveProjectResponse
 			r, err = a.Projects.ArchiveProject(ctx, &projectsv1.ArchiveProjectRequest{ProjectId: id})
@@ -310,10 +275,9 @@ func (a *API) archiveProject(archived bool) gin.HandlerFunc {
 			p = r.GetProject()
 		}
 		if err != nil {
-			fail(c, backendErr(err))
-			return
+			return answer{}, err
 		}
-		a.answerProject(c, http.StatusOK, p)
+		return projectAnswer(http.StatusOK, p), nil
 	}
 }
 
@@ -321,28 +285,23 @@ type transferRequest struct {
 	NewOwnerID *string `json:"new_owner_id"`
 }
 
-func (a *API) transferProject(c *gin.Context) {
-	id, ok := pathID(c, "id", "project.not_found")
-	if !ok {
-		return
+func (a *API) transferProject(c *gin.Context, ctx context.Context) (answer, error) {
+	id, err := uuidParam(c, "id", "project.not_found")
+	if err != nil {
+		return answer{}, err
 	}
 	var req transferRequest
 	if err := decodeJSON(c, &req); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	if err := field("new_owner_id", req.NewOwnerID, 36); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
 	resp, err := a.Projects.TransferOwnership(ctx, &projectsv1.TransferOwnershipRequest{ProjectId: id, NewOwnerId: *req.NewOwnerID})
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
-	a.answerProject(c, http.StatusOK, resp.GetProject())
+	return projectAnswer(http.StatusOK, resp.GetProject()), nil
 }
 
 // queryInt reads an optional integer query parameter within [min, max].
@@ -358,31 +317,25 @@ func queryInt(c *gin.Context, name string, min, max int) (int, error) {
 	return n, nil
 }
 
-func (a *API) listProjects(c *gin.Context) {
+func (a *API) listProjects(c *gin.Context, ctx context.Context) (answer, error) {
 	size, err := queryInt(c, "page_size", 1, 100)
 	if err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	archived := false
 	if v, ok := c.GetQuery("include_archived"); ok {
 		if archived, err = strconv.ParseBool(v); err != nil {
-			fail(c, errs.Invalid("request.query_invalid", "include_archived", "include_archived must be true or false"))
-			return
+			return answer{}, errs.Invalid("request.query_invalid", "include_archived", "include_archived must be true or false")
 		}
 	}
 	token := c.Query("page_token")
 	if len(token) > 1024 {
-		fail(c, errs.Invalid("project.page_token_invalid", "page_token", "page_token is not one this service issued"))
-		return
+		return answer{}, errs.Invalid("project.page_token_invalid", "page_token", "page_token is not one this service issued")
 	}
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
 	resp, err := a.Projects.ListProjects(ctx, &projectsv1.ListProjectsRequest{PageSize: int32(size), PageToken: token,
 		Sort: c.Query("sort"), Order: c.Query("order"), IncludeArchived: archived})
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
 	out := []Project{}
 	for _, p := range resp.GetProjects() {
@@ -392,51 +345,43 @@ func (a *API) listProjects(c *gin.Context) {
 	if next := resp.GetNextPageToken(); next != "" {
 		body["next_page_token"] = next
 	}
-	c.JSON(http.StatusOK, body)
+	return respond(http.StatusOK, body), nil
 }
 
-func (a *API) searchProjects(c *gin.Context) {
+func (a *API) searchProjects(c *gin.Context, ctx context.Context) (answer, error) {
 	size, err := queryInt(c, "page_size", 1, 50)
 	if err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	q := c.Query("q")
 	if n := len([]rune(q)); n < 2 || n > 100 {
-		fail(c, errs.Invalid("project.query_invalid", "q", "q must be 2 to 100 characters"))
-		return
+		return answer{}, errs.Invalid("project.query_invalid", "q", "q must be 2 to 100 characters")
 	}
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
 	resp, err := a.Projects.SearchProjects(ctx, &projectsv1.SearchProjectsRequest{Query: q, PageSize: int32(size)})
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
 	out := []Project{}
 	for _, p := range resp.GetProjects() {
 		out = append(out, projectView(p))
 	}
-	c.JSON(http.StatusOK, gin.H{"projects": out})
+	return respond(http.StatusOK, gin.H{"projects": out}), nil
 }
 
-func (a *API) listMembers(c *gin.Context) {
-	id, ok := pathID(c, "id", "project.not_found")
-	if !ok {
-		return
+func (a *API) listMembers(c *gin.Context, ctx context.Context) (answer, error) {
+	id, err := uuidParam(c, "id", "project.not_found")
+	if err != nil {
+		return answer{}, err
 	}
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
 	resp, err := a.Projects.ListMembers(ctx, &projectsv1.ListMembersRequest{ProjectId: id})
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
 	out := []Member{}
 	for _, m := range resp.GetMembers() {
 		out = append(out, memberView(m))
 	}
-	c.JSON(http.StatusOK, gin.H{"members": out})
+	return respond(http.StatusOK, gin.H{"members": out}), nil
 }
 
 type memberRequest struct {
@@ -455,82 +400,68 @@ func checkRole(r *string) (projectsv1.Role, error) {
 	return role, nil
 }
 
-func (a *API) addMember(c *gin.Context) {
-	id, ok := pathID(c, "id", "project.not_found")
-	if !ok {
-		return
+func (a *API) addMember(c *gin.Context, ctx context.Context) (answer, error) {
+	id, err := uuidParam(c, "id", "project.not_found")
+	if err != nil {
+		return answer{}, err
 	}
 	var req memberRequest
 	if err := decodeJSON(c, &req); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	if err := field("user_id", req.UserID, 36); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	role, err := checkRole(req.Role)
 	if err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
 	resp, err := a.Projects.AddMember(ctx, &projectsv1.AddMemberRequest{ProjectId: id, UserId: *req.UserID, Role: role})
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
-	c.JSON(http.StatusCreated, gin.H{"member": memberView(resp.GetMember())})
+	return respond(http.StatusCreated, gin.H{"member": memberView(resp.GetMember())}), nil
 }
 
 type roleRequest struct {
 	Role *string `json:"role"`
 }
 
-func (a *API) updateMember(c *gin.Context) {
-	id, ok := pathID(c, "id", "project.not_found")
-	if !ok {
-		return
+func (a *API) updateMember(c *gin.Context, ctx context.Context) (answer, error) {
+	id, err := uuidParam(c, "id", "project.not_found")
+	if err != nil {
+		return answer{}, err
 	}
-	userID, ok := pathID(c, "user_id", "member.not_found")
-	if !ok {
-		return
+	userID, err := uuidParam(c, "user_id", "member.not_found")
+	if err != nil {
+		return answer{}, err
 	}
 	var req roleRequest
 	if err := decodeJSON(c, &req); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	role, err := checkRole(req.Role)
 	if err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
 	resp, err := a.Projects.UpdateMember(ctx, &projectsv1.UpdateMemberRequest{ProjectId: id, UserId: userID, Role: role})
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
-	c.JSON(http.StatusOK, gin.H{"member": memberView(resp.GetMember())})
+	return respond(http.StatusOK, gin.H{"member": memberView(resp.GetMember())}), nil
 }
 
-func (a *API) removeMember(c *gin.Context) {
-	id, ok := pathID(c, "id", "project.not_found")
-	if !ok {
-		return
+func (a *API) removeMember(c *gin.Context, ctx context.Context) (answer, error) {
+	id, err := uuidParam(c, "id", "project.not_found")
+	if err != nil {
+		return answer{}, err
 	}
-	userID, ok := pathID(c, "user_id", "member.not_found")
-	if !ok {
-		return
+	userID, err := uuidParam(c, "user_id", "member.not_found")
+	if err != nil {
+		return answer{}, err
 	}
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
 	if _, err := a.Projects.RemoveMember(ctx, &projectsv1.RemoveMemberRequest{ProjectId: id, UserId: userID}); err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
-	c.Status(http.StatusNoContent)
+	return answer{status: http.StatusNoContent}, nil
 }

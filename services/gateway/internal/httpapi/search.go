@@ -61,21 +61,18 @@ func multi(c *gin.Context, name string) []string {
 
 // search runs a full-text search as the caller, or anonymously without a token; the search
 // service builds the caller's permissions into the query.
-func (a *API) search(c *gin.Context) {
+func (a *API) search(c *gin.Context, ctx context.Context) (answer, error) {
 	size, err := queryInt(c, "page_size", 1, 100)
 	if err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	from, err := queryTime(c, "created_from")
 	if err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	to, err := queryTime(c, "created_to")
 	if err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	in := &searchv1.SearchRequest{Q: c.Query("q"), Types: multi(c, "type"), Visibility: multi(c, "visibility"),
 		Tags: multi(c, "tag"), OwnerId: c.Query("owner"), CreatedFrom: from, CreatedTo: to, Sort: c.Query("sort"),
@@ -83,27 +80,16 @@ func (a *API) search(c *gin.Context) {
 	if v, ok := c.GetQuery("archived"); ok {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			fail(c, errs.Invalid("request.query_invalid", "archived", "archived must be true or false"))
-			return
+			return answer{}, errs.Invalid("request.query_invalid", "archived", "archived must be true or false")
 		}
 		in.Archived = &b
 	}
 	if len(in.PageToken) > 1024 {
-		fail(c, errs.Invalid("search.page_token_invalid", "page_token", "page_token is not one this search issued"))
-		return
+		return answer{}, errs.Invalid("search.page_token_invalid", "page_token", "page_token is not one this search issued")
 	}
-	var ctx context.Context
-	var cancel context.CancelFunc
-	if identity(c) != nil {
-		ctx, cancel = a.asCaller(c)
-	} else {
-		ctx, cancel = a.backend(c)
-	}
-	defer cancel()
 	resp, err := a.Search.Search(ctx, in)
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
 	hits := []SearchHit{}
 	for _, h := range resp.GetHits() {
@@ -129,5 +115,5 @@ func (a *API) search(c *gin.Context) {
 	if next := resp.GetNextPageToken(); next != "" {
 		body["next_page_token"] = next
 	}
-	c.JSON(http.StatusOK, body)
+	return respond(http.StatusOK, body), nil
 }

@@ -56,32 +56,26 @@ type registerRequest struct {
 	Region      *string `json:"region"`
 }
 
-func (a *API) register(c *gin.Context) {
+func (a *API) register(c *gin.Context, ctx context.Context) (answer, error) {
 	var req registerRequest
 	if err := decodeJSON(c, &req); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	if err := firstErr(field("email", req.Email, 254), field("password", req.Password, 128),
 		field("display_name", req.DisplayName, 100), field("region", req.Region, 2)); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	region, ok := regions[*req.Region]
 	if !ok {
-		fail(c, errs.Invalid("user.region_invalid", "region", `region must be "us" or "eu"`))
-		return
+		return answer{}, errs.Invalid("user.region_invalid", "region", `region must be "us" or "eu"`)
 	}
-	ctx, cancel := a.backend(c)
-	defer cancel()
 	resp, err := a.Users.Register(ctx, &usersv1.RegisterRequest{Email: *req.Email, Password: *req.Password,
 		DisplayName: *req.DisplayName, Region: region})
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
 	c.Header("Location", "/v1/users/"+resp.GetUser().GetId())
-	c.JSON(http.StatusCreated, gin.H{"user": userView(resp.GetUser())})
+	return respond(http.StatusCreated, gin.H{"user": userView(resp.GetUser())}), nil
 }
 
 type loginRequest struct {
@@ -89,28 +83,23 @@ type loginRequest struct {
 	Password *string `json:"password"`
 }
 
-func (a *API) login(c *gin.Context) {
+func (a *API) login(c *gin.Context, ctx context.Context) (answer, error) {
 	var req loginRequest
 	if err := decodeJSON(c, &req); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	if err := firstErr(field("email", req.Email, 254), field("password", req.Password, 128)); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
-	ctx, cancel := a.backend(c)
-	defer cancel()
 	resp, err := a.Users.Login(ctx, &usersv1.LoginRequest{Email: *req.Email, Password: *req.Password})
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, gin.H{
+	return respond(http.StatusOK, gin.H{
 		"access_token": resp.GetAccessToken(), "refresh_token": resp.GetRefreshToken(), "token_type": resp.GetTokenType(),
 		"expires_at": resp.GetAccessTokenExpiresAt().AsTime().UTC(), "user": userView(resp.GetUser()),
-	})
+	}), nil
 }
 
 const (
@@ -158,23 +147,17 @@ func (a *API) authenticateIfPresent(c *gin.Context) {
 	a.authenticate(c)
 }
 
-func (a *API) logout(c *gin.Context) {
-	ctx, cancel := a.backend(c)
-	defer cancel()
+func (a *API) logout(c *gin.Context, ctx context.Context) (answer, error) {
 	if _, err := a.Users.Logout(ctx, &usersv1.LogoutRequest{AccessToken: c.GetString(ctxToken)}); err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
-	c.Status(http.StatusNoContent)
+	return answer{status: http.StatusNoContent}, nil
 }
 
-func (a *API) me(c *gin.Context) {
-	ctx, cancel := a.backend(c)
-	defer cancel()
+func (a *API) me(c *gin.Context, ctx context.Context) (answer, error) {
 	resp, err := a.Users.GetUser(ctx, &usersv1.GetUserRequest{UserId: identity(c).GetUserId()})
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
-	c.JSON(http.StatusOK, gin.H{"user": userView(resp.GetUser())})
+	return respond(http.StatusOK, gin.H{"user": userView(resp.GetUser())}), nil
 }

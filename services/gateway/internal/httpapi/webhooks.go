@@ -1,7 +1,7 @@
 package httpapi
 
 import (
-	"net/http"
+	"context"
 
 	"github.com/gin-gonic/gin"
 
@@ -29,109 +29,91 @@ type createWebhookRequest struct {
 	Secret     *string   `json:"secret"`
 }
 
-func (a *API) createWebhook(c *gin.Context) {
-	id, ok := pathID(c, "id", "project.not_found")
-	if !ok {
-		return
+func (a *API) createWebhook(c *gin.Context, ctx context.Context) (answer, error) {
+	id, err := uuidParam(c, "id", "project.not_found")
+	if err != nil {
+		return answer{}, err
 	}
-	var req createWebhookRequest
-	if err := decodeJSON(c, &req); err != nil {
-		fail(c, err)
-		return
+	req, err := jsonBody[createWebhookRequest](c)
+	if err != nil {
+		return answer{}, err
 	}
 	secret := ""
 	if req.Secret != nil {
 		secret = *req.Secret
 	}
 	if err := firstErr(field("url", req.URL, 2000), field("secret", &secret, 128)); err != nil {
-		fail(c, err)
-		return
+		return answer{}, err
 	}
 	if req.EventTypes == nil || len(*req.EventTypes) == 0 || len(*req.EventTypes) > 20 {
-		fail(c, errs.Invalid("request.field_required", "event_types", `field "event_types" must list 1 to 20 event types`))
-		return
+		return answer{}, errs.Invalid("request.field_required", "event_types", `field "event_types" must list 1 to 20 event types`)
 	}
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
 	resp, err := a.Webhooks.CreateWebhook(ctx, &notificationsv1.CreateWebhookRequest{ProjectId: id, Url: *req.URL,
 		EventTypes: *req.EventTypes, Secret: secret})
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
-	c.Header("Location", "/v1/projects/"+id+"/webhooks/"+resp.GetWebhook().GetId())
-	c.JSON(http.StatusCreated, gin.H{"webhook": webhookView(resp.GetWebhook()), "secret": resp.GetSecret()})
+	return createdAt("/v1/projects/"+id+"/webhooks/"+resp.GetWebhook().GetId(),
+		gin.H{"webhook": webhookView(resp.GetWebhook()), "secret": resp.GetSecret()}), nil
 }
 
-func (a *API) listWebhooks(c *gin.Context) {
-	id, ok := pathID(c, "id", "project.not_found")
-	if !ok {
-		return
+func (a *API) listWebhooks(c *gin.Context, ctx context.Context) (answer, error) {
+	id, err := uuidParam(c, "id", "project.not_found")
+	if err != nil {
+		return answer{}, err
 	}
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
 	resp, err := a.Webhooks.ListWebhooks(ctx, &notificationsv1.ListWebhooksRequest{ProjectId: id})
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
 	out := []gin.H{}
 	for _, w := range resp.GetWebhooks() {
 		out = append(out, webhookView(w))
 	}
-	c.JSON(http.StatusOK, gin.H{"webhooks": out})
+	return okWith(gin.H{"webhooks": out}), nil
 }
 
 // webhookPath reads the project and webhook ids of /v1/projects/{id}/webhooks/{webhook_id}.
-func webhookPath(c *gin.Context) (string, string, bool) {
-	id, ok := pathID(c, "id", "project.not_found")
-	if !ok {
-		return "", "", false
+func webhookPath(c *gin.Context) (string, string, error) {
+	id, err := uuidParam(c, "id", "project.not_found")
+	if err != nil {
+		return "", "", err
 	}
-	hook, ok := pathID(c, "webhook_id", "webhook.not_found")
-	return id, hook, ok
+	hook, err := uuidParam(c, "webhook_id", "webhook.not_found")
+	return id, hook, err
 }
 
-func (a *API) deleteWebhook(c *gin.Context) {
-	id, hook, ok := webhookPath(c)
-	if !ok {
-		return
+func (a *API) deleteWebhook(c *gin.Context, ctx context.Context) (answer, error) {
+	id, hook, err := webhookPath(c)
+	if err != nil {
+		return answer{}, err
 	}
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
 	if _, err := a.Webhooks.DeleteWebhook(ctx, &notificationsv1.DeleteWebhookRequest{ProjectId: id, WebhookId: hook}); err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
-	c.Status(http.StatusNoContent)
+	return noContent(), nil
 }
 
-func (a *API) enableWebhook(c *gin.Context) {
-	id, hook, ok := webhookPath(c)
-	if !ok {
-		return
+func (a *API) enableWebhook(c *gin.Context, ctx context.Context) (answer, error) {
+	id, hook, err := webhookPath(c)
+	if err != nil {
+		return answer{}, err
 	}
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
 	resp, err := a.Webhooks.EnableWebhook(ctx, &notificationsv1.EnableWebhookRequest{ProjectId: id, WebhookId: hook})
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
-	c.JSON(http.StatusOK, gin.H{"webhook": webhookView(resp.GetWebhook())})
+	return okWith(gin.H{"webhook": webhookView(resp.GetWebhook())}), nil
 }
 
-func (a *API) listDeliveries(c *gin.Context) {
-	id, hook, ok := webhookPath(c)
-	if !ok {
-		return
+func (a *API) listDeliveries(c *gin.Context, ctx context.Context) (answer, error) {
+	id, hook, err := webhookPath(c)
+	if err != nil {
+		return answer{}, err
 	}
-	ctx, cancel := a.asCaller(c)
-	defer cancel()
 	resp, err := a.Webhooks.ListDeliveries(ctx, &notificationsv1.ListDeliveriesRequest{ProjectId: id, WebhookId: hook})
 	if err != nil {
-		fail(c, backendErr(err))
-		return
+		return answer{}, err
 	}
 	out := []gin.H{}
 	for _, d := range resp.GetDeliveries() {
@@ -150,5 +132,5 @@ func (a *API) listDeliveries(c *gin.Context) {
 		}
 		out = append(out, v)
 	}
-	c.JSON(http.StatusOK, gin.H{"deliveries": out})
+	return okWith(gin.H{"deliveries": out}), nil
 }
