@@ -30,7 +30,7 @@ func (a *API) refresh(c *gin.Context, ctx context.Context) (answer, error) {
 		return answer{}, err
 	}
 	c.Header("Cache-Control", "no-store")
-	return respond(http.StatusOK, gin.H{"access_token": resp.GetAccessToken(), "refresh_token": resp.GetRefreshToken(),
+	return okWith(gin.H{"access_token": resp.GetAccessToken(), "refresh_token": resp.GetRefreshToken(),
 		"token_type": resp.GetTokenType(), "expires_at": resp.GetAccessTokenExpiresAt().AsTime().UTC()}), nil
 }
 
@@ -50,7 +50,7 @@ func (a *API) verifyEmail(c *gin.Context, ctx context.Context) (answer, error) {
 	if err != nil {
 		return answer{}, err
 	}
-	return respond(http.StatusOK, gin.H{"user": userView(resp.GetUser())}), nil
+	return okWith(gin.H{"user": userView(resp.GetUser())}), nil
 }
 
 type resetRequest struct {
@@ -88,7 +88,7 @@ func (a *API) confirmPasswordReset(c *gin.Context, ctx context.Context) (answer,
 	if _, err := a.Users.ConfirmPasswordReset(ctx, &usersv1.ConfirmPasswordResetRequest{Token: *req.Token, NewPassword: *req.NewPassword}); err != nil {
 		return answer{}, err
 	}
-	return answer{status: http.StatusNoContent}, nil
+	return noContent(), nil
 }
 
 // Session is the public view of a session.
@@ -113,7 +113,7 @@ func (a *API) listSessions(c *gin.Context, ctx context.Context) (answer, error) 
 		}
 		out = append(out, v)
 	}
-	return respond(http.StatusOK, gin.H{"sessions": out}), nil
+	return okWith(gin.H{"sessions": out}), nil
 }
 
 func (a *API) revokeSession(c *gin.Context, ctx context.Context) (answer, error) {
@@ -124,7 +124,7 @@ func (a *API) revokeSession(c *gin.Context, ctx context.Context) (answer, error)
 	if _, err := a.Users.RevokeSession(ctx, &usersv1.RevokeSessionRequest{SessionId: id}); err != nil {
 		return answer{}, err
 	}
-	return answer{status: http.StatusNoContent}, nil
+	return noContent(), nil
 }
 
 type changePasswordRequest struct {
@@ -143,7 +143,7 @@ func (a *API) changePassword(c *gin.Context, ctx context.Context) (answer, error
 	if _, err := a.Users.ChangePassword(ctx, &usersv1.ChangePasswordRequest{CurrentPassword: *req.CurrentPassword, NewPassword: *req.NewPassword}); err != nil {
 		return answer{}, err
 	}
-	return answer{status: http.StatusNoContent}, nil
+	return noContent(), nil
 }
 
 type rolesRequest struct {
@@ -169,14 +169,14 @@ func (a *API) setRoles(c *gin.Context, ctx context.Context) (answer, error) {
 	if err != nil {
 		return answer{}, err
 	}
-	return respond(http.StatusOK, gin.H{"user": userView(resp.GetUser())}), nil
+	return okWith(gin.H{"user": userView(resp.GetUser())}), nil
 }
 
 func (a *API) eraseMe(c *gin.Context, ctx context.Context) (answer, error) {
 	if _, err := a.Users.EraseUser(ctx, &usersv1.EraseUserRequest{}); err != nil {
 		return answer{}, err
 	}
-	return answer{status: http.StatusNoContent}, nil
+	return noContent(), nil
 }
 
 // exportMe asks every app that holds personal data (acme.privacy.v1) for the caller's, and answers
@@ -204,5 +204,5 @@ func (a *API) exportMe(c *gin.Context, ctx context.Context) (answer, error) {
 		data[p.app] = p.data.AsMap()
 	}
 	c.Header("Cache-Control", "no-store")
-	return respond(http.StatusOK, gin.H{"user_id": userID, "exported_at": time.Now().UTC(), "data": data}), nil
+	return okWith(gin.H{"user_id": userID, "exported_at": time.Now().UTC(), "data": data}), nil
 }

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -78,7 +77,7 @@ func (a *API) listAudit(c *gin.Context, ctx context.Context) (answer, error) {
 	if next := resp.GetNextPageToken(); next != "" {
 		body["next_page_token"] = next
 	}
-	return respond(http.StatusOK, body), nil
+	return okWith(body), nil
 }
 
 func (a *API) verifyAudit(c *gin.Context, ctx context.Context) (answer, error) {
@@ -90,5 +89,5 @@ func (a *API) verifyAudit(c *gin.Context, ctx context.Context) (answer, error) {
 	if !resp.GetIntact() {
 		body["first_broken"] = gin.H{"seq": resp.GetBrokenSeq(), "event_id": resp.GetBrokenEventId(), "reason": resp.GetReason()}
 	}
-	return respond(http.StatusOK, body), nil
+	return okWith(body), nil
 }

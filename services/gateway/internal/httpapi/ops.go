@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"encoding/base64"
-	"net/http"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -45,5 +44,5 @@ func (a *API) listDeadLetters(c *gin.Context, ctx context.Context) (answer, erro
 	if next := resp.GetNextPageToken(); next != "" {
 		body["next_page_token"] = next
 	}
-	return respond(http.StatusOK, body), nil
+	return okWith(body), nil
 }

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"net/http"
 
 	"github.com/gin-gonic/gin"
 
@@ -30,7 +29,7 @@ func (a *API) getPreferences(c *gin.Context, ctx context.Context) (answer, error
 	if err != nil {
 		return answer{}, err
 	}
-	return respond(http.StatusOK, preferencesView(resp.GetPreferences())), nil
+	return okWith(preferencesView(resp.GetPreferences())), nil
 }
 
 type preferencesRequest struct {
@@ -62,5 +61,5 @@ func (a *API) setPreferences(c *gin.Context, ctx context.Context) (answer, error
 	if err != nil {
 		return answer{}, err
 	}
-	return respond(http.StatusOK, preferencesView(resp.GetPreferences())), nil
+	return okWith(preferencesView(resp.GetPreferences())), nil
 }

@@ -255,7 +255,7 @@ func (a *API) deleteProject(c *gin.Context, ctx context.Context) (answer, error)
 	if _, err := a.Projects.DeleteProject(ctx, &projectsv1.DeleteProjectRequest{ProjectId: id}); err != nil {
 		return answer{}, err
 	}
-	return answer{status: http.StatusNoContent}, nil
+	return noContent(), nil
 }
 
 func (a *API) archiveProject(archived bool) func(*gin.Context, context.Context) (answer, error) {
@@ -345,7 +345,7 @@ func (a *API) listProjects(c *gin.Context, ctx context.Context) (answer, error) 
 	if next := resp.GetNextPageToken(); next != "" {
 		body["next_page_token"] = next
 	}
-	return respond(http.StatusOK, body), nil
+	return okWith(body), nil
 }
 
 func (a *API) searchProjects(c *gin.Context, ctx context.Context) (answer, error) {
@@ -365,7 +365,7 @@ func (a *API) searchProjects(c *gin.Context, ctx context.Context) (answer, error
 	for _, p := range resp.GetProjects() {
 		out = append(out, projectView(p))
 	}
-	return respond(http.StatusOK, gin.H{"projects": out}), nil
+	return okWith(gin.H{"projects": out}), nil
 }
 
 func (a *API) listMembers(c *gin.Context, ctx context.Context) (answer, error) {
@@ -381,7 +381,7 @@ func (a *API) listMembers(c *gin.Context, ctx context.Context) (answer, error) {
 	for _, m := range resp.GetMembers() {
 		out = append(out, memberView(m))
 	}
-	return respond(http.StatusOK, gin.H{"members": out}), nil
+	return okWith(gin.H{"members": out}), nil
 }
 
 type memberRequest struct {
@@ -427,12 +427,18 @@ type roleRequest struct {
 	Role *string `json:"role"`
 }
 
-func (a *API) updateMember(c *gin.Context, ctx context.Context) (answer, error) {
+// memberPath reads the project and user ids of /v1/projects/{id}/members/{user_id}.
+func memberPath(c *gin.Context) (string, string, error) {
 	id, err := uuidParam(c, "id", "project.not_found")
 	if err != nil {
-		return answer{}, err
+		return "", "", err
 	}
 	userID, err := uuidParam(c, "user_id", "member.not_found")
+	return id, userID, err
+}
+
+func (a *API) updateMember(c *gin.Context, ctx context.Context) (answer, error) {
+	id, userID, err := memberPath(c)
 	if err != nil {
 		return answer{}, err
 	}
@@ -448,20 +454,16 @@ func (a *API) updateMember(c *gin.Context, ctx context.Context) (answer, error) 
 	if err != nil {
 		return answer{}, err
 	}
-	return respond(http.StatusOK, gin.H{"member": memberView(resp.GetMember())}), nil
+	return okWith(gin.H{"member": memberView(resp.GetMember())}), nil
 }
 
 func (a *API) removeMember(c *gin.Context, ctx context.Context) (answer, error) {
-	id, err := uuidParam(c, "id", "project.not_found")
-	if err != nil {
-		return answer{}, err
-	}
-	userID, err := uuidParam(c, "user_id", "member.not_found")
+	id, userID, err := memberPath(c)
 	if err != nil {
 		return answer{}, err
 	}
 	if _, err := a.Projects.RemoveMember(ctx, &projectsv1.RemoveMemberRequest{ProjectId: id, UserId: userID}); err != nil {
 		return answer{}, err
 	}
-	return answer{status: http.StatusNoContent}, nil
+	return noContent(), nil
 }

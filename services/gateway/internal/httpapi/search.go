@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -115,5 +114,5 @@ func (a *API) search(c *gin.Context, ctx context.Context) (answer, error) {
 	if next := resp.GetNextPageToken(); next != "" {
 		body["next_page_token"] = next
 	}
-	return respond(http.StatusOK, body), nil
+	return okWith(body), nil
 }

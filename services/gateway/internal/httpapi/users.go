@@ -96,7 +96,7 @@ func (a *API) login(c *gin.Context, ctx context.Context) (answer, error) {
 		return answer{}, err
 	}
 	c.Header("Cache-Control", "no-store")
-	return respond(http.StatusOK, gin.H{
+	return okWith(gin.H{
 		"access_token": resp.GetAccessToken(), "refresh_token": resp.GetRefreshToken(), "token_type": resp.GetTokenType(),
 		"expires_at": resp.GetAccessTokenExpiresAt().AsTime().UTC(), "user": userView(resp.GetUser()),
 	}), nil
@@ -151,7 +151,7 @@ func (a *API) logout(c *gin.Context, ctx context.Context) (answer, error) {
 	if _, err := a.Users.Logout(ctx, &usersv1.LogoutRequest{AccessToken: c.GetString(ctxToken)}); err != nil {
 		return answer{}, err
 	}
-	return answer{status: http.StatusNoContent}, nil
+	return noContent(), nil
 }
 
 func (a *API) me(c *gin.Context, ctx context.Context) (answer, error) {
@@ -159,5 +159,5 @@ func (a *API) me(c *gin.Context, ctx context.Context) (answer, error) {
 	if err != nil {
 		return answer{}, err
 	}
-	return respond(http.StatusOK, gin.H{"user": userView(resp.GetUser())}), nil
+	return okWith(gin.H{"user": userView(resp.GetUser())}), nil
 }
