@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/acme/platform/services/platform/poll"
 )
 
 var httpClient = &http.Client{Timeout: 20 * time.Second}
@@ -154,12 +156,5 @@ func login(t *testing.T, email, password string) session {
 // eventually calls done every interval until it returns true or within has passed, and reports
 // whether it did: the wait for an effect that travels through events. The caller asserts.
 func eventually(within, interval time.Duration, done func() bool) bool {
-	deadline := time.Now().Add(within)
-	for !done() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(interval)
-	}
-	return true
+	return poll.Until(within, interval, done)
 }

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/acme/platform/deploy/local/freeport"
+
+	"github.com/acme/platform/deploy/local/procgroup"
 )
 
 // Options shape the broker.
@@ -167,8 +169,7 @@ func (b *Broker) Kill() {
 	if b.cmd == nil {
 		return
 	}
-	_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
-	<-b.done
+	procgroup.Kill(b.cmd.Process.Pid, b.done)
 	b.cmd = nil
 }
 
@@ -185,12 +186,8 @@ func (b *Broker) Close() {
 	if b.cmd == nil {
 		return
 	}
-	_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-b.done:
-	case <-time.After(20 * time.Second):
-	}
-	b.Kill()
+	procgroup.Stop(b.cmd.Process.Pid, b.done, 20*time.Second)
+	b.cmd = nil
 }
 
 // Pid is the broker process's id (0 when it is not running).

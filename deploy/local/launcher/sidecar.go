@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/acme/platform/deploy/local/freeport"
+
+	"github.com/acme/platform/deploy/local/procgroup"
 )
 
 // SidecarOptions shape a bare daprd without an app, for tests of one building block (state,
@@ -83,11 +85,5 @@ func StartSidecar(ctx context.Context, o SidecarOptions) (*Sidecar, error) {
 
 // Close stops daprd (SIGTERM, SIGKILL after 10 s).
 func (s *Sidecar) Close() {
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-s.done
-	}
+	procgroup.Stop(s.cmd.Process.Pid, s.done, 10*time.Second)
 }

@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/acme/platform/deploy/local/freeport"
+
+	"github.com/acme/platform/deploy/local/procgroup"
 )
 
 // Options shape the node.
@@ -162,13 +164,7 @@ func (n *Node) Close() {
 	if n.proxy != nil {
 		_ = n.proxy.Close()
 	}
-	_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-n.done:
-	case <-time.After(20 * time.Second):
-		_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
-		<-n.done
-	}
+	procgroup.Stop(n.cmd.Process.Pid, n.done, 20*time.Second)
 }
 
 // compile turns SearchNode.java into a class directory in the cache, once per source and classpath.

@@ -36,7 +36,7 @@ func TestApp_LoopsStopBeforeAnythingCloses(t *testing.T) {
 		for _, name := range []string{"relay", "archiver"} {
 			a.Go(name, func(ctx context.Context) error {
 				<-ctx.Done()
-				time.Sleep(20 * time.Millisecond) // a loop that takes a moment to finish its round
+				time.Sleep(20 * time.Millisecond) // the loop's last round of work, which the closers must not overtake; not a wait
 				r.add(name + " returned")
 				return ctx.Err()
 			})

@@ -15,6 +15,8 @@ import (
 
 	"github.com/acme/platform/services/notifications/internal/app"
 	"github.com/acme/platform/services/platform/daprstate/daprstatetest"
+
+	"github.com/acme/platform/services/platform/poll"
 )
 
 // The state adapters run against a real daprd with the Redis state store, in Redis database 4,
@@ -58,7 +60,7 @@ type recordingSender struct {
 }
 
 func (s *recordingSender) Send(_ context.Context, _, _, id, _ string, _ []byte) (int, error) {
-	time.Sleep(s.delay) // a receiver that takes a moment
+	time.Sleep(s.delay) // the receiver's own latency (drains outlast the lease), not a wait for a condition
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sends[id]++
@@ -123,12 +125,8 @@ func TestQueue_TwoDispatchersAttemptEachDeliveryOncePerDueTime(t *testing.T) {
 	}
 	wait := func(want int) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for done() < want {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d of %d deliveries succeeded after 30 s", done(), want)
-			}
-			time.Sleep(50 * time.Millisecond)
+		if !poll.Until(30*time.Second, 50*time.Millisecond, func() bool { return done() >= want }) {
+			t.Fatalf("%d of %d deliveries succeeded after 30 s", done(), want)
 		}
 	}
 	wait(n / 3)
