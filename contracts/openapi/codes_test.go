@@ -16,7 +16,8 @@ import (
 
 // emittedCodes finds every error code the services can answer with, by reading their source: the
 // first argument of the errs constructors, Code in errs.Error and the gateway's ErrorDetail literals
-// and in assignments, and the not-found code the gateway passes for a malformed path id (uuidParam).
+// and in assignments, the not-found code the gateway passes for a malformed path id (uuidParam), the
+// fallbacks of the gateway's contract checks (errorCode) and the x-error-codes of the contract.
 func emittedCodes(t *testing.T) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
@@ -48,6 +49,10 @@ func emittedCodes(t *testing.T) map[string][]string {
 						case *ast.BasicLit:
 							add(arg)
 						case *ast.Ident: // a helper's parameter: its callers are read above
+						case *ast.CallExpr: // the gateway's errorCode: the contract's x-error-code or its fallback, both read
+							if id, ok := arg.Fun.(*ast.Ident); !ok || id.Name != "errorCode" {
+								t.Errorf("%s: a code built at run time cannot be checked against the contract; write it out", fset.Position(arg.Pos()))
+							}
 						default:
 							t.Errorf("%s: a code built at run time cannot be checked against the contract; write it out", fset.Position(arg.Pos()))
 						}
@@ -59,6 +64,9 @@ func emittedCodes(t *testing.T) map[string][]string {
 					}
 					if fn.Name == "oneOf" && len(n.Args) == 4 {
 						add(n.Args[0])
+					}
+					if fn.Name == "errorCode" && len(n.Args) == 3 {
+						add(n.Args[2])
 					}
 				}
 			case *ast.CompositeLit:
@@ -94,6 +102,36 @@ func emittedCodes(t *testing.T) map[string][]string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The gateway answers a contract check's failure with the schema's x-error-code.
+	var spec any
+	if err := yaml.Unmarshal(Spec, &spec); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, x := range v {
+				if k != "x-error-code" {
+					walk(x)
+					continue
+				}
+				switch x := x.(type) {
+				case string:
+					out[x] = append(out[x], "acme.yaml x-error-code")
+				case map[string]any:
+					for _, c := range x {
+						out[c.(string)] = append(out[c.(string)], "acme.yaml x-error-code")
+					}
+				}
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(spec)
 	return out
 }
 

@@ -22,9 +22,6 @@ func (a *API) refresh(c *gin.Context, ctx context.Context) (answer, error) {
 	if err := decodeJSON(c, &req); err != nil {
 		return answer{}, err
 	}
-	if err := field("refresh_token", req.RefreshToken, 200); err != nil {
-		return answer{}, err
-	}
 	resp, err := a.Users.Refresh(ctx, &usersv1.RefreshRequest{RefreshToken: *req.RefreshToken})
 	if err != nil {
 		return answer{}, err
@@ -43,9 +40,6 @@ func (a *API) verifyEmail(c *gin.Context, ctx context.Context) (answer, error) {
 	if err := decodeJSON(c, &req); err != nil {
 		return answer{}, err
 	}
-	if err := field("token", req.Token, 2048); err != nil {
-		return answer{}, err
-	}
 	resp, err := a.Users.VerifyEmail(ctx, &usersv1.VerifyEmailRequest{Token: *req.Token})
 	if err != nil {
 		return answer{}, err
@@ -60,9 +54,6 @@ type resetRequest struct {
 func (a *API) requestPasswordReset(c *gin.Context, ctx context.Context) (answer, error) {
 	var req resetRequest
 	if err := decodeJSON(c, &req); err != nil {
-		return answer{}, err
-	}
-	if err := field("email", req.Email, 254); err != nil {
 		return answer{}, err
 	}
 	if _, err := a.Users.RequestPasswordReset(ctx, &usersv1.RequestPasswordResetRequest{Email: *req.Email}); err != nil {
@@ -80,9 +71,6 @@ type confirmResetRequest struct {
 func (a *API) confirmPasswordReset(c *gin.Context, ctx context.Context) (answer, error) {
 	var req confirmResetRequest
 	if err := decodeJSON(c, &req); err != nil {
-		return answer{}, err
-	}
-	if err := firstErr(field("token", req.Token, 128), field("new_password", req.NewPassword, 128)); err != nil {
 		return answer{}, err
 	}
 	if _, err := a.Users.ConfirmPasswordReset(ctx, &usersv1.ConfirmPasswordResetRequest{Token: *req.Token, NewPassword: *req.NewPassword}); err != nil {
@@ -137,9 +125,6 @@ func (a *API) changePassword(c *gin.Context, ctx context.Context) (answer, error
 	if err := decodeJSON(c, &req); err != nil {
 		return answer{}, err
 	}
-	if err := firstErr(field("current_password", req.CurrentPassword, 128), field("new_password", req.NewPassword, 128)); err != nil {
-		return answer{}, err
-	}
 	if _, err := a.Users.ChangePassword(ctx, &usersv1.ChangePasswordRequest{CurrentPassword: *req.CurrentPassword, NewPassword: *req.NewPassword}); err != nil {
 		return answer{}, err
 	}
@@ -158,12 +143,6 @@ func (a *API) setRoles(c *gin.Context, ctx context.Context) (answer, error) {
 	var req rolesRequest
 	if err := decodeJSON(c, &req); err != nil {
 		return answer{}, err
-	}
-	if req.Roles == nil {
-		return answer{}, errs.Invalid("request.field_required", "roles", `field "roles" is required`)
-	}
-	if len(*req.Roles) > 10 {
-		return answer{}, errs.Invalid("user.role_invalid", "roles", "too many roles")
 	}
 	resp, err := a.Users.SetRoles(ctx, &usersv1.SetRolesRequest{UserId: id, Roles: *req.Roles})
 	if err != nil {

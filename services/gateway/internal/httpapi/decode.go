@@ -33,7 +33,14 @@ func decodeJSON(c *gin.Context, dst any) error {
 	if err != nil {
 		return errs.Invalid("request.unreadable", "", "the request body could not be read")
 	}
-	return decodeBytes(body, dst)
+	if err := decodeBytes(body, dst); err != nil {
+		return err
+	}
+	var obj map[string]any
+	if err := json.Unmarshal(body, &obj); err != nil {
+		return errs.Invalid("request.malformed_json", "", "the request body is not valid JSON")
+	}
+	return contractRules.checkBody(c, obj)
 }
 
 var errTooLarge = &errs.Error{Kind: errs.KindTooLarge, Code: "request.too_large", Message: fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes)}
@@ -84,17 +91,6 @@ func jsonKind(goKind string) string {
 		return "object"
 	}
 	return "number"
-}
-
-// field checks one required string at the edge: present, and at most max characters.
-func field(name string, v *string, max int) error {
-	if v == nil {
-		return errs.Invalid("request.field_required", name, fmt.Sprintf("field %q is required", name))
-	}
-	if utf8.RuneCountInString(*v) > max {
-		return errs.Invalid("request.field_too_long", name, fmt.Sprintf("field %q is longer than %d characters", name, max))
-	}
-	return nil
 }
 
 func firstErr(es ...error) error {

@@ -47,20 +47,6 @@ func TestDecodeBytes_Cases(t *testing.T) {
 	}
 }
 
-func TestField_RequiredAndLength(t *testing.T) {
-	if err := field("email", nil, 10); errs.As(err).Code != "request.field_required" {
-		t.Fatal(err)
-	}
-	long := strings.Repeat("é", 11)
-	if err := field("email", &long, 10); errs.As(err).Code != "request.field_too_long" {
-		t.Fatal(err)
-	}
-	ok := strings.Repeat("é", 10) // ten characters, twenty bytes
-	if err := field("email", &ok, 10); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // FuzzDecodeJSON: whatever the body, decoding either succeeds or fails with a request.* error of kind
 // invalid — never a panic, never another kind (which would turn into a 500).
 func FuzzDecodeJSON(f *testing.F) {

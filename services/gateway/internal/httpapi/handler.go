@@ -38,6 +38,10 @@ func (a *API) route(fn func(c *gin.Context, ctx context.Context) (answer, error)
 			ctx, cancel = a.backend(c)
 		}
 		defer cancel()
+		if err := contractRules.checkQuery(c); err != nil {
+			fail(c, err)
+			return
+		}
 		r, err := fn(c, ctx)
 		if err != nil {
 			fail(c, err)

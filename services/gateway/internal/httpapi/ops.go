@@ -27,11 +27,7 @@ func (a *API) listDeadLetters(c *gin.Context, ctx context.Context) (answer, erro
 	if !ok {
 		return answer{}, errs.Invalid("ops.app_invalid", "app", "app must name an app that consumes events")
 	}
-	size, err := queryInt(c, "page_size", 1, 200)
-	if err != nil {
-		return answer{}, err
-	}
-	resp, err := client.ListDeadLetters(ctx, &opsv1.ListDeadLettersRequest{PageSize: int32(size), PageToken: c.Query("page_token")})
+	resp, err := client.ListDeadLetters(ctx, &opsv1.ListDeadLettersRequest{PageSize: int32(queryInt(c, "page_size")), PageToken: c.Query("page_token")})
 	if err != nil {
 		return answer{}, err
 	}

@@ -6,7 +6,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	notificationsv1 "github.com/acme/platform/contracts/gen/go/acme/notifications/v1"
-	"github.com/acme/platform/services/platform/errs"
 )
 
 // Preference is one notification choice.
@@ -41,20 +40,8 @@ func (a *API) setPreferences(c *gin.Context, ctx context.Context) (answer, error
 	if err := decodeJSON(c, &req); err != nil {
 		return answer{}, err
 	}
-	if req.Preferences == nil {
-		return answer{}, errs.Invalid("request.field_required", "preferences", `field "preferences" is required`)
-	}
-	if len(*req.Preferences) > 50 {
-		return answer{}, errs.Invalid("request.field_too_long", "preferences", "at most 50 preferences")
-	}
 	in := &notificationsv1.SetPreferencesRequest{}
 	for _, p := range *req.Preferences {
-		if err := firstErr(field("channel", p.Channel, 32), field("event_type", p.EventType, 64)); err != nil {
-			return answer{}, err
-		}
-		if p.Enabled == nil {
-			return answer{}, errs.Invalid("request.field_required", "enabled", `field "enabled" is required`)
-		}
 		in.Preferences = append(in.Preferences, &notificationsv1.Preference{Channel: *p.Channel, EventType: *p.EventType, Enabled: *p.Enabled})
 	}
 	resp, err := a.Preferences.SetPreferences(ctx, in)

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"time"
 
@@ -10,7 +9,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	searchv1 "github.com/acme/platform/contracts/gen/go/acme/search/v1"
-	"github.com/acme/platform/services/platform/errs"
 )
 
 // SearchHit is the public view of one result.
@@ -61,10 +59,6 @@ func multi(c *gin.Context, name string) []string {
 // search runs a full-text search as the caller, or anonymously without a token; the search
 // service builds the caller's permissions into the query.
 func (a *API) search(c *gin.Context, ctx context.Context) (answer, error) {
-	size, err := queryInt(c, "page_size", 1, 100)
-	if err != nil {
-		return answer{}, err
-	}
 	from, err := queryTime(c, "created_from")
 	if err != nil {
 		return answer{}, err
@@ -75,16 +69,9 @@ func (a *API) search(c *gin.Context, ctx context.Context) (answer, error) {
 	}
 	in := &searchv1.SearchRequest{Q: c.Query("q"), Types: multi(c, "type"), Visibility: multi(c, "visibility"),
 		Tags: multi(c, "tag"), OwnerId: c.Query("owner"), CreatedFrom: from, CreatedTo: to, Sort: c.Query("sort"),
-		Order: c.Query("order"), PageSize: int32(size), PageToken: c.Query("page_token")}
-	if v, ok := c.GetQuery("archived"); ok {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return answer{}, errs.Invalid("request.query_invalid", "archived", "archived must be true or false")
-		}
+		Order: c.Query("order"), PageSize: int32(queryInt(c, "page_size")), PageToken: c.Query("page_token")}
+	if b, ok := queryBool(c, "archived"); ok {
 		in.Archived = &b
-	}
-	if len(in.PageToken) > 1024 {
-		return answer{}, errs.Invalid("search.page_token_invalid", "page_token", "page_token is not one this search issued")
 	}
 	resp, err := a.Search.Search(ctx, in)
 	if err != nil {

@@ -61,10 +61,6 @@ func (a *API) register(c *gin.Context, ctx context.Context) (answer, error) {
 	if err := decodeJSON(c, &req); err != nil {
 		return answer{}, err
 	}
-	if err := firstErr(field("email", req.Email, 254), field("password", req.Password, 128),
-		field("display_name", req.DisplayName, 100), field("region", req.Region, 2)); err != nil {
-		return answer{}, err
-	}
 	region, ok := regions[*req.Region]
 	if !ok {
 		return answer{}, errs.Invalid("user.region_invalid", "region", `region must be "us" or "eu"`)
@@ -86,9 +82,6 @@ type loginRequest struct {
 func (a *API) login(c *gin.Context, ctx context.Context) (answer, error) {
 	var req loginRequest
 	if err := decodeJSON(c, &req); err != nil {
-		return answer{}, err
-	}
-	if err := firstErr(field("email", req.Email, 254), field("password", req.Password, 128)); err != nil {
 		return answer{}, err
 	}
 	resp, err := a.Users.Login(ctx, &usersv1.LoginRequest{Email: *req.Email, Password: *req.Password})

@@ -6,7 +6,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	notificationsv1 "github.com/acme/platform/contracts/gen/go/acme/notifications/v1"
-	"github.com/acme/platform/services/platform/errs"
 )
 
 func webhookView(w *notificationsv1.Webhook) gin.H {
@@ -41,12 +40,6 @@ func (a *API) createWebhook(c *gin.Context, ctx context.Context) (answer, error)
 	secret := ""
 	if req.Secret != nil {
 		secret = *req.Secret
-	}
-	if err := firstErr(field("url", req.URL, 2000), field("secret", &secret, 128)); err != nil {
-		return answer{}, err
-	}
-	if req.EventTypes == nil || len(*req.EventTypes) == 0 || len(*req.EventTypes) > 20 {
-		return answer{}, errs.Invalid("request.field_required", "event_types", `field "event_types" must list 1 to 20 event types`)
 	}
 	resp, err := a.Webhooks.CreateWebhook(ctx, &notificationsv1.CreateWebhookRequest{ProjectId: id, Url: *req.URL,
 		EventTypes: *req.EventTypes, Secret: secret})
