@@ -115,19 +115,16 @@ func (s *Service) Create(ctx context.Context, c caller.Caller, in CreateInput) (
 	if err := s.Settings.Validate(settings); err != nil {
 		return WithRole{}, err
 	}
-	now := s.now()
-	p := project.Project{ID: uuid.NewString(), OwnerID: c.UserID, Name: name, Slug: slug, Description: in.Description,
-		Visibility: vis, Tags: tags, Settings: settings, Version: 1, CreatedAt: now, UpdatedAt: now}
+	p, owner, evs := project.New(uuid.NewString(), c.UserID, project.Fields{Name: name, Slug: slug, Description: in.Description,
+		Visibility: vis, Tags: tags, Settings: settings}, s.now())
 	err = s.Store.InTx(ctx, func(tx Tx) error {
 		if err := tx.Insert(ctx, p); err != nil {
 			return err
 		}
-		if err := tx.PutMember(ctx, p.ID, project.Member{UserID: c.UserID, Role: project.Owner, AddedAt: now}); err != nil {
+		if err := tx.PutMember(ctx, p.ID, owner); err != nil {
 			return err
 		}
-		return tx.Publish(ctx, projectEvent("project.created", p, c, now, events.ProjectCreated{
-			ProjectID: p.ID, OwnerID: p.OwnerID, Name: p.Name, Slug: p.Slug, Visibility: string(p.Visibility), Tags: p.Tags, Description: p.Description}),
-			audit("project.created", p.ID, c, now, "project", map[string]string{"name": p.Name, "slug": p.Slug}))
+		return tx.Publish(ctx, published(c, evs)...)
 	})
 	if err != nil {
 		return WithRole{}, err
@@ -164,10 +161,11 @@ func checkID(id string) error {
 	return nil
 }
 
-// mutate locks the project, checks that the caller may do a, and runs fn, which returns the events
-// to publish. Archived projects accept nothing but restore and delete.
+// mutate locks the project, checks that the caller may do a, and runs fn, which applies the change
+// through the domain and returns the events it caused. Archived projects accept nothing but restore
+// and delete.
 func (s *Service) mutate(ctx context.Context, c caller.Caller, id string, a project.Action, allowArchived bool,
-	fn func(tx Tx, p *project.Project, role project.Role) ([]outbox.Event, error)) (WithRole, error) {
+	fn func(tx Tx, p *project.Project, role project.Role) ([]project.Event, error)) (WithRole, error) {
 	if err := checkID(id); err != nil {
 		return WithRole{}, err
 	}
@@ -203,7 +201,7 @@ func (s *Service) mutate(ctx context.Context, c caller.Caller, id string, a proj
 			}
 		}
 		out = WithRole{Project: p, Role: role}
-		return tx.Publish(ctx, evs...)
+		return tx.Publish(ctx, published(c, evs)...)
 	})
 	if err != nil {
 		return WithRole{}, err
@@ -230,97 +228,56 @@ func (s *Service) Update(ctx context.Context, c caller.Caller, id string, in Upd
 		return WithRole{}, errs.Invalid("project.version_required", "expected_version", "the version you read is required (If-Match)")
 	}
 	// Validate everything before taking the lock.
-	var (
-		name string
-		vis  project.Visibility
-		tags []string
-		err  error
-	)
+	var ch project.Changes
 	if in.Name != nil {
-		if name, err = project.CheckName(*in.Name); err != nil {
+		name, err := project.CheckName(*in.Name)
+		if err != nil {
 			return WithRole{}, err
 		}
+		ch.Name = &name
 	}
 	if in.Description != nil {
 		if err := project.CheckDescription(*in.Description); err != nil {
 			return WithRole{}, err
 		}
+		ch.Description = in.Description
 	}
 	if in.Visibility != nil {
-		if vis, err = project.ParseVisibility(*in.Visibility); err != nil || *in.Visibility == "" {
+		vis, err := project.ParseVisibility(*in.Visibility)
+		if err != nil || *in.Visibility == "" {
 			return WithRole{}, errs.Invalid("project.visibility_invalid", "visibility", "visibility must be private, internal or public")
 		}
+		ch.Visibility = &vis
 	}
 	if in.Tags != nil {
-		if tags, err = project.NormalizeTags(*in.Tags); err != nil {
+		tags, err := project.NormalizeTags(*in.Tags)
+		if err != nil {
 			return WithRole{}, err
 		}
+		ch.Tags = &tags
 	}
 	if in.Settings != nil {
 		if err := s.Settings.Validate(in.Settings); err != nil {
 			return WithRole{}, err
 		}
+		ch.Settings = in.Settings
 	}
-	return s.mutate(ctx, c, id, project.Edit, false, func(tx Tx, p *project.Project, _ project.Role) ([]outbox.Event, error) {
-		if err := p.CheckVersion(in.ExpectedVersion); err != nil {
-			return nil, err
-		}
-		changed := map[string]string{}
-		if in.Name != nil && name != p.Name {
-			p.Name, changed["name"] = name, name
-		}
-		if in.Description != nil && *in.Description != p.Description {
-			p.Description, changed["description"] = *in.Description, "changed"
-		}
-		if in.Visibility != nil && vis != p.Visibility {
-			p.Visibility, changed["visibility"] = vis, string(vis)
-		}
-		if in.Tags != nil {
-			p.Tags, changed["tags"] = tags, "changed"
-		}
-		if in.Settings != nil {
-			p.Settings, changed["settings"] = in.Settings, "changed"
-		}
-		if len(changed) == 0 {
-			return nil, nil
-		}
-		now := s.now()
-		p.Bump(now)
-		return []outbox.Event{
-			projectEvent("project.updated", *p, c, now, events.ProjectUpdated{ProjectID: p.ID, Name: p.Name,
-				Visibility: string(p.Visibility), Tags: p.Tags, Description: p.Description}),
-			audit("project.updated", p.ID, c, now, "project", changed),
-		}, nil
+	return s.mutate(ctx, c, id, project.Edit, false, func(tx Tx, p *project.Project, _ project.Role) ([]project.Event, error) {
+		return p.Update(in.ExpectedVersion, ch, s.now())
 	})
 }
 
 // Archive makes a project read-only; Restore undoes it.
 func (s *Service) Archive(ctx context.Context, c caller.Caller, id string, archived bool) (WithRole, error) {
-	typ := "project.archived"
-	if !archived {
-		typ = "project.restored"
-	}
-	return s.mutate(ctx, c, id, project.Edit, true, func(tx Tx, p *project.Project, _ project.Role) ([]outbox.Event, error) {
-		now := s.now()
-		if err := p.SetArchived(archived, now); err != nil {
-			return nil, err
-		}
-		return []outbox.Event{
-			projectEvent(typ, *p, c, now, events.ProjectArchived{ProjectID: p.ID, Archived: archived}),
-			audit(typ, p.ID, c, now, "project", nil),
-		}, nil
+	return s.mutate(ctx, c, id, project.Edit, true, func(tx Tx, p *project.Project, _ project.Role) ([]project.Event, error) {
+		return p.Archive(archived, s.now())
 	})
 }
 
 // Delete removes a project and its memberships; owners only.
 func (s *Service) Delete(ctx context.Context, c caller.Caller, id string) error {
-	_, err := s.mutate(ctx, c, id, project.Delete, true, func(tx Tx, p *project.Project, _ project.Role) ([]outbox.Event, error) {
-		now := s.now()
-		p.Bump(now)
-		evs := []outbox.Event{
-			projectEvent("project.deleted", *p, c, now, events.ProjectDeleted{ProjectID: p.ID}),
-			audit("project.deleted", p.ID, c, now, "project", map[string]string{"name": p.Name}),
-		}
+	_, err := s.mutate(ctx, c, id, project.Delete, true, func(tx Tx, p *project.Project, _ project.Role) ([]project.Event, error) {
+		evs := p.Delete("", s.now())
 		if err := tx.Delete(ctx, p.ID); err != nil {
 			return nil, err
 		}
@@ -332,9 +289,35 @@ func (s *Service) Delete(ctx context.Context, c caller.Caller, id string) error 
 
 const source = "projects"
 
-func projectEvent(typ string, p project.Project, c caller.Caller, at time.Time, payload any) outbox.Event {
-	return outbox.Event{Topic: events.TopicProjects, Envelope: events.Envelope{EventID: uuid.NewString(), Type: typ,
-		OccurredAt: at, Subject: p.ID, Actor: c.UserID, Region: region(c), AggregateVersion: p.Version, Payload: payload}}
+// published is what the domain's events become on the wire: each one's event on
+// acme.projects.events, and its audit record.
+func published(c caller.Caller, evs []project.Event) []outbox.Event {
+	out := make([]outbox.Event, 0, 2*len(evs))
+	for _, e := range evs {
+		p, at := e.Project, e.Project.UpdatedAt
+		var payload any
+		resource := "project"
+		switch {
+		case e.IsMemberEvent():
+			payload, resource = events.MemberChanged{ProjectID: p.ID, UserID: e.Member.UserID, Role: string(e.Member.Role), ProjectName: p.Name}, "member"
+		case e.Type == "project.created":
+			payload = events.ProjectCreated{ProjectID: p.ID, OwnerID: p.OwnerID, Name: p.Name, Slug: p.Slug,
+				Visibility: string(p.Visibility), Tags: p.Tags, Description: p.Description}
+		case e.Type == "project.updated":
+			payload = events.ProjectUpdated{ProjectID: p.ID, Name: p.Name, Visibility: string(p.Visibility), Tags: p.Tags, Description: p.Description}
+		case e.Type == "project.archived", e.Type == "project.restored":
+			payload = events.ProjectArchived{ProjectID: p.ID, Archived: p.Archived}
+		case e.Type == "project.deleted":
+			payload = events.ProjectDeleted{ProjectID: p.ID}
+		default:
+			panic("projects: no wire form for domain event " + e.Type)
+		}
+		out = append(out,
+			outbox.Event{Topic: events.TopicProjects, Envelope: events.Envelope{EventID: uuid.NewString(), Type: e.Type,
+				OccurredAt: at, Subject: p.ID, Actor: c.UserID, Region: region(c), AggregateVersion: p.Version, Payload: payload}},
+			audit(e.Type, p.ID, c, at, resource, e.Details))
+	}
+	return out
 }
 
 func audit(typ, subject string, c caller.Caller, at time.Time, resource string, details map[string]string) outbox.Event {

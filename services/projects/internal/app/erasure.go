@@ -6,8 +6,6 @@ import (
 
 	"github.com/acme/platform/services/platform/caller"
 	"github.com/acme/platform/services/platform/errs"
-	"github.com/acme/platform/services/platform/events"
-	"github.com/acme/platform/services/platform/outbox"
 	"github.com/acme/platform/services/projects/internal/domain/project"
 )
 
@@ -59,43 +57,22 @@ func (s *Service) eraseFrom(ctx context.Context, projectID, userID string) error
 		if err != nil {
 			return err
 		}
-		var leaving *project.Member
-		var others, owners []project.Member
-		for i := range members {
-			switch m := members[i]; {
-			case m.UserID == userID:
-				leaving = &members[i]
-			case m.Role == project.Owner:
-				owners = append(owners, m)
-				others = append(others, m)
-			default:
-				others = append(others, m)
-			}
-		}
-		if leaving == nil {
+		e, changed := p.Erase(userID, members, s.now())
+		if !changed {
 			return nil
 		}
-		now := s.now()
-		if len(others) == 0 {
-			p.Bump(now)
+		if e.Deleted {
 			if err := tx.Delete(ctx, p.ID); err != nil {
 				return err
 			}
-			return tx.Publish(ctx, projectEvent("project.deleted", p, system, now, events.ProjectDeleted{ProjectID: p.ID}),
-				audit("project.deleted", p.ID, system, now, "project", map[string]string{"reason": "last member erased"}))
+			return tx.Publish(ctx, published(system, e.Events)...)
 		}
-		var evs []outbox.Event
-		if leaving.Role == project.Owner && len(owners) == 0 {
-			heir := project.Successor(others)
-			p.Bump(now)
-			if err := tx.PutMember(ctx, p.ID, project.Member{UserID: heir.UserID, Role: project.Owner}); err != nil {
+		if e.Heir != nil {
+			if err := tx.PutMember(ctx, p.ID, project.Member{UserID: e.Heir.UserID, Role: project.Owner}); err != nil {
 				return err
 			}
-			evs = append(evs, memberEvent("project.member_role_changed", p, system, heir.UserID, project.Owner)...)
-			owners = append(owners, heir)
 		}
-		if p.OwnerID == userID {
-			p.OwnerID = owners[0].UserID
+		if e.OwnerChanged {
 			// The heir may already own a project with this slug; keep both reachable. (Checked first:
 			// a failed UPDATE would abort the whole transaction.)
 			taken, err := tx.SlugTaken(ctx, p.OwnerID, p.Slug, p.ID)
@@ -106,14 +83,12 @@ func (s *Service) eraseFrom(ctx context.Context, projectID, userID string) error
 				p.Slug = strings.TrimRight(p.Slug[:min(len(p.Slug), 54)], "-") + "-" + p.ID[:8]
 			}
 		}
-		p.Bump(now)
 		if err := tx.DeleteMember(ctx, p.ID, userID); err != nil {
 			return err
 		}
-		evs = append(evs, memberEvent("project.member_removed", p, system, userID, "")...)
 		if err := tx.Save(ctx, p); err != nil {
 			return err
 		}
-		return tx.Publish(ctx, evs...)
+		return tx.Publish(ctx, published(system, e.Events)...)
 	})
 }

@@ -7,8 +7,6 @@ import (
 
 	"github.com/acme/platform/services/platform/caller"
 	"github.com/acme/platform/services/platform/errs"
-	"github.com/acme/platform/services/platform/events"
-	"github.com/acme/platform/services/platform/outbox"
 	"github.com/acme/platform/services/projects/internal/domain/project"
 )
 
@@ -18,14 +16,6 @@ func (s *Service) Members(ctx context.Context, c caller.Caller, id string) ([]pr
 		return nil, err
 	}
 	return s.Store.Members(ctx, id)
-}
-
-func memberEvent(typ string, p project.Project, c caller.Caller, userID string, role project.Role) []outbox.Event {
-	now := p.UpdatedAt
-	return []outbox.Event{
-		projectEvent(typ, p, c, now, events.MemberChanged{ProjectID: p.ID, UserID: userID, Role: string(role), ProjectName: p.Name}),
-		audit(typ, p.ID, c, now, "member", map[string]string{"user_id": userID, "role": string(role)}),
-	}
 }
 
 func checkUserID(id string) error {
@@ -50,7 +40,7 @@ func (s *Service) AddMember(ctx context.Context, c caller.Caller, id, userID, ro
 		return project.Member{}, err
 	}
 	var m project.Member
-	_, err = s.mutate(ctx, c, id, project.ManageMembers, false, func(tx Tx, p *project.Project, actor project.Role) ([]outbox.Event, error) {
+	_, err = s.mutate(ctx, c, id, project.ManageMembers, false, func(tx Tx, p *project.Project, actor project.Role) ([]project.Event, error) {
 		if err := project.CanAssign(actor, "", r); err != nil {
 			return nil, err
 		}
@@ -61,16 +51,12 @@ func (s *Service) AddMember(ctx context.Context, c caller.Caller, id, userID, ro
 		if err != nil {
 			return nil, err
 		}
-		if current != "" {
-			return nil, errs.Conflict("member.exists", "the user is already a member; change their role instead")
-		}
-		now := s.now()
-		p.Bump(now)
-		m = project.Member{UserID: userID, Role: r, AddedAt: now}
-		if err := tx.PutMember(ctx, id, m); err != nil {
+		member, evs, err := p.AddMember(userID, current, r, s.now())
+		if err != nil {
 			return nil, err
 		}
-		return memberEvent("project.member_added", *p, c, userID, r), nil
+		m = member
+		return evs, tx.PutMember(ctx, id, m)
 	})
 	return m, err
 }
@@ -85,44 +71,38 @@ func (s *Service) UpdateMember(ctx context.Context, c caller.Caller, id, userID,
 		return project.Member{}, err
 	}
 	var m project.Member
-	_, err = s.mutate(ctx, c, id, project.ManageMembers, false, func(tx Tx, p *project.Project, actor project.Role) ([]outbox.Event, error) {
+	_, err = s.mutate(ctx, c, id, project.ManageMembers, false, func(tx Tx, p *project.Project, actor project.Role) ([]project.Event, error) {
 		current, err := tx.Role(ctx, id, userID)
 		if err != nil {
 			return nil, err
 		}
-		if current == "" {
-			return nil, errs.NotFound("member.not_found", "the user is not a member of this project")
+		if current != "" {
+			if err := project.CanAssign(actor, current, r); err != nil {
+				return nil, err
+			}
 		}
-		if err := project.CanAssign(actor, current, r); err != nil {
+		owners, err := ownersIfOwner(ctx, tx, id, current)
+		if err != nil {
+			return nil, err
+		}
+		evs, err := p.ChangeRole(userID, current, r, owners, s.now())
+		if err != nil || len(evs) == 0 {
+			m = project.Member{UserID: userID, Role: r}
 			return nil, err
 		}
 		m = project.Member{UserID: userID, Role: r}
-		if current == r {
-			return nil, nil
-		}
-		if err := keepsAnOwner(ctx, tx, id, userID, current); err != nil {
-			return nil, err
-		}
-		now := s.now()
-		p.Bump(now)
-		if err := tx.PutMember(ctx, id, m); err != nil {
-			return nil, err
-		}
-		return memberEvent("project.member_role_changed", *p, c, userID, r), nil
+		return evs, tx.PutMember(ctx, id, m)
 	})
 	return m, err
 }
 
-// keepsAnOwner refuses to let an owner (current role) stop being one when no other owner remains.
-func keepsAnOwner(ctx context.Context, tx Tx, projectID, userID string, current project.Role) error {
+// ownersIfOwner is the project's owners when current is Owner (the domain needs them to keep one),
+// and nothing to read otherwise.
+func ownersIfOwner(ctx context.Context, tx Tx, projectID string, current project.Role) ([]string, error) {
 	if current != project.Owner {
-		return nil
+		return nil, nil
 	}
-	owners, err := tx.Owners(ctx, projectID)
-	if err != nil {
-		return err
-	}
-	return project.KeepsAnOwner(owners, userID)
+	return tx.Owners(ctx, projectID)
 }
 
 // RemoveMember takes a member out of the project. Admins remove others; anyone may leave; the last
@@ -135,28 +115,25 @@ func (s *Service) RemoveMember(ctx context.Context, c caller.Caller, id, userID 
 	if userID == c.UserID {
 		action = project.Read // leaving needs no management right
 	}
-	_, err := s.mutate(ctx, c, id, action, false, func(tx Tx, p *project.Project, actor project.Role) ([]outbox.Event, error) {
+	_, err := s.mutate(ctx, c, id, action, false, func(tx Tx, p *project.Project, actor project.Role) ([]project.Event, error) {
 		current, err := tx.Role(ctx, id, userID)
 		if err != nil {
 			return nil, err
 		}
-		if current == "" {
-			return nil, errs.NotFound("member.not_found", "the user is not a member of this project")
-		}
-		if userID != c.UserID {
+		if current != "" && userID != c.UserID {
 			if err := project.CanAssign(actor, current, ""); err != nil {
 				return nil, err
 			}
 		}
-		if err := keepsAnOwner(ctx, tx, id, userID, current); err != nil {
+		owners, err := ownersIfOwner(ctx, tx, id, current)
+		if err != nil {
 			return nil, err
 		}
-		now := s.now()
-		p.Bump(now)
-		if err := tx.DeleteMember(ctx, id, userID); err != nil {
+		evs, err := p.RemoveMember(userID, current, owners, s.now())
+		if err != nil {
 			return nil, err
 		}
-		return memberEvent("project.member_removed", *p, c, userID, ""), nil
+		return evs, tx.DeleteMember(ctx, id, userID)
 	})
 	return err
 }
@@ -166,34 +143,24 @@ func (s *Service) TransferOwnership(ctx context.Context, c caller.Caller, id, ne
 	if err := checkUserID(newOwner); err != nil {
 		return WithRole{}, err
 	}
-	return s.mutate(ctx, c, id, project.Transfer, false, func(tx Tx, p *project.Project, _ project.Role) ([]outbox.Event, error) {
-		// Checked after the caller's role: a viewer learns it may not transfer, not why its input is odd.
-		if newOwner == c.UserID {
-			return nil, errs.Invalid("member.transfer_to_self", "new_owner_id", "you already own this project")
+	return s.mutate(ctx, c, id, project.Transfer, false, func(tx Tx, p *project.Project, _ project.Role) ([]project.Event, error) {
+		current := project.Role("")
+		if newOwner != c.UserID { // checked after the caller's role: a viewer learns it may not transfer, not why its input is odd
+			var err error
+			if current, err = tx.Role(ctx, id, newOwner); err != nil {
+				return nil, err
+			}
 		}
-		current, err := tx.Role(ctx, id, newOwner)
+		evs, err := p.Transfer(c.UserID, newOwner, current, s.now())
 		if err != nil {
 			return nil, err
 		}
-		if current == "" {
-			return nil, errs.NotFound("member.not_found", "the new owner must be a member of this project")
-		}
-		now := s.now()
-		var evs []outbox.Event
 		if current != project.Owner {
-			p.Bump(now)
 			if err := tx.PutMember(ctx, id, project.Member{UserID: newOwner, Role: project.Owner}); err != nil {
 				return nil, err
 			}
-			evs = append(evs, memberEvent("project.member_role_changed", *p, c, newOwner, project.Owner)...)
 		}
-		p.Bump(now)
-		if err := tx.PutMember(ctx, id, project.Member{UserID: c.UserID, Role: project.Admin}); err != nil {
-			return nil, err
-		}
-		evs = append(evs, memberEvent("project.member_role_changed", *p, c, c.UserID, project.Admin)...)
-		p.OwnerID = newOwner
-		return evs, nil
+		return evs, tx.PutMember(ctx, id, project.Member{UserID: c.UserID, Role: project.Admin})
 	})
 }
 
