@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"strings"
 
 	"github.com/google/uuid"
 
@@ -54,8 +53,7 @@ func (s *Service) SetRoles(ctx context.Context, c caller.Caller, userID string, 
 	if !c.IsAdmin() {
 		return user.User{}, errs.PermissionDenied("user.admin_only", "only platform admins change roles")
 	}
-	sorted, err := user.NewRoles(c.UserID, userID, roles)
-	if err != nil {
+	if _, err := user.NewRoles(c.UserID, userID, roles); err != nil { // bad input before a lookup
 		return user.User{}, err
 	}
 	if _, err := uuid.Parse(userID); err != nil {
@@ -65,19 +63,16 @@ func (s *Service) SetRoles(ctx context.Context, c caller.Caller, userID string, 
 	if err != nil {
 		return user.User{}, err
 	}
-	now := s.Now().UTC()
-	err = s.Users.SetRoles(ctx, u.ID, sorted, []outbox.Event{
-		{Topic: events.TopicUsers, Envelope: envelope("user.roles_changed", u.ID, c.UserID, u.Region, now, 0,
-			events.RolesChanged{UserID: u.ID, Roles: sorted})},
-		audit("user.roles_changed", u.ID, c.UserID, u.Region, now, "user", "success", map[string]string{"roles": strings.Join(sorted, ",")}),
-	})
+	evs, err := u.ChangeRoles(c.UserID, roles, s.Now().UTC())
 	if err != nil {
+		return user.User{}, err
+	}
+	if err := s.Users.SetRoles(ctx, u.ID, u.Roles, published(evs)); err != nil {
 		return user.User{}, err
 	}
 	if err := s.Sessions.DeleteAllForUser(ctx, u.ID, ""); err != nil {
 		return user.User{}, err
 	}
-	u.Roles = sorted
 	return u, nil
 }
 

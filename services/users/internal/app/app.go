@@ -320,6 +320,26 @@ func envelope(typ, subject, actor, region string, at time.Time, version int64, p
 		Region: region, AggregateVersion: version, Payload: payload}
 }
 
+// published is what the domain's events become: the event others react to on acme.users.events,
+// where there is one, and the audit record.
+func published(evs []user.Event) []outbox.Event {
+	var out []outbox.Event
+	for _, e := range evs {
+		var details map[string]string
+		switch e.Type {
+		case "user.roles_changed":
+			out = append(out, outbox.Event{Topic: events.TopicUsers, Envelope: envelope(e.Type, e.Subject, e.Actor, e.Region, e.At, 0,
+				events.RolesChanged{UserID: e.Subject, Roles: e.Roles})})
+			details = map[string]string{"roles": strings.Join(e.Roles, ",")}
+		case "session.refresh_reused":
+		default:
+			panic("users: no wire form for domain event " + e.Type)
+		}
+		out = append(out, audit(e.Type, e.Subject, e.Actor, e.Region, e.At, e.Resource, e.Outcome, details))
+	}
+	return out
+}
+
 func audit(typ, subject, actor, region string, at time.Time, resource, outcome string, details map[string]string) outbox.Event {
 	if details == nil {
 		details = map[string]string{}

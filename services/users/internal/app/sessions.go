@@ -10,42 +10,33 @@ import (
 	"github.com/acme/platform/services/users/internal/domain/user"
 )
 
-var (
-	errRefreshInvalid = errs.Unauthenticated("auth.refresh_invalid", "the refresh token is invalid or expired")
-	errRefreshReused  = errs.Unauthenticated("auth.refresh_reused",
-		"this refresh token was already used; the session has been ended, sign in again")
-)
-
 // Refresh trades a refresh token for a new access token and a new refresh token. Each refresh token
 // works once: presenting an old one means it was copied, so the whole session ends. Two concurrent
 // uses of one token are told apart by the session's ETag: one rotates, the other is a reuse.
 func (s *Service) Refresh(ctx context.Context, token string) (LoginResult, error) {
 	id, secret, ok := splitRefresh(token)
 	if !ok {
-		return LoginResult{}, errRefreshInvalid
+		return LoginResult{}, user.ErrRefreshInvalid()
 	}
 	sess, etag, err := s.Sessions.Get(ctx, id)
 	if errs.As(err).Kind == errs.KindNotFound {
-		return LoginResult{}, errRefreshInvalid
+		return LoginResult{}, user.ErrRefreshInvalid()
 	}
 	if err != nil {
 		return LoginResult{}, err
 	}
-	switch sess.Check(hashOf(secret)) {
-	case user.Reused:
-		return LoginResult{}, s.endReused(ctx, sess)
-	case user.Unknown:
-		return LoginResult{}, errRefreshInvalid
-	}
 	now := s.Now().UTC()
-	if sess.Expired(now) {
-		return LoginResult{}, errRefreshInvalid
-	}
 	newSecretValue, newHash := newSecret()
-	sess.Rotate(newHash, now)
+	evs, err := sess.Refresh(hashOf(secret), newHash, now)
+	if len(evs) > 0 {
+		return LoginResult{}, s.endReused(ctx, sess, evs)
+	}
+	if err != nil {
+		return LoginResult{}, err
+	}
 	err = s.Sessions.Replace(ctx, sess, etag)
-	if errs.As(err).Kind == errs.KindConflict {
-		return LoginResult{}, s.endReused(ctx, sess) // another request rotated with this very token
+	if errs.As(err).Kind == errs.KindConflict { // another request rotated with this very token
+		return LoginResult{}, s.endReused(ctx, sess, []user.Event{sess.ReuseDetected(now)})
 	}
 	if err != nil {
 		return LoginResult{}, err
@@ -62,13 +53,13 @@ func (s *Service) Refresh(ctx context.Context, token string) (LoginResult, error
 	return LoginResult{AccessToken: tok, RefreshToken: sess.ID + "." + newSecretValue, ExpiresAt: exp, User: u}, nil
 }
 
-func (s *Service) endReused(ctx context.Context, sess Session) error {
+// endReused ends a session whose refresh token was presented twice and audits why.
+func (s *Service) endReused(ctx context.Context, sess Session, evs []user.Event) error {
 	if err := s.Sessions.Delete(ctx, sess.UserID, sess.ID); err != nil {
 		return err
 	}
-	_ = s.Users.Record(ctx, []outbox.Event{audit("session.refresh_reused", sess.ID, sess.UserID, sess.Region, s.Now().UTC(),
-		"session", "denied", nil)})
-	return errRefreshReused
+	_ = s.Users.Record(ctx, published(evs))
+	return user.ErrRefreshReused()
 }
 
 // SessionView is a session as its owner sees it.
