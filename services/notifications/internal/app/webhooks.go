@@ -239,7 +239,7 @@ func (w *Webhooks) Fanout(ctx context.Context, e events.Envelope) error {
 		return err
 	}
 	for _, h := range hooks {
-		if !h.Enabled || !h.Wants(e.Type) {
+		if !h.Receives(e.Type, e.OccurredAt) {
 			continue
 		}
 		d := Delivery{ID: deliveryID(e.EventID, h.ID), Kind: KindWebhook, WebhookID: h.ID, ProjectID: projectID,

@@ -30,6 +30,13 @@ func (w Webhook) Wants(eventType string) bool {
 	return slices.Contains(w.EventTypes, "*") || slices.Contains(w.EventTypes, eventType)
 }
 
+// Receives reports whether an event of eventType that occurred at occurredAt goes to the endpoint:
+// it is enabled, subscribed to the type, and existed when the event happened. (An event is consumed
+// some milliseconds after it happened; an endpoint created in between did not subscribe to it.)
+func (w Webhook) Receives(eventType string, occurredAt time.Time) bool {
+	return w.Enabled && w.Wants(eventType) && !occurredAt.Before(w.CreatedAt)
+}
+
 // Delivery kinds: a customer webhook (signed) or a project's Slack incoming webhook.
 const (
 	KindWebhook = "webhook"

@@ -87,3 +87,25 @@ func TestRecordOutcome_DisablesAfterARunOfFailures(t *testing.T) {
 		t.Fatal("disableAfter 0 disabled the endpoint")
 	}
 }
+
+// An endpoint receives the events that happen while it exists and is enabled, of the types it chose.
+func TestReceives(t *testing.T) {
+	h := Webhook{Enabled: true, EventTypes: []string{"*"}, CreatedAt: t0}
+	for _, tc := range []struct {
+		name string
+		h    Webhook
+		typ  string
+		at   time.Time
+		want bool
+	}{
+		{"after it was created", h, "project.updated", t0.Add(time.Millisecond), true},
+		{"at the same instant", h, "project.updated", t0, true},
+		{"before it was created (consumed after)", h, "project.created", t0.Add(-time.Millisecond), false},
+		{"disabled", Webhook{EventTypes: []string{"*"}, CreatedAt: t0}, "project.updated", t0.Add(time.Second), false},
+		{"a type it did not choose", Webhook{Enabled: true, EventTypes: []string{"project.deleted"}, CreatedAt: t0}, "project.updated", t0.Add(time.Second), false},
+	} {
+		if got := tc.h.Receives(tc.typ, tc.at); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
