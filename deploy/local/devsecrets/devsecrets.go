@@ -24,7 +24,15 @@ import (
 const (
 	SigningKey = "jwt-signing-key"
 	GatewayTLS = "gateway-tls"
+	// BillingDatabase holds url: billing's own PostgreSQL role, password and database.
+	BillingDatabase = "billing-database"
+	// Stripe holds api-key (a test-mode key; stripe-mock takes any) and webhook-secret (what Stripe's
+	// webhook signatures are made with).
+	Stripe = "stripe"
 )
+
+// BillingDatabaseName is billing's database, and its role's name.
+const BillingDatabaseName = "acme_billing"
 
 // Write makes sure the file at path holds every development secret: it creates what is missing and
 // keeps what exists, so sessions signed earlier stay valid. It reports whether it changed the file.
@@ -47,6 +55,15 @@ func Write(path string) (changed bool, err error) {
 		if secrets[GatewayTLS], err = selfSigned(); err != nil {
 			return false, err
 		}
+		changed = true
+	}
+	if _, ok := secrets[BillingDatabase]; !ok {
+		secrets[BillingDatabase] = map[string]string{"url": "postgres://" + BillingDatabaseName + ":" + randomText(24) +
+			"@127.0.0.1:5432/" + BillingDatabaseName + "?sslmode=disable"}
+		changed = true
+	}
+	if _, ok := secrets[Stripe]; !ok {
+		secrets[Stripe] = map[string]string{"api-key": "sk_test_" + randomText(24), "webhook-secret": "whsec_" + randomText(32)}
 		changed = true
 	}
 	if !changed {
@@ -149,4 +166,47 @@ func TLSCertificate(path string) ([]byte, error) {
 		return nil, err
 	}
 	return []byte(secrets[GatewayTLS]["cert"]), nil
+}
+
+func randomText(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	for i := range b {
+		b[i] = letters[int(b[i])%len(letters)]
+	}
+	return string(b)
+}
+
+// Get reads one key of one secret.
+func Get(path, name, key string) (string, error) {
+	secrets, err := read(path)
+	if err != nil {
+		return "", err
+	}
+	v, ok := secrets[name][key]
+	if !ok {
+		return "", errors.New(path + ": no " + name + "/" + key)
+	}
+	return v, nil
+}
+
+// Set writes one key of one secret (the e2e suite points billing at a database of its own).
+func Set(path, name, key, value string) error {
+	secrets, err := read(path)
+	if err != nil {
+		return err
+	}
+	if secrets[name] == nil {
+		secrets[name] = map[string]string{}
+	}
+	secrets[name][key] = value
+	b, err := json.MarshalIndent(secrets, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path+".tmp", b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"net/url"
 	"os"
 	"strings"
@@ -21,34 +20,38 @@ func AdminURL() string {
 	return "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 }
 
-// CreateDatabase creates a database named prefix_<random> on the admin server and returns its URL and
-// a function that drops it.
+// CreateDatabase creates a database named prefix_<random> on the admin server, owned by a role of the
+// same name that alone may connect to it (Provision), and returns its URL, as that role, and a
+// function that drops both.
 func CreateDatabase(ctx context.Context, prefix string) (string, func(context.Context) error, error) {
 	admin := AdminURL()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		return "", nil, fmt.Errorf("connect %s: %w", admin, err)
-	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := strings.ToLower(prefix) + "_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+	name := strings.ToLower(prefix) + "_" + randomHex(6)
+	password := randomHex(16)
+	if err := Provision(ctx, admin, name, name, password); err != nil {
 		return "", nil, err
 	}
 	u, err := url.Parse(admin)
 	if err != nil {
 		return "", nil, err
 	}
-	u.Path = "/" + name
+	u.Path, u.User = "/"+name, url.UserPassword(name, password)
 	drop := func(ctx context.Context) error {
 		c, err := pgx.Connect(ctx, admin)
 		if err != nil {
 			return err
 		}
 		defer c.Close(ctx)
-		_, err = c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+		if _, err = c.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			return err
+		}
+		_, err = c.Exec(ctx, "DROP ROLE IF EXISTS "+pgx.Identifier{name}.Sanitize())
 		return err
 	}
 	return u.String(), drop, nil
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

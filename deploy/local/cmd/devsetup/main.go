@@ -5,13 +5,16 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/acme/platform/services/platform/postgres"
 
 	"github.com/acme/platform/deploy/local/devsecrets"
 )
@@ -25,7 +28,7 @@ func main() {
 		fail(err)
 	}
 	if *dbs != "" {
-		if err := createDatabases(*admin, strings.Split(*dbs, ",")); err != nil {
+		if err := createDatabases(*admin, *secrets, strings.Split(*dbs, ",")); err != nil {
 			fail(err)
 		}
 	}
@@ -44,26 +47,33 @@ func writeSecrets(path string) error {
 	return err
 }
 
-func createDatabases(admin string, names []string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+// createDatabases gives each service its own role and database (postgres.Provision): billing's role
+// with the password of its secret, the others' with a random one (the local server trusts loopback
+// connections, so their URLs in dapr.yaml name the role alone; on Kubernetes each comes from a secret).
+func createDatabases(admin, secretsFile string, names []string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
 	for _, name := range names {
-		var exists bool
-		if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name).Scan(&exists); err != nil {
+		password := ""
+		if name == devsecrets.BillingDatabaseName {
+			raw, err := devsecrets.Get(secretsFile, devsecrets.BillingDatabase, "url")
+			if err != nil {
+				return err
+			}
+			u, err := url.Parse(raw)
+			if err != nil {
+				return err
+			}
+			password, _ = u.User.Password()
+		} else {
+			b := make([]byte, 16)
+			_, _ = rand.Read(b)
+			password = hex.EncodeToString(b)
+		}
+		if err := postgres.Provision(ctx, admin, name, name, password); err != nil {
 			return err
 		}
-		if exists {
-			continue
-		}
-		if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-			return fmt.Errorf("create database %s: %w", name, err)
-		}
-		fmt.Println("created database", name)
 	}
+	fmt.Println("databases ready, each with its own role:", strings.Join(names, ", "))
 	return nil
 }
