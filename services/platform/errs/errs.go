@@ -26,6 +26,8 @@ const (
 	KindUnsupportedMedia
 	// KindPreconditionRequired: a conditional write came without its condition (If-Match).
 	KindPreconditionRequired
+	// KindPaymentRequired: the account's plan does not allow it (HTTP 402).
+	KindPaymentRequired
 )
 
 // Error is a domain error with a stable code such as "user.email_taken".

@@ -44,9 +44,13 @@ func ToStatus(err error) *status.Status {
 	}
 	e := As(err)
 	st := status.New(grpcCode(e.Kind), e.Message)
-	info := &errdetails.ErrorInfo{Reason: e.Code, Domain: Domain}
+	info := &errdetails.ErrorInfo{Reason: e.Code, Domain: Domain, Metadata: map[string]string{}}
 	if e.Field != "" {
-		info.Metadata = map[string]string{"field": e.Field}
+		info.Metadata["field"] = e.Field
+	}
+	if e.Kind == KindPaymentRequired { // no gRPC code of its own: FailedPrecondition, named in the metadata
+		st = status.New(codes.FailedPrecondition, e.Message)
+		info.Metadata["kind"] = "payment_required"
 	}
 	details := []protoadapt.MessageV1{info}
 	if e.RetryAfter > 0 {
@@ -89,6 +93,9 @@ func FromStatus(err error) *Error {
 			if d.GetDomain() == Domain {
 				out.Code = d.GetReason()
 				out.Field = d.GetMetadata()["field"]
+				if d.GetMetadata()["kind"] == "payment_required" {
+					out.Kind = KindPaymentRequired
+				}
 			}
 		case *errdetails.RetryInfo:
 			out.RetryAfter = d.GetRetryDelay().AsDuration()

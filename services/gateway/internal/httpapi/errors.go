@@ -37,6 +37,7 @@ var kindToHTTP = map[errs.Kind]int{
 	errs.KindTooLarge:             http.StatusRequestEntityTooLarge,
 	errs.KindUnsupportedMedia:     http.StatusUnsupportedMediaType,
 	errs.KindPreconditionRequired: http.StatusPreconditionRequired,
+	errs.KindPaymentRequired:      http.StatusPaymentRequired,
 }
 
 // fail answers err with its status and the error body, and stops the chain. Errors from backends
