@@ -7,6 +7,8 @@ import (
 	"context"
 	"time"
 
+	billingv1 "github.com/acme/platform/contracts/gen/go/acme/billing/v1"
+
 	opsv1 "github.com/acme/platform/contracts/gen/go/acme/ops/v1"
 	privacyv1 "github.com/acme/platform/contracts/gen/go/acme/privacy/v1"
 	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
@@ -53,6 +55,11 @@ func run(ctx context.Context, a *server.App) error {
 		return err
 	}
 	a.Closes(usersConn)
+	billingConn, err := sidecar.DialApp("billing")
+	if err != nil {
+		return err
+	}
+	a.Closes(billingConn)
 	codec, err := events.NewCodec()
 	if err != nil {
 		return err
@@ -65,6 +72,7 @@ func run(ctx context.Context, a *server.App) error {
 		Store:    adapters.Postgres{Pool: pool, Outbox: outbox.NewWriter(codec)},
 		Users:    adapters.UsersClient{Client: usersv1.NewUsersServiceClient(usersConn)},
 		Settings: settings,
+		Billing:  adapters.BillingClient{Client: billingv1.NewBillingServiceClient(billingConn)},
 		Now:      time.Now,
 	}
 

@@ -249,6 +249,15 @@ func (t pgTx) SlugTaken(ctx context.Context, ownerID, slug, exceptID string) (bo
 	return taken, err
 }
 
+func (t pgTx) CountOwned(ctx context.Context, ownerID string) (int64, error) {
+	if _, err := t.tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('projects-owner:' || $1, 0))`, ownerID); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := t.tx.QueryRow(ctx, `SELECT count(*) FROM projects WHERE owner_id = $1`, ownerID).Scan(&n)
+	return n, err
+}
+
 func (t pgTx) Insert(ctx context.Context, p project.Project) error {
 	_, err := t.tx.Exec(ctx, `INSERT INTO projects (id, owner_id, name, slug, description, visibility, tags, settings,
 		archived, version, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,

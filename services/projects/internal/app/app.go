@@ -43,6 +43,9 @@ type Tx interface {
 	Members(ctx context.Context, projectID string) ([]project.Member, error)
 	// SlugTaken reports whether owner has another project with slug.
 	SlugTaken(ctx context.Context, ownerID, slug, exceptID string) (bool, error)
+	// CountOwned counts ownerID's projects, after taking a per-owner lock held to the transaction's
+	// end: two creates by one owner count one after the other, so a plan's limit holds under races.
+	CountOwned(ctx context.Context, ownerID string) (int64, error)
 	Insert(ctx context.Context, p project.Project) error
 	Save(ctx context.Context, p project.Project) error
 	Delete(ctx context.Context, id string) error
@@ -54,6 +57,12 @@ type Tx interface {
 // Users tells whether an account exists; projects asks users through Dapr service invocation.
 type Users interface {
 	Exists(ctx context.Context, userID string) (bool, error)
+}
+
+// Entitlements says whether an account's plan allows it to hold total of a meter (billing, asked
+// through Dapr): nil when it does, a payment-required error when it does not.
+type Entitlements interface {
+	Allow(ctx context.Context, accountID, meter string, total int64) error
 }
 
 // SettingsValidator checks a settings document against the contract's JSON Schema.
@@ -72,7 +81,9 @@ type Service struct {
 	Store    Store
 	Users    Users
 	Settings SettingsValidator
-	Now      func() time.Time
+	// Billing enforces the plan's project limit on create; nil enforces none.
+	Billing Entitlements
+	Now     func() time.Time
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
@@ -118,6 +129,15 @@ func (s *Service) Create(ctx context.Context, c caller.Caller, in CreateInput) (
 	p, owner, evs := project.New(uuid.NewString(), c.UserID, project.Fields{Name: name, Slug: slug, Description: in.Description,
 		Visibility: vis, Tags: tags, Settings: settings}, s.now())
 	err = s.Store.InTx(ctx, func(tx Tx) error {
+		if s.Billing != nil {
+			owned, err := tx.CountOwned(ctx, c.UserID)
+			if err != nil {
+				return err
+			}
+			if err := s.Billing.Allow(ctx, c.UserID, "projects", owned+1); err != nil {
+				return err
+			}
+		}
 		if err := tx.Insert(ctx, p); err != nil {
 			return err
 		}

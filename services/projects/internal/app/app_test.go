@@ -98,6 +98,15 @@ func (m *memStore) Scan(context.Context, string, int) ([]Scanned, error) { retur
 type memTx struct{ m *memStore }
 
 func (t memTx) Lock(_ context.Context, id string) (project.Project, error) { return t.m.get(id) }
+func (t memTx) CountOwned(_ context.Context, ownerID string) (int64, error) {
+	var n int64
+	for _, p := range t.m.projects {
+		if p.OwnerID == ownerID {
+			n++
+		}
+	}
+	return n, nil
+}
 func (t memTx) Role(_ context.Context, projectID, userID string) (project.Role, error) {
 	return t.m.members[projectID][userID].Role, nil
 }
