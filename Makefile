@@ -15,6 +15,8 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.6.0
 VERSITYGW := github.com/versity/versitygw/cmd/versitygw@v1.8.0
 # The mail catcher of make infra and the e2e suite.
 MAILPIT := github.com/axllent/mailpit@v1.27.11
+# Stripe's stand-in for make infra and the e2e suite.
+STRIPE_MOCK := github.com/stripe/stripe-mock@v0.203.0
 # v5.8.2 and later need Go 1.27.
 KUSTOMIZE_VERSION := v5.8.1
 # Bounded fuzzing per target in make test.
@@ -25,7 +27,7 @@ FUZZTIME ?= 10s
 help:
 	@echo "make run    - infrastructure, sidecar, then every app of dapr.yaml with its daprd (Ctrl-C stops all)"
 	@echo "make test   - infrastructure, sidecar, lint, unit and repository tests, fuzzing, e2e against the real topology"
-	@echo "make infra  - PostgreSQL, Redis, Apache Kafka, S3 and mail on 127.0.0.1, dev secrets, databases"
+	@echo "make infra  - PostgreSQL, Redis, Apache Kafka, S3, mail and stripe-mock on 127.0.0.1, dev secrets, databases"
 	@echo "make sidecar- build daprd v1.16.0 from the module proxy (cached in $(CACHE))"
 	@echo "make proto  - regenerate contracts/gen/go from contracts/proto"
 	@echo "make subscriptions - regenerate components/*/subscriptions.yaml from contracts/consumers/consumers.yaml"
@@ -37,6 +39,7 @@ run: infra
 
 test: infra lint check-generated
 	@daprd=$$(deploy/local/sidecar.sh) && s3=$$(deploy/local/gobin.sh $(VERSITYGW)) && mail=$$(deploy/local/gobin.sh $(MAILPIT)) && \
+	  export STRIPE_MOCK=$$(deploy/local/gobin.sh $(STRIPE_MOCK)) && \
 	  export KAFKA_CLASSPATH=$$(deploy/local/java.sh kafka) OPENSEARCH_CLASSPATH=$$(deploy/local/java.sh opensearch) && \
 	  export POLYGLOT_PYTHON=$$(deploy/local/venv.sh tests/polyglot/requirements.txt) && \
 	  DAPRD="$$daprd" go test -count=1 -timeout 15m $$(go list ./... | grep -v /tests/e2e) && \

@@ -75,5 +75,6 @@ mkdir -p "$DATA/infra/s3/acme-audit-archive" # a versitygw posix bucket is a fol
 start s3     7070  env ROOT_ACCESS_KEY_ID=acme-local-dev ROOT_SECRET_ACCESS_KEY=acme-local-dev-secret \
                    "$(go_bin github.com/versity/versitygw/cmd/versitygw@v1.8.0)" --port 127.0.0.1:7070 posix "$DATA/infra/s3"
 start mail   1025  "$(go_bin github.com/axllent/mailpit@v1.27.11)" --smtp 127.0.0.1:1025 --listen 127.0.0.1:8025 --disable-version-check --smtp-disable-rdns
+start stripe 12111 "$(go_bin github.com/stripe/stripe-mock@v0.203.0)" -http-addr 127.0.0.1:12111 -https-addr 127.0.0.1:12112
 go run ./deploy/local/cmd/devsetup -secrets "$DATA/secrets/secrets.json" -databases acme_users,acme_projects,acme_audit,acme_billing
-log "ready: postgres 127.0.0.1:5432, redis 127.0.0.1:6379, kafka 127.0.0.1:9092, s3 127.0.0.1:7070, mail smtp 127.0.0.1:1025 ui 127.0.0.1:8025"
+log "ready: postgres 127.0.0.1:5432, redis 127.0.0.1:6379, kafka 127.0.0.1:9092, s3 127.0.0.1:7070, mail smtp 127.0.0.1:1025 ui 127.0.0.1:8025, stripe-mock 127.0.0.1:12111"

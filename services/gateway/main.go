@@ -13,6 +13,8 @@ import (
 	"os"
 	"time"
 
+	billingv1 "github.com/acme/platform/contracts/gen/go/acme/billing/v1"
+
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
@@ -110,6 +112,12 @@ func run(ctx context.Context, a *server.App) error {
 	}
 	a.Closes(searchConn)
 
+	billingConn, err := sidecar.DialApp("billing")
+	if err != nil {
+		return err
+	}
+	a.Closes(billingConn)
+
 	personal := map[string]privacyv1.PersonalDataServiceClient{}
 	for _, app := range personalDataApps {
 		conn, err := sidecar.DialApp(app)
@@ -138,6 +146,7 @@ func run(ctx context.Context, a *server.App) error {
 		Audit:          auditv1.NewAuditServiceClient(auditConn),
 		Preferences:    notificationsv1.NewPreferencesServiceClient(notificationsConn),
 		Webhooks:       notificationsv1.NewWebhooksServiceClient(notificationsConn),
+		Billing:        billingv1.NewBillingServiceClient(billingConn),
 		Search:         searchv1.NewSearchServiceClient(searchConn),
 		Log:            log,
 		BackendTimeout: timeout,

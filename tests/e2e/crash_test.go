@@ -34,7 +34,9 @@ type writer struct {
 
 func startWriter(t *testing.T, tag string, max int) *writer {
 	t.Helper()
-	w := &writer{owner: newAccount(t, tag), tag: fmt.Sprintf("%s%d", tag, time.Now().UnixNano()%1_000_000), done: make(chan struct{})}
+	owner := newAccount(t, tag)
+	owner.subscribe(t, "enterprise") // hundreds of projects
+	w := &writer{owner: owner, tag: fmt.Sprintf("%s%d", tag, time.Now().UnixNano()%1_000_000), done: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	w.stop = cancel
 	var wg sync.WaitGroup

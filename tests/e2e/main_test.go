@@ -43,6 +43,12 @@ var env struct {
 	sinkURL string
 	// The audit database, for the tamper test; users and projects, for counting what a reindex reads.
 	auditDB, usersDB, projectsDB string
+	// billingDB is billing's own database, as billing's role (from the secret store).
+	billingDB string
+	// stripe is the suite's Stripe: stripe-mock behind a proxy that records (and can disturb) calls.
+	stripe *stripeProxy
+	// stripeWebhookSecret signs the suite's own Stripe webhook payloads.
+	stripeWebhookSecret string
 	// Mailpit's HTTP API: what notifications sent.
 	mailAPI string
 	// What a further gateway replica needs to join the same topology.
@@ -164,6 +170,32 @@ func run(m *testing.M) (code int) {
 		}
 		appEnv[app]["DATABASE_URL"] = url
 	}
+
+	// Billing's database URL (its own role and password) reaches billing through the secret store.
+	billingURL, dropBilling, err := postgres.CreateDatabase(ctx, "acme_e2e_billing")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer dropBilling(context.Background())
+	env.billingDB = billingURL
+	if err := devsecrets.Set(secrets, devsecrets.BillingDatabase, "url", billingURL); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	if env.stripeWebhookSecret, err = devsecrets.Get(secrets, devsecrets.Stripe, "webhook-secret"); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	env.stripe, err = startStripe()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer env.stripe.stop()
+	// Billing periods of 20 s, so the suite sees periods close; reconciliation only when a test asks.
+	appEnv["billing"] = map[string]string{"STRIPE_API_BASE": env.stripe.URL, "BILLING_PERIOD": billingPeriod.String(),
+		"INVOICE_INTERVAL": "500ms", "RECONCILE_INTERVAL": "1h"}
 
 	env.auditDB = appEnv["audit"]["DATABASE_URL"]
 	env.usersDB, env.projectsDB = appEnv["users"]["DATABASE_URL"], appEnv["projects"]["DATABASE_URL"]

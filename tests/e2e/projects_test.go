@@ -200,6 +200,7 @@ func TestProjects_VisibilityDecidesWhoSees(t *testing.T) {
 
 func TestProjects_ListPagesAndFuzzySearch(t *testing.T) {
 	a := newAccount(t, "list")
+	a.subscribe(t, "pro") // five projects: more than the free plan's three
 	names := []string{"Acme Platform Core", "Billing Engine", "Customer Portal", "Data Lake", "Edge Gateway"}
 	for _, n := range names {
 		a.createProject(t, map[string]any{"name": n})

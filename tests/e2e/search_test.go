@@ -270,6 +270,7 @@ func TestSearch_RejectsBadInput(t *testing.T) {
 // project, then search for it until it appears. Reported, not asserted (a timing is no test).
 func TestSearch_EventToSearchableLatency(t *testing.T) {
 	a := newAccount(t, "search-latency")
+	a.subscribe(t, "enterprise") // a hundred projects
 	const n = 100
 	var lat []time.Duration
 	for i := range n {

@@ -22,16 +22,9 @@ const MaxBodyBytes = 64 << 10
 // decodeJSON reads exactly one JSON object into dst: the content type must be JSON, unknown fields,
 // wrong types, trailing data and oversized bodies are refused with a precise error.
 func decodeJSON(c *gin.Context, dst any) error {
-	if mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type")); err != nil || mt != "application/json" {
-		return &errs.Error{Kind: errs.KindUnsupportedMedia, Code: "request.unsupported_media_type", Message: "Content-Type must be application/json"}
-	}
-	body, err := io.ReadAll(c.Request.Body)
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return errTooLarge
-	}
+	body, err := readJSON(c)
 	if err != nil {
-		return errs.Invalid("request.unreadable", "", "the request body could not be read")
+		return err
 	}
 	if err := decodeBytes(body, dst); err != nil {
 		return err
@@ -41,6 +34,31 @@ func decodeJSON(c *gin.Context, dst any) error {
 		return errs.Invalid("request.malformed_json", "", "the request body is not valid JSON")
 	}
 	return contractRules.checkBody(c, obj)
+}
+
+// readJSON reads the body of a JSON request as it came: the content type must be JSON, and the body
+// one JSON object within the size limit.
+func readJSON(c *gin.Context) ([]byte, error) {
+	if mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type")); err != nil || mt != "application/json" {
+		return nil, &errs.Error{Kind: errs.KindUnsupportedMedia, Code: "request.unsupported_media_type", Message: "Content-Type must be application/json"}
+	}
+	body, err := io.ReadAll(c.Request.Body)
+	if isTooLarge(err) {
+		return nil, errTooLarge
+	}
+	if err != nil {
+		return nil, errs.Invalid("request.unreadable", "", "the request body could not be read")
+	}
+	var obj map[string]any
+	if err := decodeBytes(body, &obj); err != nil {
+		return nil, err
+	}
+	return body, nil
+}
+
+func isTooLarge(err error) bool {
+	var tooBig *http.MaxBytesError
+	return errors.As(err, &tooBig)
 }
 
 var errTooLarge = &errs.Error{Kind: errs.KindTooLarge, Code: "request.too_large", Message: fmt.Sprintf("the request body is larger than %d bytes", MaxBodyBytes)}

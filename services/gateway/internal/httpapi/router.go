@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"time"
 
+	billingv1 "github.com/acme/platform/contracts/gen/go/acme/billing/v1"
+
 	"github.com/gin-contrib/cors"
 	"github.com/gin-gonic/gin"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -35,6 +37,7 @@ type API struct {
 	Search      searchv1.SearchServiceClient
 	// Webhooks are the projects' customer webhooks (notifications).
 	Webhooks notificationsv1.WebhooksServiceClient
+	Billing  billingv1.BillingServiceClient
 	// DeadLetters are the apps that consume events, by app id.
 	DeadLetters map[string]opsv1.DeadLetterServiceClient
 	// PersonalData are the apps that hold personal data, by app id, for exports.
@@ -119,6 +122,21 @@ func (a *API) Engine() *gin.Engine {
 	v1.GET("/audit/records", a.authenticate, apiLimit, a.route(a.listAudit))
 	v1.GET("/audit/verify", a.authenticate, apiLimit, a.route(a.verifyAudit))
 	v1.GET("/ops/dead-letters", a.authenticate, apiLimit, a.route(a.listDeadLetters))
+	v1.POST("/ops/billing/reconcile", a.authenticate, apiLimit, a.route(a.reconcileBilling))
+
+	// Stripe's webhook deliveries: no user, the signature is the credential (billing verifies it).
+	v1.POST("/billing/stripe/webhook", authLimit, a.route(a.stripeWebhook))
+	b := v1.Group("/billing", a.authenticate, apiLimit)
+	b.GET("/plans", a.route(a.listPlans))
+	b.GET("/subscription", a.route(a.getSubscription))
+	b.POST("/subscription", a.route(a.subscribe))
+	b.PATCH("/subscription", a.route(a.changePlan))
+	b.POST("/subscription/preview", a.route(a.previewPlanChange))
+	b.POST("/subscription/cancel", a.route(a.cancelSubscription))
+	b.POST("/subscription/resume", a.route(a.resumeSubscription))
+	b.GET("/usage", a.route(a.getUsage))
+	b.GET("/invoices", a.route(a.listInvoices))
+	b.GET("/invoices/:id", a.route(a.getInvoice))
 
 	p := v1.Group("/projects", a.authenticate, apiLimit)
 	p.POST("", a.route(a.createProject))
