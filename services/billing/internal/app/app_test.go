@@ -287,7 +287,9 @@ func (f *fakeStripe) calls() []string {
 
 type fakeUsers struct{}
 
-func (fakeUsers) Contact(context.Context, string) (string, string, error) { return "a@example.com", "eu", nil }
+func (fakeUsers) Contact(context.Context, string) (string, string, error) {
+	return "a@example.com", "eu", nil
+}
 
 var t0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
