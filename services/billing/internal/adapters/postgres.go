@@ -173,6 +173,10 @@ type pgTx struct {
 }
 
 func (t pgTx) LockSubscription(ctx context.Context, accountID string) (billing.Subscription, bool, error) {
+	// The account's lock, held whether or not its row exists yet: two first subscribes serialize.
+	if _, err := t.tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('billing-account:' || $1, 0))`, accountID); err != nil {
+		return billing.Subscription{}, false, err
+	}
 	return scanSubscription(t.tx.QueryRow(ctx, `SELECT `+subscriptionColumns+` FROM subscriptions WHERE account_id = $1 FOR UPDATE`, accountID))
 }
 
@@ -204,10 +208,10 @@ func (t pgTx) Operation(ctx context.Context, accountID, operationID string) (jso
 	return raw, err == nil, err
 }
 
-func (t pgTx) SaveOperation(ctx context.Context, accountID, operationID, kind string, response any) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO operations (account_id, operation_id, kind, response) VALUES ($1, $2, $3, $4)`,
-		accountID, operationID, kind, response)
-	return err
+func (t pgTx) SaveOperation(ctx context.Context, accountID, operationID, kind string, response any) (bool, error) {
+	tag, err := t.tx.Exec(ctx, `INSERT INTO operations (account_id, operation_id, kind, response) VALUES ($1, $2, $3, $4)
+		ON CONFLICT DO NOTHING`, accountID, operationID, kind, response)
+	return tag.RowsAffected() == 1, err
 }
 
 func (t pgTx) FirstStripeEvent(ctx context.Context, id, typ string, created time.Time, outcome string) (bool, error) {

@@ -111,6 +111,16 @@ func (s *Stripe) SetCancelAtPeriodEnd(ctx context.Context, subscriptionID string
 	return nil
 }
 
+// CancelNow cancels the subscription at once.
+func (s *Stripe) CancelNow(ctx context.Context, subscriptionID, key string) error {
+	p := &stripe.SubscriptionCancelParams{}
+	keyed(&p.Params, ctx, key)
+	if _, err := s.api.Subscriptions.Cancel(subscriptionID, p); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
 // SubscriptionStatus is Stripe's status of the subscription now.
 func (s *Stripe) SubscriptionStatus(ctx context.Context, subscriptionID string) (string, error) {
 	p := &stripe.SubscriptionParams{}

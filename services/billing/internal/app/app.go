@@ -6,6 +6,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -34,13 +35,15 @@ type Store interface {
 
 // Tx is one transaction's view of the store.
 type Tx interface {
-	// LockSubscription reads the account's subscription and holds it until the transaction ends.
+	// LockSubscription reads the account's subscription and holds the account (whether or not it has
+	// one yet) until the transaction ends.
 	LockSubscription(ctx context.Context, accountID string) (billing.Subscription, bool, error)
 	LockSubscriptionByStripeID(ctx context.Context, stripeID string) (billing.Subscription, bool, error)
 	SaveSubscription(ctx context.Context, s billing.Subscription) error
 	// Operation is what an earlier call with operationID answered.
 	Operation(ctx context.Context, accountID, operationID string) (json.RawMessage, bool, error)
-	SaveOperation(ctx context.Context, accountID, operationID, kind string, response any) error
+	// SaveOperation records an operation's answer; false when a concurrent retry recorded it first.
+	SaveOperation(ctx context.Context, accountID, operationID, kind string, response any) (bool, error)
 	// FirstStripeEvent records a Stripe event id and reports whether it is new.
 	FirstStripeEvent(ctx context.Context, id, typ string, created time.Time, outcome string) (bool, error)
 	SetStripeEventOutcome(ctx context.Context, id, outcome string) error
@@ -65,6 +68,8 @@ type Stripe interface {
 	CreateSubscription(ctx context.Context, customerID, priceID, accountID, key string) (string, error)
 	ChangePrice(ctx context.Context, subscriptionID, priceID, key string) error
 	SetCancelAtPeriodEnd(ctx context.Context, subscriptionID string, cancel bool, key string) error
+	// CancelNow ends a subscription at once (one created for an operation that then lost a race).
+	CancelNow(ctx context.Context, subscriptionID, key string) error
 	// SubscriptionStatus is Stripe's status of the subscription now.
 	SubscriptionStatus(ctx context.Context, subscriptionID string) (string, error)
 	// MirrorInvoice creates the invoice in Stripe, its lines as invoice items, and returns its id.
@@ -183,6 +188,19 @@ func (s *Service) replay(ctx context.Context, accountID, op, kind string) (*resu
 	return out, err
 }
 
+// orReplay answers a refused operation: with its stored answer if a concurrent retry of it finished
+// meanwhile, with err otherwise.
+func (s *Service) orReplay(ctx context.Context, accountID, op, kind string, err error) (*result, error) {
+	r, rerr := s.replay(ctx, accountID, op, kind)
+	if rerr != nil {
+		return nil, rerr
+	}
+	if r == nil {
+		return nil, err
+	}
+	return r, nil
+}
+
 // stripeKey derives the idempotency key of one Stripe POST from our operation: a retried operation
 // sends the same keys, so Stripe performs each call once.
 func stripeKey(accountID, op, step string) string { return "acme-" + accountID + "-" + op + "-" + step }
@@ -210,7 +228,10 @@ func (s *Service) Subscribe(ctx context.Context, c caller.Caller, planName, op s
 	}
 	now := s.now()
 	if _, _, err := billing.Subscribe(cur, c.UserID, plan, now, s.Period); err != nil {
-		return billing.Subscription{}, err // checked before Stripe hears of it
+		// Checked before Stripe hears of it. A concurrent retry of this very operation may have
+		// finished meanwhile: then its answer is this one's.
+		r, rerr := s.orReplay(ctx, c.UserID, op, "subscribe", err)
+		return subscriptionOf(r), rerr
 	}
 	email, region := "", c.Region
 	if cur != nil && cur.BillingEmail != "" {
@@ -258,14 +279,36 @@ func (s *Service) Subscribe(ctx context.Context, c caller.Caller, planName, op s
 		if err := tx.SaveSubscription(ctx, sub); err != nil {
 			return err
 		}
-		if err := tx.SaveOperation(ctx, c.UserID, op, "subscribe", result{Subscription: sub}); err != nil {
+		saved, err := tx.SaveOperation(ctx, c.UserID, op, "subscribe", result{Subscription: sub})
+		if err != nil {
 			return err
+		}
+		if !saved {
+			return errRetryWon
 		}
 		out = sub
 		return tx.Publish(ctx, published(c.UserID, now, evs)...)
 	})
+	switch {
+	case errors.Is(err, errRetryWon):
+		r, err := s.replay(ctx, c.UserID, op, "subscribe")
+		return subscriptionOf(r), err
+	case errs.As(err).Code == "billing.already_subscribed":
+		// Another operation subscribed the account while this one talked to Stripe: this one's Stripe
+		// subscription must not live on (it would be charged). A retry of another operation with the
+		// same Stripe key is the same subscription and is not canceled.
+		if cur, ok, _ := s.Store.Subscription(ctx, c.UserID); !ok || cur.StripeSubscriptionID != stripeSub {
+			if cerr := s.Stripe.CancelNow(context.WithoutCancel(ctx), stripeSub, stripeKey(c.UserID, op, "compensate")); cerr != nil {
+				s.Log.ErrorContext(ctx, "a Stripe subscription of a lost race could not be canceled", "stripe_subscription_id", stripeSub, "error", cerr)
+			}
+		}
+		return billing.Subscription{}, err
+	}
 	return out, err
 }
+
+// errRetryWon: a concurrent retry of the same operation recorded its answer first.
+var errRetryWon = errors.New("a concurrent retry of the operation finished first")
 
 func subscriptionOf(r *result) billing.Subscription {
 	if r == nil {
@@ -310,7 +353,8 @@ func (s *Service) ChangePlan(ctx context.Context, c caller.Caller, planName, op 
 	}
 	probe := sub
 	if _, _, err := probe.ChangePlan(from, to, s.now()); err != nil {
-		return billing.Subscription{}, 0, err
+		r, rerr := s.orReplay(ctx, c.UserID, op, "change", err)
+		return subscriptionOf(r), proratedOf(r), rerr
 	}
 	if err := s.Stripe.ChangePrice(ctx, sub.StripeSubscriptionID, to.StripePriceID, stripeKey(c.UserID, op, "change")); err != nil {
 		return billing.Subscription{}, 0, err
@@ -371,7 +415,8 @@ func (s *Service) setCancel(ctx context.Context, c caller.Caller, op string, can
 		probe.Status = billing.Canceled
 	}
 	if _, err := apply(&probe); err != nil {
-		return billing.Subscription{}, err
+		r, rerr := s.orReplay(ctx, c.UserID, op, kind, err)
+		return subscriptionOf(r), rerr
 	}
 	if err := s.Stripe.SetCancelAtPeriodEnd(ctx, sub.StripeSubscriptionID, cancel, stripeKey(c.UserID, op, kind)); err != nil {
 		return billing.Subscription{}, err
@@ -406,8 +451,12 @@ func (s *Service) mutate(ctx context.Context, accountID, op, kind string, fn fun
 		if err := tx.SaveSubscription(ctx, sub); err != nil {
 			return err
 		}
-		if err := tx.SaveOperation(ctx, accountID, op, kind, answer); err != nil {
+		saved, err := tx.SaveOperation(ctx, accountID, op, kind, answer)
+		if err != nil {
 			return err
+		}
+		if !saved {
+			return errRetryWon
 		}
 		return tx.Publish(ctx, published(accountID, s.now(), evs)...)
 	})

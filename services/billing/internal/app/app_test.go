@@ -147,10 +147,13 @@ func (t memTx) Operation(_ context.Context, account, op string) (json.RawMessage
 	r, ok := t.m.ops[account+"/"+op]
 	return r, ok, nil
 }
-func (t memTx) SaveOperation(_ context.Context, account, op, _ string, response any) error {
+func (t memTx) SaveOperation(_ context.Context, account, op, _ string, response any) (bool, error) {
+	if _, ok := t.m.ops[account+"/"+op]; ok {
+		return false, nil
+	}
 	b, err := json.Marshal(response)
 	t.m.ops[account+"/"+op] = b
-	return err
+	return true, err
 }
 func (t memTx) FirstStripeEvent(_ context.Context, id, _ string, _ time.Time, outcome string) (bool, error) {
 	if _, ok := t.m.stripeEvts[id]; ok {
@@ -229,6 +232,8 @@ func (t memTx) Publish(_ context.Context, evs ...outbox.Event) error {
 
 // fakeStripe records calls by idempotency key, as Stripe's idempotency layer would see them.
 type fakeStripe struct {
+	// onCreate runs once, inside the next CreateSubscription, before it answers.
+	onCreate func()
 	mu       sync.Mutex
 	keys     []string
 	status   map[string]string
@@ -248,6 +253,10 @@ func (f *fakeStripe) CreateCustomer(_ context.Context, _, _, key string) (string
 	return "cus_" + key, nil
 }
 func (f *fakeStripe) CreateSubscription(_ context.Context, _, _, _, key string) (string, error) {
+	if hook := f.onCreate; hook != nil {
+		f.onCreate = nil
+		hook()
+	}
 	f.call(key)
 	return "sub_" + key, nil
 }
@@ -256,6 +265,7 @@ func (f *fakeStripe) SetCancelAtPeriodEnd(_ context.Context, _ string, _ bool, k
 	f.call(key)
 	return nil
 }
+func (f *fakeStripe) CancelNow(_ context.Context, _, key string) error { f.call(key); return nil }
 func (f *fakeStripe) SubscriptionStatus(_ context.Context, id string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -505,5 +515,27 @@ func TestCheckEntitlement(t *testing.T) {
 	s.Subscribe(ctx, ada, "pro", "op1")
 	if _, err := s.CheckEntitlement(ctx, "ada", billing.MeterProjects, 4); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Two different operations subscribe at once: the one that loses the race refuses, and its Stripe
+// subscription is canceled at once, so the account is charged for one.
+func TestSubscribe_TheLoserOfARaceCancelsItsStripeSubscription(t *testing.T) {
+	s, st, sp, _ := newService()
+	ctx := context.Background()
+	sp.onCreate = func() {
+		if _, err := s.Subscribe(ctx, ada, "enterprise", "winner"); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := s.Subscribe(ctx, ada, "pro", "loser"); errs.As(err).Code != "billing.already_subscribed" {
+		t.Fatalf("%v", err)
+	}
+	if got := st.subs["ada"]; got.Plan != "enterprise" || got.StripeSubscriptionID != "sub_acme-ada-winner-subscription" {
+		t.Fatalf("%+v", got)
+	}
+	calls := sp.calls()
+	if calls[len(calls)-1] != "acme-ada-loser-compensate" {
+		t.Fatalf("calls %v", calls)
 	}
 }
