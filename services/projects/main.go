@@ -15,6 +15,7 @@ import (
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
 	"github.com/acme/platform/services/platform/daprkit"
 	"github.com/acme/platform/services/platform/deadletter"
+	"github.com/acme/platform/services/platform/entitlements"
 	"github.com/acme/platform/services/platform/events"
 	"github.com/acme/platform/services/platform/outbox"
 	"github.com/acme/platform/services/platform/postgres"
@@ -72,7 +73,7 @@ func run(ctx context.Context, a *server.App) error {
 		Store:    adapters.Postgres{Pool: pool, Outbox: outbox.NewWriter(codec)},
 		Users:    adapters.UsersClient{Client: usersv1.NewUsersServiceClient(usersConn)},
 		Settings: settings,
-		Billing:  adapters.BillingClient{Client: billingv1.NewBillingServiceClient(billingConn)},
+		Billing:  entitlements.Client{Client: billingv1.NewBillingServiceClient(billingConn)},
 		Now:      time.Now,
 	}
 

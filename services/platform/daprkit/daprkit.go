@@ -85,6 +85,14 @@ func (s Sidecar) DialApp(appID string) (*grpc.ClientConn, error) {
 			}
 			return invoker(ctx, method, req, reply, cc, opts...)
 		}),
+		// A streaming call (a file upload) goes through daprd's gRPC proxy as a stream.
+		grpc.WithStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			ctx = metadata.AppendToOutgoingContext(ctx, "dapr-app-id", appID, "dapr-stream", "true")
+			if id := telemetry.RequestID(ctx); id != "" {
+				ctx = metadata.AppendToOutgoingContext(ctx, RequestIDHeader, id)
+			}
+			return streamer(ctx, desc, cc, method, opts...)
+		}),
 	)
 }
 

@@ -1,4 +1,6 @@
-package adapters
+// Package entitlements asks billing, through Dapr service invocation, whether an account's plan
+// allows what a service is about to create: projects before a project, files before an upload.
+package entitlements
 
 import (
 	"context"
@@ -8,16 +10,16 @@ import (
 	"github.com/acme/platform/services/platform/errs"
 )
 
-// BillingClient asks billing, through Dapr service invocation, whether a plan allows what is about to
+// Client asks billing, through Dapr service invocation, whether a plan allows what is about to
 // be created. Asked at the moment of the create (rather than from limits pushed as events), so an
 // upgrade applies at once and a downgrade cannot be outrun; when billing cannot answer, the create
 // is refused as unavailable rather than let past a limit.
-type BillingClient struct {
+type Client struct {
 	Client billingv1.BillingServiceClient
 }
 
 // Allow is nil when accountID's plan allows total of meter.
-func (b BillingClient) Allow(ctx context.Context, accountID, meter string, total int64) error {
+func (b Client) Allow(ctx context.Context, accountID, meter string, total int64) error {
 	resp, err := b.Client.CheckEntitlement(ctx, &billingv1.CheckEntitlementRequest{AccountId: accountID, Resource: meter, Total: total})
 	if err != nil {
 		return errs.Unavailable("billing.unavailable", "billing cannot be reached to check the plan's limits", err)

@@ -28,6 +28,8 @@ const (
 	KindPreconditionRequired
 	// KindPaymentRequired: the account's plan does not allow it (HTTP 402).
 	KindPaymentRequired
+	// KindUnprocessable: well-formed, but refused for what it is (HTTP 422), such as an infected file.
+	KindUnprocessable
 )
 
 // Error is a domain error with a stable code such as "user.email_taken".

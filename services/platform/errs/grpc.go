@@ -28,6 +28,10 @@ var kindToCode = map[Kind]codes.Code{
 	KindUnavailable:      codes.Unavailable,
 }
 
+// namedKinds cross a service boundary by name: gRPC has no code that says them.
+var namedKinds = map[Kind]string{KindPaymentRequired: "payment_required", KindUnprocessable: "unprocessable",
+	KindTooLarge: "too_large"}
+
 // Edge kinds travel as InvalidArgument should they ever cross a service boundary.
 func grpcCode(k Kind) codes.Code {
 	if c, ok := kindToCode[k]; ok {
@@ -48,9 +52,9 @@ func ToStatus(err error) *status.Status {
 	if e.Field != "" {
 		info.Metadata["field"] = e.Field
 	}
-	if e.Kind == KindPaymentRequired { // no gRPC code of its own: FailedPrecondition, named in the metadata
+	if name, ok := namedKinds[e.Kind]; ok { // no gRPC code of their own: named in the metadata
 		st = status.New(codes.FailedPrecondition, e.Message)
-		info.Metadata["kind"] = "payment_required"
+		info.Metadata["kind"] = name
 	}
 	details := []protoadapt.MessageV1{info}
 	if e.RetryAfter > 0 {
@@ -93,8 +97,10 @@ func FromStatus(err error) *Error {
 			if d.GetDomain() == Domain {
 				out.Code = d.GetReason()
 				out.Field = d.GetMetadata()["field"]
-				if d.GetMetadata()["kind"] == "payment_required" {
-					out.Kind = KindPaymentRequired
+				for k, name := range namedKinds {
+					if d.GetMetadata()["kind"] == name {
+						out.Kind = k
+					}
 				}
 			}
 		case *errdetails.RetryInfo:
