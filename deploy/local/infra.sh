@@ -58,6 +58,19 @@ redis() {
   start redis 6379 redis-server --bind 127.0.0.1 --port 6379 --save "" --appendonly no --dir "$DATA/infra" --daemonize no
 }
 
+# ClamAV's daemon from Debian, with the repository's test signature (no freshclam here: no internet);
+# clamd runs in the foreground of its own session, on 127.0.0.1:3310.
+clamav() {
+  port_open 3310 && { log "clamav: 127.0.0.1:3310 answers, using it"; return 0; }
+  apt_install clamav-daemon
+  mkdir -p "$DATA/infra/clamav/db"
+  cp deploy/local/clamav/acme-test.ndb "$DATA/infra/clamav/db/"
+  printf '%s\n' "TCPSocket 3310" "TCPAddr 127.0.0.1" "DatabaseDirectory $DATA/infra/clamav/db" "Foreground yes" \
+    "LogFile $DATA/infra/clamav/clamd.log" "PidFile $DATA/infra/clamav/clamd.pid" \
+    "StreamMaxLength 200M" "MaxFileSize 200M" "MaxScanSize 200M" >"$DATA/infra/clamav/clamd.conf"
+  start clamav 3310 clamd -c "$DATA/infra/clamav/clamd.conf"
+}
+
 # Java runs the Java servers (Kafka; OpenSearch in the tests, whose small launcher javac compiles);
 # Maven resolves their jars from Maven Central.
 java_tools() {
@@ -67,14 +80,15 @@ java_tools() {
 
 postgres
 redis
+clamav
 java_tools
 #     name   port  command
 start kafka  9092  "$(go_bin ./deploy/local/cmd/kafka)" -port 9092 -controller-port 9093 -data "$DATA/kafka" \
                    -classpath "$(deploy/local/java.sh kafka)"
-mkdir -p "$DATA/infra/s3/acme-audit-archive" # a versitygw posix bucket is a folder
+mkdir -p "$DATA/infra/s3/acme-audit-archive" "$DATA/infra/s3/acme-files" # a versitygw posix bucket is a folder
 start s3     7070  env ROOT_ACCESS_KEY_ID=acme-local-dev ROOT_SECRET_ACCESS_KEY=acme-local-dev-secret \
                    "$(go_bin github.com/versity/versitygw/cmd/versitygw@v1.8.0)" --port 127.0.0.1:7070 posix "$DATA/infra/s3"
 start mail   1025  "$(go_bin github.com/axllent/mailpit@v1.27.11)" --smtp 127.0.0.1:1025 --listen 127.0.0.1:8025 --disable-version-check --smtp-disable-rdns
 start stripe 12111 "$(go_bin github.com/stripe/stripe-mock@v0.203.0)" -http-addr 127.0.0.1:12111 -https-addr 127.0.0.1:12112
-go run ./deploy/local/cmd/devsetup -secrets "$DATA/secrets/secrets.json" -databases acme_users,acme_projects,acme_audit,acme_billing
-log "ready: postgres 127.0.0.1:5432, redis 127.0.0.1:6379, kafka 127.0.0.1:9092, s3 127.0.0.1:7070, mail smtp 127.0.0.1:1025 ui 127.0.0.1:8025, stripe-mock 127.0.0.1:12111"
+go run ./deploy/local/cmd/devsetup -secrets "$DATA/secrets/secrets.json" -databases acme_users,acme_projects,acme_audit,acme_billing,acme_files
+log "ready: postgres 127.0.0.1:5432, redis 127.0.0.1:6379, kafka 127.0.0.1:9092, s3 127.0.0.1:7070, mail smtp 127.0.0.1:1025 ui 127.0.0.1:8025, stripe-mock 127.0.0.1:12111, clamd 127.0.0.1:3310"

@@ -13,6 +13,8 @@ import (
 	"os"
 	"time"
 
+	filesv1 "github.com/acme/platform/contracts/gen/go/acme/files/v1"
+
 	billingv1 "github.com/acme/platform/contracts/gen/go/acme/billing/v1"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -51,7 +53,9 @@ func run(ctx context.Context, a *server.App) error {
 		proxies     = env.List("TRUSTED_PROXIES", nil)
 		// Apps that serve acme.privacy.v1 and so take part in data exports.
 		personalDataApps = env.List("PERSONAL_DATA_APPS", []string{"users", "projects"})
-		sidecar          = daprkit.FromEnv(env)
+		// The largest file upload; the files service holds the same bound.
+		maxUpload = env.Int("MAX_UPLOAD_BYTES", 100<<20)
+		sidecar   = daprkit.FromEnv(env)
 	)
 	if err := env.Err(); err != nil {
 		return err
@@ -118,6 +122,12 @@ func run(ctx context.Context, a *server.App) error {
 	}
 	a.Closes(billingConn)
 
+	filesConn, err := sidecar.DialApp("files")
+	if err != nil {
+		return err
+	}
+	a.Closes(filesConn)
+
 	personal := map[string]privacyv1.PersonalDataServiceClient{}
 	for _, app := range personalDataApps {
 		conn, err := sidecar.DialApp(app)
@@ -147,6 +157,8 @@ func run(ctx context.Context, a *server.App) error {
 		Preferences:    notificationsv1.NewPreferencesServiceClient(notificationsConn),
 		Webhooks:       notificationsv1.NewWebhooksServiceClient(notificationsConn),
 		Billing:        billingv1.NewBillingServiceClient(billingConn),
+		Files:          filesv1.NewFilesServiceClient(filesConn),
+		MaxUploadBytes: int64(maxUpload),
 		Search:         searchv1.NewSearchServiceClient(searchConn),
 		Log:            log,
 		BackendTimeout: timeout,

@@ -35,8 +35,8 @@ func TestBadInput_EveryJSONRouteRefusesMalformedBodies(t *testing.T) {
 	checked := 0
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			if op.RequestBody == nil {
-				continue
+			if op.RequestBody == nil || op.RequestBody.Value.Content.Get("application/json") == nil {
+				continue // no body, or a file upload (its own tests cover it)
 			}
 			concrete := strings.NewReplacer("{id}", p.ID, "{user_id}", a.ID).Replace(path)
 			checked++

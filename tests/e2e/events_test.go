@@ -15,14 +15,15 @@ import (
 )
 
 type auditRecord struct {
-	EventID string `json:"event_id"`
-	Type    string `json:"type"`
-	Subject string `json:"subject"`
-	Actor   string `json:"actor"`
-	Region  string `json:"region"`
-	Source  string `json:"source"`
-	Outcome string `json:"outcome"`
-	Topic   string `json:"topic"`
+	EventID string            `json:"event_id"`
+	Type    string            `json:"type"`
+	Subject string            `json:"subject"`
+	Actor   string            `json:"actor"`
+	Region  string            `json:"region"`
+	Source  string            `json:"source"`
+	Outcome string            `json:"outcome"`
+	Topic   string            `json:"topic"`
+	Details map[string]string `json:"details"`
 }
 
 var (

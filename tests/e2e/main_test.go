@@ -45,6 +45,7 @@ var env struct {
 	auditDB, usersDB, projectsDB string
 	// billingDB is billing's own database, as billing's role (from the secret store).
 	billingDB string
+	filesDB   string
 	// stripe is the suite's Stripe: stripe-mock behind a proxy that records (and can disturb) calls.
 	stripe *stripeProxy
 	// stripeWebhookSecret signs the suite's own Stripe webhook payloads.
@@ -158,7 +159,7 @@ func run(m *testing.M) (code int) {
 	// are quick and an endpoint is disabled after three failed attempts in a row.
 	appEnv["notifications"] = map[string]string{"WEBHOOK_ALLOW_CIDRS": "127.0.0.1/32", "WEBHOOK_RETRY_BASE": "400ms",
 		"WEBHOOK_RETRY_MAX": "2s", "WEBHOOK_DISABLE_AFTER": "3", "SLACK_WEBHOOK_BASE": env.slack.URL}
-	for _, app := range []string{"users", "projects", "audit"} { // notifications keeps no SQL
+	for _, app := range []string{"users", "projects", "audit", "files"} { // notifications keeps no SQL
 		url, drop, err := postgres.CreateDatabase(ctx, "acme_e2e_"+app)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "e2e:", err)
@@ -196,6 +197,13 @@ func run(m *testing.M) (code int) {
 	// Billing periods of 20 s, so the suite sees periods close; reconciliation only when a test asks.
 	appEnv["billing"] = map[string]string{"STRIPE_API_BASE": env.stripe.URL, "BILLING_PERIOD": billingPeriod.String(),
 		"INVOICE_INTERVAL": "500ms", "RECONCILE_INTERVAL": "1h"}
+
+	// Files: the suite's S3 server, make infra's clamd (like PostgreSQL, shared), and a small upload
+	// limit so the oversize test stays small; the gateway holds the same limit.
+	appEnv["files"]["S3_ENDPOINT"] = s3.endpoint
+	appEnv["files"]["MAX_UPLOAD_BYTES"] = fmt.Sprint(maxUpload)
+	env.gatewayEnv["MAX_UPLOAD_BYTES"] = fmt.Sprint(maxUpload)
+	env.filesDB = appEnv["files"]["DATABASE_URL"]
 
 	env.auditDB = appEnv["audit"]["DATABASE_URL"]
 	env.usersDB, env.projectsDB = appEnv["users"]["DATABASE_URL"], appEnv["projects"]["DATABASE_URL"]
@@ -346,8 +354,10 @@ func startS3(dir string) (*s3Server, error) {
 		return nil, err
 	}
 	root := filepath.Join(dir, "s3")
-	if err := os.MkdirAll(filepath.Join(root, "acme-audit-archive"), 0o755); err != nil {
-		return nil, err
+	for _, bucket := range []string{"acme-audit-archive", "acme-files"} {
+		if err := os.MkdirAll(filepath.Join(root, bucket), 0o755); err != nil {
+			return nil, err
+		}
 	}
 	stop, err := startHelper("VERSITYGW", port, []string{"ROOT_ACCESS_KEY_ID=acme-local-dev", "ROOT_SECRET_ACCESS_KEY=acme-local-dev-secret"},
 		"--port", fmt.Sprintf("127.0.0.1:%d", port), "posix", root)

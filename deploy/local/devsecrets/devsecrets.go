@@ -29,6 +29,8 @@ const (
 	// Stripe holds api-key (a test-mode key; stripe-mock takes any) and webhook-secret (what Stripe's
 	// webhook signatures are made with).
 	Stripe = "stripe"
+	// FilesS3 holds access-key-id and secret-access-key of the files bucket.
+	FilesS3 = "files-s3"
 )
 
 // BillingDatabaseName is billing's database, and its role's name.
@@ -60,6 +62,11 @@ func Write(path string) (changed bool, err error) {
 	if _, ok := secrets[BillingDatabase]; !ok {
 		secrets[BillingDatabase] = map[string]string{"url": "postgres://" + BillingDatabaseName + ":" + randomText(24) +
 			"@127.0.0.1:5432/" + BillingDatabaseName + "?sslmode=disable"}
+		changed = true
+	}
+	if _, ok := secrets[FilesS3]; !ok {
+		// The local S3 server's (versitygw) root credentials, as make infra starts it.
+		secrets[FilesS3] = map[string]string{"access-key-id": "acme-local-dev", "secret-access-key": "acme-local-dev-secret"}
 		changed = true
 	}
 	if _, ok := secrets[Stripe]; !ok {

@@ -38,6 +38,7 @@ var kindToHTTP = map[errs.Kind]int{
 	errs.KindUnsupportedMedia:     http.StatusUnsupportedMediaType,
 	errs.KindPreconditionRequired: http.StatusPreconditionRequired,
 	errs.KindPaymentRequired:      http.StatusPaymentRequired,
+	errs.KindUnprocessable:        http.StatusUnprocessableEntity,
 }
 
 // fail answers err with its status and the error body, and stops the chain. Errors from backends

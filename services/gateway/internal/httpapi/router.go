@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"time"
 
+	filesv1 "github.com/acme/platform/contracts/gen/go/acme/files/v1"
+
 	billingv1 "github.com/acme/platform/contracts/gen/go/acme/billing/v1"
 
 	"github.com/gin-contrib/cors"
@@ -38,6 +40,11 @@ type API struct {
 	// Webhooks are the projects' customer webhooks (notifications).
 	Webhooks notificationsv1.WebhooksServiceClient
 	Billing  billingv1.BillingServiceClient
+	Files    filesv1.FilesServiceClient
+	// MaxUploadBytes bounds a file upload (the files service bounds it again); UploadTimeout bounds
+	// its call (default 10 min).
+	MaxUploadBytes int64
+	UploadTimeout  time.Duration
 	// DeadLetters are the apps that consume events, by app id.
 	DeadLetters map[string]opsv1.DeadLetterServiceClient
 	// PersonalData are the apps that hold personal data, by app id, for exports.
@@ -126,6 +133,11 @@ func (a *API) Engine() *gin.Engine {
 
 	// Stripe's webhook deliveries: no user, the signature is the credential (billing verifies it).
 	v1.POST("/billing/stripe/webhook", authLimit, a.route(a.stripeWebhook))
+	f := v1.Group("/files", a.authenticate, apiLimit)
+	f.GET("/:id", a.route(a.downloadFile))
+	f.GET("/:id/metadata", a.route(a.getFile))
+	f.DELETE("/:id", a.route(a.deleteFile))
+
 	b := v1.Group("/billing", a.authenticate, apiLimit)
 	b.GET("/plans", a.route(a.listPlans))
 	b.GET("/subscription", a.route(a.getSubscription))
@@ -152,6 +164,8 @@ func (a *API) Engine() *gin.Engine {
 	p.POST("/:id/members", a.route(a.addMember))
 	p.PATCH("/:id/members/:user_id", a.route(a.updateMember))
 	p.DELETE("/:id/members/:user_id", a.route(a.removeMember))
+	p.POST("/:id/files", a.route(a.uploadFile))
+	p.GET("/:id/files", a.route(a.listFiles))
 	p.POST("/:id/webhooks", a.route(a.createWebhook))
 	p.GET("/:id/webhooks", a.route(a.listWebhooks))
 	p.DELETE("/:id/webhooks/:webhook_id", a.route(a.deleteWebhook))
@@ -207,6 +221,10 @@ func (a *API) recover(c *gin.Context) {
 }
 
 func limitBody(c *gin.Context) {
+	if isUpload(c) { // a file upload streams; the files service bounds it
+		c.Next()
+		return
+	}
 	if c.Request.ContentLength > MaxBodyBytes {
 		fail(c, errTooLarge)
 		return

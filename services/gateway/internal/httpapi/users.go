@@ -45,7 +45,11 @@ func userView(u *usersv1.User) User {
 }
 
 func (a *API) backend(c *gin.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(c.Request.Context(), a.BackendTimeout)
+	timeout := a.BackendTimeout
+	if isUpload(c) {
+		timeout = a.uploadTimeout()
+	}
+	ctx, cancel := context.WithTimeout(c.Request.Context(), timeout)
 	return caller.WithClientIP(ctx, c.ClientIP()), cancel
 }
 
