@@ -91,3 +91,18 @@ func runApp(parent context.Context, a *App, run func(ctx context.Context, a *App
 	}
 	return nil
 }
+
+// Every runs fn now and then every interval until ctx ends: the shape of a periodic worker started
+// with Go (invoicing, reconciliation, expiry). fn reports its own errors; the loop goes on.
+func Every(ctx context.Context, interval time.Duration, fn func(ctx context.Context)) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		fn(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

@@ -97,3 +97,18 @@ func TestApp_RunErrorStillStopsLoopsAndCloses(t *testing.T) {
 		t.Fatalf("err %v, events %v", err, r.events)
 	}
 }
+
+// Every runs at once, then each interval, and returns when the context ends.
+func TestEvery_RunsAtOnceThenEachIntervalUntilCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	runs := 0
+	err := Every(ctx, time.Millisecond, func(context.Context) {
+		runs++
+		if runs == 3 {
+			cancel()
+		}
+	})
+	if err != nil || runs != 3 {
+		t.Fatalf("%v after %d runs", err, runs)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/acme/platform/services/platform/server"
 	"github.com/google/uuid"
 )
 
@@ -94,9 +95,7 @@ func (s *Service) Mirror(ctx context.Context) (int, error) {
 
 // RunInvoicing closes due periods and mirrors invoices every interval until ctx ends.
 func (s *Service) RunInvoicing(ctx context.Context, interval time.Duration) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
+	return server.Every(ctx, interval, func(ctx context.Context) {
 		if n, err := s.CloseDue(ctx); err != nil {
 			s.Log.ErrorContext(ctx, "closing billing periods", "error", err)
 		} else if n > 0 {
@@ -105,12 +104,7 @@ func (s *Service) RunInvoicing(ctx context.Context, interval time.Duration) erro
 		if _, err := s.Mirror(ctx); err != nil {
 			s.Log.ErrorContext(ctx, "mirroring invoices to Stripe", "error", err)
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // Reconcile asks Stripe for the status of every live subscription and repairs ours where they
@@ -149,20 +143,18 @@ func (s *Service) Reconcile(ctx context.Context) (checked, repaired int, err err
 	return checked, repaired, nil
 }
 
-// RunReconciliation reconciles every interval until ctx ends.
+// RunReconciliation reconciles every interval until ctx ends (the first time after one interval).
 func (s *Service) RunReconciliation(ctx context.Context, interval time.Duration) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
+	first := true
+	return server.Every(ctx, interval, func(ctx context.Context) {
+		if first {
+			first = false
+			return
 		}
 		if checked, repaired, err := s.Reconcile(ctx); err != nil {
 			s.Log.ErrorContext(ctx, "reconciling with Stripe", "error", err)
 		} else if repaired > 0 {
 			s.Log.InfoContext(ctx, "reconciled with Stripe", "checked", checked, "repaired", repaired)
 		}
-	}
+	})
 }

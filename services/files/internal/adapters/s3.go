@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -92,24 +93,10 @@ func (s *S3) Delete(ctx context.Context, key string) error {
 func (s *S3) SignedGet(ctx context.Context, key, contentType, disposition string, ttl time.Duration) (string, error) {
 	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{Bucket: &s.Bucket, Key: &key,
 		ResponseContentType: &contentType, ResponseContentDisposition: &disposition,
-		ResponseCacheControl: aws.String("private, max-age=" + itoa(int64(ttl.Seconds())))},
+		ResponseCacheControl: aws.String("private, max-age=" + strconv.FormatInt(int64(ttl.Seconds()), 10))},
 		s3.WithPresignExpires(ttl))
 	if err != nil {
 		return "", unavailable(err)
 	}
 	return req.URL, nil
-}
-
-func itoa(n int64) string {
-	if n <= 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
 }

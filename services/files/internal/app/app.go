@@ -24,6 +24,7 @@ import (
 	"github.com/acme/platform/services/platform/errs"
 	"github.com/acme/platform/services/platform/events"
 	"github.com/acme/platform/services/platform/outbox"
+	"github.com/acme/platform/services/platform/server"
 )
 
 // Store keeps files' metadata.
@@ -446,34 +447,23 @@ func (s *Service) remove(ctx context.Context, f file.File, actor string) error {
 // EraseOwner removes the files a user uploaded (on user.erased); running it again finds none.
 func (s *Service) EraseOwner(ctx context.Context, userID string) (int, error) {
 	fs, err := s.Store.OfOwner(ctx, userID)
-	if err != nil {
-		return 0, err
-	}
-	for _, f := range fs {
-		if err := s.remove(ctx, f, "system:files"); err != nil {
-			return 0, err
-		}
-	}
-	return len(fs), nil
+	return s.removeAll(ctx, fs, err)
 }
 
 // RemoveProject removes a deleted project's files (on project.deleted).
 func (s *Service) RemoveProject(ctx context.Context, projectID string) (int, error) {
 	fs, err := s.Store.OfProject(ctx, projectID)
-	if err != nil {
-		return 0, err
-	}
-	for _, f := range fs {
-		if err := s.remove(ctx, f, "system:files"); err != nil {
-			return 0, err
-		}
-	}
-	return len(fs), nil
+	return s.removeAll(ctx, fs, err)
 }
 
 // ExpireAbandoned removes uploads left in quarantine longer than age (a crash mid-upload).
 func (s *Service) ExpireAbandoned(ctx context.Context, age time.Duration) (int, error) {
 	fs, err := s.Store.Abandoned(ctx, s.now().Add(-age), 100)
+	return s.removeAll(ctx, fs, err)
+}
+
+// removeAll removes the files a listing found, as the platform.
+func (s *Service) removeAll(ctx context.Context, fs []file.File, err error) (int, error) {
 	if err != nil {
 		return 0, err
 	}
@@ -487,18 +477,11 @@ func (s *Service) ExpireAbandoned(ctx context.Context, age time.Duration) (int, 
 
 // RunExpiry expires abandoned uploads every interval until ctx ends.
 func (s *Service) RunExpiry(ctx context.Context, interval, age time.Duration) error {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	return server.Every(ctx, interval, func(ctx context.Context) {
 		if n, err := s.ExpireAbandoned(ctx, age); err != nil {
 			s.Log.ErrorContext(ctx, "expiring abandoned uploads", "error", err)
 		} else if n > 0 {
 			s.Log.InfoContext(ctx, "abandoned uploads expired", "files", n)
 		}
-	}
+	})
 }

@@ -5,6 +5,7 @@ package billing
 
 import (
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/acme/platform/services/platform/errs"
@@ -61,31 +62,9 @@ func ErrPlanLimit(meter string, limit int64, plan string) error {
 
 func formatLimit(meter string, limit int64) string {
 	if meter == MeterStorageBytes {
-		return itoa(limit/(1<<20)) + " MiB of storage"
+		return strconv.FormatInt(limit/(1<<20), 10) + " MiB of storage"
 	}
-	return itoa(limit) + " " + meter
-}
-
-func itoa(n int64) string {
-	if n == 0 {
-		return "0"
-	}
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
+	return strconv.FormatInt(limit, 10) + " " + meter
 }
 
 // Subscription statuses.

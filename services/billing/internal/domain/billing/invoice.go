@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/acme/platform/services/platform/errs"
@@ -48,9 +49,9 @@ func Overage(plan Plan, usage map[string]int64) []Line {
 		if price <= 0 || limit == Unlimited || over <= 0 {
 			continue
 		}
-		qty, desc := over, meter+" beyond the plan's "+itoa(limit)
+		qty, desc := over, meter+" beyond the plan's "+strconv.FormatInt(limit, 10)
 		if meter == MeterStorageBytes {
-			qty, desc = (over+GiB-1)/GiB, "GiB of storage beyond the plan's "+itoa(limit/GiB)+" GiB"
+			qty, desc = (over+GiB-1)/GiB, "GiB of storage beyond the plan's "+strconv.FormatInt(limit/GiB, 10)+" GiB"
 		}
 		out = append(out, Line{Description: desc, Meter: meter, Quantity: qty, UnitCents: price, AmountCents: qty * price})
 	}

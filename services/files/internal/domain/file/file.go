@@ -6,6 +6,7 @@ package file
 import (
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -137,21 +138,7 @@ func ErrTooLarge(limit int64) error {
 func formatBytes(n int64) string {
 	const mib = 1 << 20
 	if n >= mib {
-		return itoa(n/mib) + " MiB"
+		return strconv.FormatInt(n/mib, 10) + " MiB"
 	}
-	return itoa(n) + " bytes"
-}
-
-func itoa(n int64) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
+	return strconv.FormatInt(n, 10) + " bytes"
 }
