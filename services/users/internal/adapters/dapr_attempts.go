@@ -2,6 +2,7 @@ package adapters
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -51,49 +52,69 @@ func limiterUnavailable(err error) error {
 	return errs.Unavailable("auth.limiter_unavailable", "the sign-in limiter is unavailable", err)
 }
 
-// Blocked returns how long the most blocked key must wait.
-func (a DaprAttempts) Blocked(ctx context.Context, keys []string) (time.Duration, error) {
-	var wait time.Duration
-	for _, k := range keys {
-		l := a.limit(k)
-		if l.Max == 0 {
-			continue
-		}
-		at, _, _, err := a.counters().Get(ctx, "login-failures:"+k)
-		if err != nil {
-			return 0, limiterUnavailable(err)
-		}
-		if at.Count >= l.Max {
-			wait = max(wait, at.Since.Add(l.Window).Sub(a.now()))
-		}
-	}
-	return wait, nil
-}
+// blocked is the wait of a key at its limit.
+type blocked struct{ wait time.Duration }
 
-// Fail counts one failure for every key; a counter starts again once its window has passed, and
+func (b blocked) Error() string { return "blocked for " + b.wait.String() }
+
+// Reserve counts one attempt for every key, each with a compare-and-set on the counter's ETag (so
+// concurrent attempts serialize per key), unless a key is at its limit: then the keys reserved so
+// far are released and the wait returned. A counter starts again once its window has passed, and
 // expires with it.
-func (a DaprAttempts) Fail(ctx context.Context, keys []string) error {
+func (a DaprAttempts) Reserve(ctx context.Context, keys []string) (time.Duration, error) {
 	now := a.now()
+	var reserved []string
 	for _, k := range keys {
 		l := a.limit(k)
 		if l.Max == 0 {
 			continue
 		}
-		// The counter outlives its window by a second at most past the latest failure; Blocked
-		// judges by its start, so a counter kept longer blocks nobody.
+		// The counter outlives its window by a second at most past the latest attempt; it judges
+		// by its start, so a counter kept longer blocks nobody.
 		_, err := a.counters().Update(ctx, "login-failures:"+k, l.Window+time.Second, func(at *attempts, _ bool) error {
 			if at.Count == 0 || now.Sub(at.Since) > l.Window {
 				*at = attempts{Since: now}
 			}
+			if at.Count >= l.Max {
+				return blocked{wait: at.Since.Add(l.Window).Sub(now)}
+			}
 			at.Count++
 			return nil
 		})
-		if err != nil {
-			return limiterUnavailable(err)
+		var b blocked
+		if errors.As(err, &b) {
+			for _, r := range reserved {
+				_ = a.Release(ctx, r)
+			}
+			return max(b.wait, time.Second), nil
 		}
+		if err != nil {
+			return 0, limiterUnavailable(err)
+		}
+		reserved = append(reserved, k)
+	}
+	return 0, nil
+}
+
+// Release takes one attempt back from key.
+func (a DaprAttempts) Release(ctx context.Context, key string) error {
+	if a.limit(key).Max == 0 {
+		return nil
+	}
+	_, err := a.counters().Update(ctx, "login-failures:"+key, a.limit(key).Window+time.Second, func(at *attempts, exists bool) error {
+		if !exists || at.Count == 0 {
+			return errNothing
+		}
+		at.Count--
+		return nil
+	})
+	if err != nil && !errors.Is(err, errNothing) {
+		return limiterUnavailable(err)
 	}
 	return nil
 }
+
+var errNothing = errors.New("nothing to release")
 
 // Reset forgets the failures of key (after a successful login).
 func (a DaprAttempts) Reset(ctx context.Context, key string) error {

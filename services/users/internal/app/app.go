@@ -64,9 +64,12 @@ type Sessions interface {
 
 // Attempts counts failed logins per key and tells when a key must wait.
 type Attempts interface {
-	// Blocked returns how long the longest-blocked key must still wait, or 0.
-	Blocked(ctx context.Context, keys []string) (time.Duration, error)
-	Fail(ctx context.Context, keys []string) error
+	// Reserve counts one attempt against every key before the password is checked, atomically per
+	// key: attempts in flight count, so parallel guesses cannot all pass a check made before any of
+	// them failed. When a key is at its limit nothing is counted and the wait is returned.
+	Reserve(ctx context.Context, keys []string) (time.Duration, error)
+	// Release takes back one reserved attempt of key (the attempt succeeded).
+	Release(ctx context.Context, key string) error
 	Reset(ctx context.Context, key string) error
 }
 
@@ -195,7 +198,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (LoginResul
 		return LoginResult{}, errBadCredentials
 	}
 	keys := attemptKeys(e, caller.ClientIP(ctx))
-	wait, err := s.Attempts.Blocked(ctx, keys)
+	wait, err := s.Attempts.Reserve(ctx, keys)
 	if err != nil {
 		return LoginResult{}, err
 	}
@@ -213,7 +216,11 @@ func (s *Service) Login(ctx context.Context, email, password string) (LoginResul
 	if ok, _ := s.Hasher.Verify(password, hash); !ok {
 		return LoginResult{}, s.failedLogin(ctx, keys, u.ID, u.Region)
 	}
+	// A success clears the account's failures and gives the address its attempt back.
 	_ = s.Attempts.Reset(ctx, keys[0])
+	for _, k := range keys[1:] {
+		_ = s.Attempts.Release(ctx, k)
+	}
 	res, err := s.openSession(ctx, u)
 	if err != nil {
 		return LoginResult{}, err
@@ -221,10 +228,8 @@ func (s *Service) Login(ctx context.Context, email, password string) (LoginResul
 	return res, nil
 }
 
-func (s *Service) failedLogin(ctx context.Context, keys []string, userID, region string) error {
-	if err := s.Attempts.Fail(ctx, keys); err != nil {
-		return err
-	}
+// failedLogin audits a failure; the attempt was counted when it was reserved.
+func (s *Service) failedLogin(ctx context.Context, _ []string, userID, region string) error {
 	if userID != "" {
 		_ = s.Users.Record(ctx, []outbox.Event{audit("login.failed", userID, "anonymous", region, s.Now().UTC(), "session", "failure", nil)})
 	}

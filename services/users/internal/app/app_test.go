@@ -188,7 +188,7 @@ type memAttempts struct {
 	max   int
 }
 
-func (m *memAttempts) Blocked(_ context.Context, keys []string) (time.Duration, error) {
+func (m *memAttempts) Reserve(_ context.Context, keys []string) (time.Duration, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, k := range keys {
@@ -196,14 +196,17 @@ func (m *memAttempts) Blocked(_ context.Context, keys []string) (time.Duration, 
 			return time.Minute, nil
 		}
 	}
+	for _, k := range keys {
+		m.fails[k]++
+	}
 	return 0, nil
 }
 
-func (m *memAttempts) Fail(_ context.Context, keys []string) error {
+func (m *memAttempts) Release(_ context.Context, key string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, k := range keys {
-		m.fails[k]++
+	if m.fails[key] > 0 {
+		m.fails[key]--
 	}
 	return nil
 }
