@@ -288,8 +288,15 @@ func TestFiles_WhoMayUploadAndDownload(t *testing.T) {
 	outsider.do(t, "GET", "/v1/files/"+f.ID+"/metadata", nil).expectError(t, http.StatusNotFound, "files.not_found")
 	outsider.do(t, "GET", "/v1/projects/"+p.ID+"/files", nil).expectError(t, http.StatusNotFound, "project.not_found")
 	viewer.do(t, "DELETE", "/v1/files/"+f.ID, nil).expectError(t, http.StatusForbidden, "files.forbidden")
+	// file.uploaded reached billing's usage (the owner's plan pays); file.deleted takes it back.
+	if !eventually(15*time.Second, 100*time.Millisecond, func() bool { return owner.usage(t)["storage_bytes"] == f.SizeBytes }) {
+		t.Fatalf("storage usage %v, want %d", owner.usage(t), f.SizeBytes)
+	}
 	owner.do(t, "DELETE", "/v1/files/"+f.ID, nil).expect(t, http.StatusNoContent)
 	owner.do(t, "GET", "/v1/files/"+f.ID, nil).expectError(t, http.StatusNotFound, "files.not_found")
+	if !eventually(15*time.Second, 100*time.Millisecond, func() bool { return owner.usage(t)["storage_bytes"] == 0 }) {
+		t.Fatalf("storage usage after the delete: %v", owner.usage(t))
+	}
 }
 
 // Listing pages by cursor; deleting a project removes its files (project.deleted).

@@ -93,6 +93,15 @@ type (
 		Role        string `avro:"role"`
 		ProjectName string `avro:"project_name"`
 	}
+	// FileEvent is file.uploaded or file.deleted (files publishes them on the project's partition).
+	FileEvent struct {
+		ProjectID   string `avro:"project_id"`
+		FileID      string `avro:"file_id"`
+		AccountID   string `avro:"account_id"`
+		UploaderID  string `avro:"uploader_id"`
+		SizeBytes   int64  `avro:"size_bytes"`
+		ContentType string `avro:"content_type"`
+	}
 )
 
 // acme.billing.events payloads.
@@ -142,6 +151,7 @@ var payloadTypes = map[string]any{
 	"acme.projects.v1.ProjectArchived":     ProjectArchived{},
 	"acme.projects.v1.ProjectDeleted":      ProjectDeleted{},
 	"acme.projects.v1.MemberChanged":       MemberChanged{},
+	"acme.projects.v1.FileEvent":           FileEvent{},
 	"acme.billing.v1.SubscriptionChanged":  SubscriptionChanged{},
 	"acme.billing.v1.InvoiceEvent":         InvoiceEvent{},
 	"acme.billing.v1.UsageRecorded":        UsageRecorded{},

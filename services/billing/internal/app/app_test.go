@@ -444,6 +444,17 @@ func TestUsage_EachEventOnce(t *testing.T) {
 	if u := st.usage["ada"]; u[billing.MeterProjects] != 1 || u[billing.MeterMembers] != 2 {
 		t.Fatalf("%v", u)
 	}
+	for _, e := range []events.Envelope{
+		{EventID: "f1", Type: "file.uploaded", Payload: events.FileEvent{ProjectID: "p", AccountID: "ada", SizeBytes: 700}},
+		{EventID: "f1", Type: "file.uploaded", Payload: events.FileEvent{ProjectID: "p", AccountID: "ada", SizeBytes: 700}},
+		{EventID: "f2", Type: "file.uploaded", Payload: events.FileEvent{ProjectID: "p", AccountID: "ada", SizeBytes: 300}},
+		{EventID: "f3", Type: "file.deleted", Payload: events.FileEvent{ProjectID: "p", AccountID: "ada", SizeBytes: 700}},
+	} {
+		s.CountProjectEvent(ctx, e)
+	}
+	if u := st.usage["ada"]; u[billing.MeterStorageBytes] != 300 {
+		t.Fatalf("storage: %v", u)
+	}
 	s.CountProjectEvent(ctx, events.Envelope{EventID: "3", Type: "project.deleted", Payload: events.ProjectDeleted{ProjectID: "p"}})
 	if u := st.usage["ada"]; u[billing.MeterProjects] != 0 || u[billing.MeterMembers] != 0 {
 		t.Fatalf("after delete: %v", u)

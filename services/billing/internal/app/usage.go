@@ -9,7 +9,7 @@ import (
 
 // CountProjectEvent turns one project event into usage, once: the event id is recorded in the
 // transaction that changes the counts, so a redelivery counts nothing. A project counts in the usage
-// of the account that created it.
+// of the account that created it; a file's bytes in that of the account its upload named.
 func (s *Service) CountProjectEvent(ctx context.Context, e events.Envelope) (bool, error) {
 	counted := false
 	err := s.Store.InTx(ctx, func(tx Tx) error {
@@ -40,6 +40,9 @@ func (s *Service) CountProjectEvent(ctx context.Context, e events.Envelope) (boo
 				return err
 			}
 			return tx.AddUsage(ctx, account, billing.MeterMembers, delta)
+		case events.FileEvent:
+			delta := map[string]int64{"file.uploaded": p.SizeBytes, "file.deleted": -p.SizeBytes}[e.Type]
+			return tx.AddUsage(ctx, p.AccountID, billing.MeterStorageBytes, delta)
 		case events.ProjectDeleted:
 			account, members, ok, err := tx.ProjectAccount(ctx, p.ProjectID)
 			if err != nil || !ok {

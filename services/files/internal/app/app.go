@@ -290,7 +290,7 @@ func (s *Service) release(ctx context.Context, f file.File, verdict string) (fil
 			f.ThumbKey = tk
 		}
 	}
-	if err := s.Store.Save(ctx, f, s.audit(f.OwnerID, "file.uploaded", f, "success", nil)); err != nil {
+	if err := s.Store.Save(ctx, f, s.audit(f.OwnerID, "file.uploaded", f, "success", nil), s.fileEvent("file.uploaded", f.OwnerID, f)); err != nil {
 		return file.File{}, err
 	}
 	return f, nil
@@ -441,7 +441,20 @@ func (s *Service) remove(ctx context.Context, f file.File, actor string) error {
 			}
 		}
 	}
-	return s.Store.Delete(ctx, f.ID, s.audit(actor, "file.deleted", f, "success", nil))
+	evs := []outbox.Event{s.audit(actor, "file.deleted", f, "success", nil)}
+	if f.State == file.Clean { // only a stored file counted in anyone's usage
+		evs = append(evs, s.fileEvent("file.deleted", actor, f))
+	}
+	return s.Store.Delete(ctx, f.ID, evs...)
+}
+
+// fileEvent is file.uploaded or file.deleted on acme.projects.events, in the project's partition, for
+// billing's storage usage and any other reader of projects' events.
+func (s *Service) fileEvent(typ, actor string, f file.File) outbox.Event {
+	return outbox.Event{Topic: events.TopicProjects, Envelope: events.Envelope{EventID: uuid.NewString(), Type: typ, OccurredAt: s.now(),
+		Subject: f.ProjectID, Actor: actor, Region: "us",
+		Payload: events.FileEvent{ProjectID: f.ProjectID, FileID: f.ID, AccountID: f.AccountID, UploaderID: f.OwnerID,
+			SizeBytes: f.Size, ContentType: f.ContentType}}}
 }
 
 // EraseOwner removes the files a user uploaded (on user.erased); running it again finds none.
