@@ -46,6 +46,7 @@ func run(ctx context.Context, a *server.App) error {
 		timeout     = env.Duration("BACKEND_TIMEOUT", 10*time.Second)
 		redisAddr   = env.String("REDIS_ADDR", "")
 		redisDB     = env.Int("REDIS_DB", 0)
+		redisTLS    = env.Bool("REDIS_TLS", false)
 		authLimit   = env.String("RATE_LIMIT_AUTH", "20/m")
 		apiLimit    = env.String("RATE_LIMIT_API", "600/m")
 		limitPrefix = env.String("RATE_LIMIT_PREFIX", "")
@@ -79,7 +80,12 @@ func run(ctx context.Context, a *server.App) error {
 		if err != nil {
 			return err
 		}
-		rdb := redis.NewClient(&redis.Options{Addr: redisAddr, DB: redisDB, Password: os.Getenv("REDIS_PASSWORD")})
+		opts := &redis.Options{Addr: redisAddr, DB: redisDB, Password: os.Getenv("REDIS_PASSWORD")}
+		if redisTLS {
+			host, _, _ := net.SplitHostPort(redisAddr)
+			opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
+		}
+		rdb := redis.NewClient(opts)
 		a.Closes(rdb)
 		limits = &httpapi.RateLimits{Limiter: redis_rate.NewLimiter(rdb), Auth: auth, API: api, Prefix: limitPrefix, Log: log}
 		log.Info("rate limits", "auth_per_address", auth.String(), "api_per_user", api.String())

@@ -143,6 +143,33 @@ func TestGateway_RateLimitIsSharedByReplicas(t *testing.T) {
 	if last.Header.Get("Retry-After") == "" || last.Header.Get("RateLimit-Limit") != fmt.Sprint(limit) || last.Header.Get("RateLimit-Remaining") != "0" {
 		t.Fatalf("429 headers: %v", last.Header)
 	}
+	// Invalid tokens are limited too (issue 11, item 3): from another address, garbage bearer
+	// tokens spend the same auth limit of failures, then get 429 without users being asked.
+	other := clientFrom("127.0.0.10")
+	unauthorized, limited := 0, 0
+	for i := 0; i < limit+30; i++ {
+		req, _ := http.NewRequest("GET", urls[i%2]+"/v1/users/me", nil)
+		req.Header.Set("Authorization", "Bearer garbage-"+fmt.Sprint(i))
+		resp, err := other.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusUnauthorized:
+			unauthorized++
+		case http.StatusTooManyRequests:
+			limited++
+			if resp.Header.Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+		default:
+			t.Fatalf("garbage token %d: status %d", i, resp.StatusCode)
+		}
+	}
+	if unauthorized < limit || unauthorized > limit+3 || limited == 0 {
+		t.Fatalf("garbage tokens: %d × 401, %d × 429; want about %d then 429s", unauthorized, limited, limit)
+	}
 	// The same address on the suite's own gateway (another limit, another prefix) is not affected.
 	resp, err := client.Post(env.gatewayURL+"/v1/auth/login", "application/json", strings.NewReader(`{`))
 	if err != nil {

@@ -56,6 +56,20 @@ func (e *Env) Int(key string, def int) int {
 	return n
 }
 
+// Bool returns key as a boolean ("true", "false", "1", "0"), or def.
+func (e *Env) Bool(key string, def bool) bool {
+	v := e.String(key, "")
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Sprintf("%s: %q is not true or false", key, v))
+		return def
+	}
+	return b
+}
+
 // Duration returns key as a Go duration ("1.5s", "15m"), or def.
 func (e *Env) Duration(key string, def time.Duration) time.Duration {
 	v := e.String(key, "")

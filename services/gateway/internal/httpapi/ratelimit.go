@@ -61,9 +61,16 @@ func (r *RateLimits) limit(class string, limit redis_rate.Limit, key func(*gin.C
 		res, err := r.Limiter.Allow(ctx, r.Prefix+"ratelimit:"+class+":"+key(c), limit)
 		cancel()
 		if err != nil {
-			// Redis unreachable: serve rather than refuse everyone; the error is logged and visible.
-			r.Log.WarnContext(c.Request.Context(), "rate limiter unavailable, allowing", "error", err)
-			c.Next()
+			if class == "api" {
+				// Redis unreachable: signed-in traffic is served rather than refused; logged.
+				r.Log.WarnContext(c.Request.Context(), "rate limiter unavailable, allowing", "error", err)
+				c.Next()
+				return
+			}
+			// The per-address limits guard password guessing and account creation: without them,
+			// refuse rather than let guesses through unbounded.
+			r.Log.ErrorContext(c.Request.Context(), "rate limiter unavailable, refusing", "class", class, "error", err)
+			fail(c, errLimiterUnavailable(err))
 			return
 		}
 		c.Header("RateLimit-Limit", strconv.Itoa(limit.Rate))
@@ -77,6 +84,47 @@ func (r *RateLimits) limit(class string, limit redis_rate.Limit, key func(*gin.C
 			return
 		}
 		c.Next()
+	}
+}
+
+func errLimiterUnavailable(err error) error {
+	return errs.Unavailable("rate_limit.unavailable", "the rate limiter is unavailable; try again shortly", err)
+}
+
+// failureKey is where an address's failed authentications are counted.
+func (r *RateLimits) failureKey(c *gin.Context) string {
+	return r.Prefix + "ratelimit:authfail:" + byClientIP(c)
+}
+
+// failuresLeft reports how long an address must wait because its failed authentications spent the
+// auth limit (0: it may try), without counting anything.
+func (r *RateLimits) failuresLeft(c *gin.Context) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 500*time.Millisecond)
+	defer cancel()
+	res, err := r.Limiter.AllowN(ctx, r.failureKey(c), r.Auth, 0)
+	if err != nil {
+		return 0, err
+	}
+	if res.Remaining >= 1 {
+		return 0, nil
+	}
+	// Spent: asking for one more counts nothing (it is refused) and says when one is back.
+	next, err := r.Limiter.AllowN(ctx, r.failureKey(c), r.Auth, 1)
+	if err != nil {
+		return 0, err
+	}
+	if next.Allowed > 0 { // one came back in between; it is spent now, as a failure would
+		return 0, nil
+	}
+	return max(time.Second, next.RetryAfter), nil
+}
+
+// failed counts one failed authentication against the address.
+func (r *RateLimits) failed(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 500*time.Millisecond)
+	defer cancel()
+	if _, err := r.Limiter.AllowN(ctx, r.failureKey(c), r.Auth, 1); err != nil {
+		r.Log.WarnContext(c.Request.Context(), "rate limiter unavailable: a failed authentication was not counted", "error", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -105,12 +106,27 @@ const (
 )
 
 // authenticate validates the bearer token with users on every request (the guide's step 3): no cache,
-// so a logout takes effect on the very next request.
+// so a logout takes effect on the very next request. Failed authentications are counted per client
+// address against the auth limit: an address that spent it gets 429 before users is asked again.
 func (a *API) authenticate(c *gin.Context) {
+	if a.Limits != nil && a.Limits.Limiter != nil {
+		wait, err := a.Limits.failuresLeft(c)
+		if err != nil {
+			fail(c, errLimiterUnavailable(err))
+			return
+		}
+		if wait > 0 {
+			c.Header("Retry-After", strconv.Itoa(max(1, ceilSeconds(wait))))
+			fail(c, &errs.Error{Kind: errs.KindTooMany, Code: "rate_limited", RetryAfter: wait,
+				Message: "too many failed authentications from this address; retry later"})
+			return
+		}
+	}
 	h := c.GetHeader("Authorization")
 	scheme, token, ok := strings.Cut(h, " ")
 	token = strings.TrimSpace(token)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || len(token) > 4096 {
+		a.authFailed(c)
 		fail(c, errs.Unauthenticated("auth.token_missing", "a Bearer access token is required"))
 		return
 	}
@@ -118,12 +134,21 @@ func (a *API) authenticate(c *gin.Context) {
 	defer cancel()
 	id, err := a.Users.ValidateToken(ctx, &usersv1.ValidateTokenRequest{AccessToken: token})
 	if err != nil {
+		if e := backendErr(err); errs.As(e).Kind == errs.KindUnauthenticated {
+			a.authFailed(c)
+		}
 		fail(c, backendErr(err))
 		return
 	}
 	c.Set(ctxToken, token)
 	c.Set(ctxIdentity, id)
 	c.Next()
+}
+
+func (a *API) authFailed(c *gin.Context) {
+	if a.Limits != nil && a.Limits.Limiter != nil {
+		a.Limits.failed(c)
+	}
 }
 
 // identity is the authenticated caller; nil on a route that also serves anonymous callers when the
