@@ -35,7 +35,9 @@ func run(ctx context.Context, a *server.App) error {
 		// Failed sign-ins allowed per window, per account and per client address.
 		accountFailures = env.Int("LOGIN_FAILURES_PER_ACCOUNT", 5)
 		addressFailures = env.Int("LOGIN_FAILURES_PER_ADDRESS", 50)
-		failureWindow   = env.Duration("LOGIN_FAILURE_WINDOW", 15*time.Minute)
+		// Password reset mails one account may be sent per hour; more requests answer the same and mail nothing.
+		resetsPerHour = env.Int("RESET_MAILS_PER_HOUR", 3)
+		failureWindow = env.Duration("LOGIN_FAILURE_WINDOW", 15*time.Minute)
 		// Emails that get the admin role when they register: how a new platform gets its first admin.
 		bootstrapAdmins = env.List("BOOTSTRAP_ADMIN_EMAILS", nil)
 	)
@@ -64,7 +66,8 @@ func run(ctx context.Context, a *server.App) error {
 		adapters.PostgresUsers{Pool: pool, Outbox: outbox.NewWriter(codec)},
 		adapters.DaprSessions{Client: dc, Store: stateStore},
 		adapters.DaprAttempts{Client: dc, Store: stateStore, Limits: map[string]adapters.AttemptLimit{
-			"acct": {Max: accountFailures, Window: failureWindow}, "ip": {Max: addressFailures, Window: failureWindow}}},
+			"acct": {Max: accountFailures, Window: failureWindow}, "ip": {Max: addressFailures, Window: failureWindow},
+			"reset": {Max: resetsPerHour, Window: time.Hour}}},
 		adapters.DaprResetTokens{Client: dc, Store: stateStore},
 		adapters.DefaultArgon2id, tokens)
 	if err != nil {

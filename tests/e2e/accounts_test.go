@@ -414,3 +414,28 @@ func TestUsers_ExportThenEraseAcrossServices(t *testing.T) {
 		t.Fatalf("fresh export %+v", ex2)
 	}
 }
+
+// Issue 11, item 4: fifteen reset requests for one address (from fifteen client addresses) answer
+// the same 202 each, and mail at most three links an hour.
+func TestAccounts_ResetMailIsBoundedPerAccount(t *testing.T) {
+	u := registerUser(t, "reset-flood")
+	for i := range 15 {
+		client := clientFrom(fmt.Sprintf("127.0.1.%d", i+1))
+		req, _ := http.NewRequest("POST", env.gatewayURL+"/v1/auth/password-reset", strings.NewReader(`{"email":"`+u.Email+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("request %d: %d", i, resp.StatusCode)
+		}
+	}
+	mailTo(t, u.Email, "Reset your password")
+	// The verification mail and three reset mails, however long one waits for more.
+	eventually(5*time.Second, 100*time.Millisecond, func() bool { return countMail(t, u.Email) > 4 })
+	if n := countMail(t, u.Email); n != 4 {
+		t.Fatalf("%d mails to %s, want the verification mail and 3 reset links", n, u.Email)
+	}
+}

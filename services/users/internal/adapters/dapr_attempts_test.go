@@ -103,3 +103,40 @@ func TestDaprAttempts_ReleaseAndRefusalCountNothing(t *testing.T) {
 		t.Fatal("a released attempt was not given back")
 	}
 }
+
+// One outstanding reset token per account: a new one ends the one before, Peek spends nothing,
+// Take spends once, RevokeAll ends what is outstanding.
+func TestDaprResetTokens_OneOutstandingPerAccount(t *testing.T) {
+	r := DaprResetTokens{Client: client, Store: "statestore"}
+	ctx := context.Background()
+	user := fmt.Sprintf("user-%d", time.Now().UnixNano())
+	if err := r.Save(ctx, user+"-h1", user, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Save(ctx, user+"-h2", user, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Take(ctx, user+"-h1"); err == nil {
+		t.Fatal("a replaced token was taken")
+	}
+	for range 2 {
+		if id, err := r.Peek(ctx, user+"-h2"); err != nil || id != user {
+			t.Fatalf("peek: %q %v", id, err)
+		}
+	}
+	if id, err := r.Take(ctx, user+"-h2"); err != nil || id != user {
+		t.Fatalf("take: %q %v", id, err)
+	}
+	if _, err := r.Take(ctx, user+"-h2"); err == nil {
+		t.Fatal("a token was taken twice")
+	}
+	if err := r.Save(ctx, user+"-h3", user, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.RevokeAll(ctx, user); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Peek(ctx, user+"-h3"); err == nil {
+		t.Fatal("a revoked token is still there")
+	}
+}

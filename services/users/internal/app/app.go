@@ -73,11 +73,16 @@ type Attempts interface {
 	Reset(ctx context.Context, key string) error
 }
 
-// ResetTokens keeps password reset tokens, by hash, for an hour; each can be taken once.
+// ResetTokens keeps password reset tokens, by hash, until they expire; each can be taken once. An
+// account has one outstanding token: saving a new one ends the one before.
 type ResetTokens interface {
 	Save(ctx context.Context, hash, userID string, ttl time.Duration) error
-	// Take returns the user of the token and forgets it; errs.KindNotFound if none.
+	// Peek returns the user of a live token without spending it; errs.KindNotFound if none.
+	Peek(ctx context.Context, hash string) (string, error)
+	// Take returns the user of the token and forgets it; errs.KindNotFound if none (or replaced).
 	Take(ctx context.Context, hash string) (string, error)
+	// RevokeAll forgets the user's outstanding token (the password changed).
+	RevokeAll(ctx context.Context, userID string) error
 }
 
 // Hasher hashes and checks passwords.

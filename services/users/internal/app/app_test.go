@@ -219,14 +219,37 @@ func (m *memAttempts) Reset(_ context.Context, key string) error {
 }
 
 type memResets struct {
-	mu     sync.Mutex
-	tokens map[string]string
+	mu      sync.Mutex
+	tokens  map[string]string
+	current map[string]string // user → their one outstanding hash
 }
 
 func (m *memResets) Save(_ context.Context, hash, userID string, _ time.Duration) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.tokens[hash] = userID
+	if m.current == nil {
+		m.current = map[string]string{}
+	}
+	delete(m.tokens, m.current[userID])
+	m.tokens[hash], m.current[userID] = userID, hash
+	return nil
+}
+
+func (m *memResets) Peek(_ context.Context, hash string) (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id, ok := m.tokens[hash]
+	if !ok {
+		return "", errs.NotFound("auth.reset_token_unknown", "no such reset token")
+	}
+	return id, nil
+}
+
+func (m *memResets) RevokeAll(_ context.Context, userID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.tokens, m.current[userID])
+	delete(m.current, userID)
 	return nil
 }
 
@@ -486,5 +509,63 @@ func TestSetRoles_AdminsOnlyAndNoSelfDemotion(t *testing.T) {
 	}
 	if u, _ := w.users.ByID(ctx, ada.ID); !slices.Contains(u.Roles, "admin") || strings.Join(u.Roles, ",") == "" {
 		t.Fatalf("roles after promotion: %v", u.Roles)
+	}
+}
+
+func (m *memUsers) count(typ string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, e := range m.events {
+		if e.Envelope.Type == typ && e.Topic == events.TopicUsers {
+			n++
+		}
+	}
+	return n
+}
+
+// Issue 11, items 4 and 8: reset mail is bounded per account; a refused weak password leaves the
+// token as it was; one token is outstanding at a time, and a password set by any way ends it.
+func TestPasswordReset_BoundedOneOutstandingAndEndedByAPasswordChange(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	u := w.register(t, "ada@example.com")
+	tokenOf := func() string {
+		e, _ := w.users.event("user.password_reset_requested")
+		return e.Payload.(events.PasswordResetRequested).Token
+	}
+	if err := w.svc.RequestPasswordReset(ctx, "ada@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	first := tokenOf()
+	if err := w.svc.ConfirmPasswordReset(ctx, first, "password1234"); codeOf(err) != "user.password_weak" {
+		t.Fatalf("a common password: %v", err)
+	}
+	if err := w.svc.RequestPasswordReset(ctx, "ada@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	second := tokenOf()
+	if err := w.svc.ConfirmPasswordReset(ctx, first, "a fine new passphrase"); codeOf(err) != "auth.reset_token_invalid" {
+		t.Fatalf("the token a newer request replaced: %v", err)
+	}
+	// A password change ends the outstanding token.
+	c, err := w.svc.Validate(ctx, w.login(t, "ada@example.com", password).AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.svc.ChangePassword(ctx, caller.Caller{UserID: u.ID, SessionID: c.SessionID}, password, "a changed passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.svc.ConfirmPasswordReset(ctx, second, "a fine new passphrase"); codeOf(err) != "auth.reset_token_invalid" {
+		t.Fatalf("a token from before the password change: %v", err)
+	}
+	// The bound (3 per hour in this world): more requests answer the same and mail nothing.
+	for range 5 {
+		if err := w.svc.RequestPasswordReset(ctx, "ada@example.com"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := w.users.count("user.password_reset_requested"); n != 3 {
+		t.Fatalf("%d reset mails, want 3", n)
 	}
 }

@@ -36,6 +36,9 @@ func (s *Service) ChangePassword(ctx context.Context, c caller.Caller, current, 
 	if err := s.setPassword(ctx, u, next, "user.password_changed"); err != nil {
 		return err
 	}
+	if err := s.ResetTokens.RevokeAll(ctx, u.ID); err != nil { // a reset link mailed before no longer works
+		return err
+	}
 	return s.Sessions.DeleteAllForUser(ctx, u.ID, c.SessionID)
 }
 
@@ -51,11 +54,17 @@ func (s *Service) setPassword(ctx context.Context, u user.User, password, auditT
 	})
 }
 
-// RequestPasswordReset stores a one-hour reset token and publishes it for notifications to mail.
-// An unknown email gets the same answer and nothing happens, so the answer reveals no account.
+// RequestPasswordReset stores a one-hour reset token (ending the account's previous one) and
+// publishes it for notifications to mail. An unknown email gets the same answer and nothing
+// happens, so the answer reveals no account; so does an account past its bound of reset mails
+// (ResetsPerHour), which keeps a flood of requests from becoming a flood of mail.
 func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
 	e, err := user.NormalizeEmail(email)
 	if err != nil {
+		return err
+	}
+	key := "reset:" + attemptKeys(e, "")[0]
+	if wait, err := s.Attempts.Reserve(ctx, []string{key}); err != nil || wait > 0 {
 		return err
 	}
 	u, _, err := s.Users.ByEmail(ctx, e)
@@ -79,8 +88,9 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 
 var errResetInvalid = errs.Invalid("auth.reset_token_invalid", "token", "the reset token is invalid, used or expired")
 
-// ConfirmPasswordReset sets a new password with a reset token, once, and ends every session. The new
-// password is checked before the token is spent, so a weak one does not waste it.
+// ConfirmPasswordReset sets a new password with a reset token, once, and ends every session and
+// every other outstanding reset token. The new password is checked before the token is spent (the
+// token is only looked at), so a weak one does not waste it, and the token keeps the expiry it had.
 func (s *Service) ConfirmPasswordReset(ctx context.Context, token, password string) error {
 	if token == "" || len(token) > 128 {
 		return errResetInvalid
@@ -88,7 +98,7 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, token, password stri
 	if len(password) < user.MinPasswordLength {
 		return user.CheckPassword(password, "")
 	}
-	userID, err := s.ResetTokens.Take(ctx, hashOf(token))
+	userID, err := s.ResetTokens.Peek(ctx, hashOf(token))
 	if errs.As(err).Kind == errs.KindNotFound {
 		return errResetInvalid
 	}
@@ -100,11 +110,17 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, token, password stri
 		return err
 	}
 	if err := user.CheckPassword(password, u.Email); err != nil {
-		// Put the token back: the request was refused for the password, not the token.
-		_ = s.ResetTokens.Save(ctx, hashOf(token), userID, ResetTTL)
+		return err
+	}
+	if _, err := s.ResetTokens.Take(ctx, hashOf(token)); errs.As(err).Kind == errs.KindNotFound {
+		return errResetInvalid // used meanwhile by a concurrent confirm
+	} else if err != nil {
 		return err
 	}
 	if err := s.setPassword(ctx, u, password, "user.password_reset"); err != nil {
+		return err
+	}
+	if err := s.ResetTokens.RevokeAll(ctx, u.ID); err != nil {
 		return err
 	}
 	return s.Sessions.DeleteAllForUser(ctx, u.ID, "")
