@@ -36,7 +36,8 @@ func run(ctx context.Context, a *server.App) error {
 		pubsub     = env.String("PUBSUB_NAME", "pubsub")
 		stateStore = env.String("STATE_STORE_NAME", "statestore")
 		binding    = env.String("EMAIL_BINDING", "email")
-		baseURL    = env.String("APP_BASE_URL", "http://localhost:3000")
+		// Where links in mail point: required, https outside loopback (app.CheckBaseURL).
+		baseURL = env.Required("APP_BASE_URL")
 		// Customer webhooks: targets in these prefixes are allowed although internal (tests, on-prem).
 		allowCIDRs   = env.List("WEBHOOK_ALLOW_CIDRS", nil)
 		retryBase    = env.Duration("WEBHOOK_RETRY_BASE", 10*time.Second)
@@ -48,6 +49,9 @@ func run(ctx context.Context, a *server.App) error {
 		sidecar      = daprkit.FromEnv(env)
 	)
 	if err := env.Err(); err != nil {
+		return err
+	}
+	if err := app.CheckBaseURL(baseURL); err != nil {
 		return err
 	}
 	dc, err := sidecar.Client(ctx)
