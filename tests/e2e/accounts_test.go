@@ -292,8 +292,7 @@ func TestUsers_FailedLoginsAreLimitedPerAddress(t *testing.T) {
 }
 
 func TestUsers_RolesAreChangedByAdminsOnly(t *testing.T) {
-	admin := registerUserWith(t, adminEmail)
-	adminToken := login(t, admin.Email, goodPassword).AccessToken
+	admin, adminToken := bootstrapAdmin(t)
 	if strings.Join(admin.Roles, ",") != "member,admin" {
 		t.Fatalf("bootstrap admin roles %v", admin.Roles)
 	}
@@ -437,5 +436,16 @@ func TestAccounts_ResetMailIsBoundedPerAccount(t *testing.T) {
 	eventually(5*time.Second, 100*time.Millisecond, func() bool { return countMail(t, u.Email) > 4 })
 	if n := countMail(t, u.Email); n != 4 {
 		t.Fatalf("%d mails to %s, want the verification mail and 3 reset links", n, u.Email)
+	}
+}
+
+// Issue 11, item 6: BOOTSTRAP_ADMIN_EMAILS makes a platform's first admin once: a second listed
+// address, registered and verified after the first, is a member.
+func TestUsers_BootstrapAdminHappensOnce(t *testing.T) {
+	bootstrapAdmin(t)
+	u := registerUserWith(t, secondBootstrapEmail)
+	verifyByMail(t, secondBootstrapEmail)
+	if res := login(t, u.Email, goodPassword); strings.Join(res.User.Roles, ",") != "member" {
+		t.Fatalf("a second bootstrap address got %v", res.User.Roles)
 	}
 }

@@ -149,7 +149,7 @@ func run(m *testing.M) (code int) {
 	}
 	appEnv := map[string]map[string]string{
 		"gateway": env.gatewayEnv,
-		"users": {"BOOTSTRAP_ADMIN_EMAILS": adminEmail, "LOGIN_FAILURES_PER_ACCOUNT": "5",
+		"users": {"BOOTSTRAP_ADMIN_EMAILS": adminEmail + "," + secondBootstrapEmail, "LOGIN_FAILURES_PER_ACCOUNT": "5",
 			"LOGIN_FAILURES_PER_ADDRESS": fmt.Sprint(addressFailureLimit)},
 		"audit": {"ARCHIVE_INTERVAL": "1s"},
 	}
@@ -314,6 +314,9 @@ scopes:
 
 // adminEmail registers as a platform admin (BOOTSTRAP_ADMIN_EMAILS); the databases are new each run.
 const adminEmail = "e2e-admin@example.com"
+
+// secondBootstrapEmail is listed too, but verified after the first: it stays a member.
+const secondBootstrapEmail = "e2e-admin-2@example.com"
 
 // addressFailureLimit is the failed sign-ins one client address may make per window in this suite.
 const addressFailureLimit = 30

@@ -104,6 +104,25 @@ func (r PostgresUsers) SetRoles(ctx context.Context, id string, roles []string, 
 		WHERE id = $1 AND erased_at IS NULL`, id, roles)
 }
 
+// ClaimBootstrap grants roles to id if no bootstrap happened before: the bootstrap row and the
+// roles are written in one transaction, once ever.
+func (r PostgresUsers) ClaimBootstrap(ctx context.Context, id string, roles []string, evs []outbox.Event) (bool, error) {
+	claimed := false
+	err := pgx.BeginFunc(ctx, r.Pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO bootstrap_admin (id, user_id) VALUES (1, $1) ON CONFLICT DO NOTHING`, id)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE users SET roles = $2, updated_at = now(), version = version + 1
+			WHERE id = $1 AND erased_at IS NULL`, id, roles); err != nil {
+			return err
+		}
+		claimed = true
+		return r.Outbox.Add(ctx, tx, evs...)
+	})
+	return claimed, err
+}
+
 // Erase overwrites everything personal: the address becomes erased+<id>@erased.invalid (unique,
 // undeliverable), the name goes, the password hash becomes one no password matches.
 func (r PostgresUsers) Erase(ctx context.Context, id string, evs []outbox.Event) error {

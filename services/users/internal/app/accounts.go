@@ -44,7 +44,25 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) (user.User, err
 		return user.User{}, err
 	}
 	u.EmailVerified = true
+	if s.BootstrapAdmins[u.Email] {
+		return s.bootstrap(ctx, u)
+	}
 	return u, nil
+}
+
+// bootstrap makes a verified, listed account the platform's first admin if no bootstrap happened
+// before; its sessions end, so the role applies from the next sign-in.
+func (s *Service) bootstrap(ctx context.Context, u user.User) (user.User, error) {
+	evs, err := u.ChangeRoles("system:users", []string{user.RoleMember, user.RoleAdmin}, s.Now().UTC())
+	if err != nil {
+		return u, err
+	}
+	claimed, err := s.Users.ClaimBootstrap(ctx, u.ID, u.Roles, published(evs))
+	if err != nil || !claimed {
+		u.Roles = []string{user.RoleMember}
+		return u, err
+	}
+	return u, s.Sessions.DeleteAllForUser(ctx, u.ID, "")
 }
 
 // SetRoles replaces a user's platform roles. Platform admins only; an admin cannot drop its own

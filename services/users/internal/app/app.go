@@ -31,6 +31,9 @@ type Users interface {
 	MarkVerified(ctx context.Context, id string, evs []outbox.Event) error
 	SetPassword(ctx context.Context, id, hash string, evs []outbox.Event) error
 	SetRoles(ctx context.Context, id string, roles []string, evs []outbox.Event) error
+	// ClaimBootstrap makes id the platform's first admin (roles), with evs, unless a bootstrap
+	// already happened, ever; it reports whether this one did.
+	ClaimBootstrap(ctx context.Context, id string, roles []string, evs []outbox.Event) (bool, error)
 	// Erase anonymises the account: no email, name or password of the person remains.
 	Erase(ctx context.Context, id string, evs []outbox.Event) error
 	// Record publishes events that change no row (audit records of sessions).
@@ -120,7 +123,8 @@ type Service struct {
 	Tokens      Tokens
 	AccessTTL   time.Duration
 	SessionTTL  time.Duration
-	// BootstrapAdmins get the admin role when they register (the first admin of a new platform).
+	// BootstrapAdmins: the first of these addresses to be verified becomes the platform's first
+	// admin, once ever (a new platform's way to its first admin; SetRoles from then on).
 	BootstrapAdmins map[string]bool
 	Now             func() time.Time
 	// dummyHash is compared against when an email is unknown, so a login takes as long either way.
@@ -155,9 +159,6 @@ func (s *Service) Register(ctx context.Context, email, password, displayName, re
 	}
 	now := s.Now().UTC().Truncate(time.Millisecond)
 	roles := []string{user.RoleMember}
-	if s.BootstrapAdmins[reg.Email] {
-		roles = append(roles, user.RoleAdmin)
-	}
 	u := user.User{ID: uuid.NewString(), Email: reg.Email, DisplayName: reg.DisplayName, Region: reg.Region, Roles: roles, CreatedAt: now}
 	verify, err := s.Tokens.IssueAction(PurposeVerifyEmail, u.ID, u.Email, VerificationTTL)
 	if err != nil {

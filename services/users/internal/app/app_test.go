@@ -25,10 +25,11 @@ import (
 // In-memory stand-ins for the ports; the tokens are the real EdDSA adapter with a key of the test's.
 
 type memUsers struct {
-	mu     sync.Mutex
-	byID   map[string]user.User
-	hashes map[string]string
-	events []outbox.Event
+	mu           sync.Mutex
+	byID         map[string]user.User
+	hashes       map[string]string
+	events       []outbox.Event
+	bootstrapped bool
 }
 
 func (m *memUsers) Create(_ context.Context, u user.User, hash string, evs []outbox.Event) error {
@@ -91,6 +92,17 @@ func (m *memUsers) SetPassword(_ context.Context, id, hash string, evs []outbox.
 
 func (m *memUsers) SetRoles(_ context.Context, id string, roles []string, evs []outbox.Event) error {
 	return m.change(id, evs, func(u *user.User) { u.Roles = roles })
+}
+
+func (m *memUsers) ClaimBootstrap(_ context.Context, id string, roles []string, evs []outbox.Event) (bool, error) {
+	m.mu.Lock()
+	claimed := m.bootstrapped
+	m.bootstrapped = true
+	m.mu.Unlock()
+	if claimed {
+		return false, nil
+	}
+	return true, m.change(id, evs, func(u *user.User) { u.Roles = roles })
 }
 
 func (m *memUsers) Erase(_ context.Context, id string, evs []outbox.Event) error {
@@ -356,9 +368,43 @@ func TestRegister_ValidatesAndMakesBootstrapAdmins(t *testing.T) {
 	if _, err := ctxRegister(w, "ada@example.com"); codeOf(err) != "user.email_taken" {
 		t.Fatalf("a second account for one email: %v", err)
 	}
-	if root := w.register(t, "root@example.com"); !slices.Contains(root.Roles, user.RoleAdmin) {
-		t.Fatalf("a bootstrap address did not get admin: %v", root.Roles)
+	// Issue 11, item 6: a listed address is a member until it is verified, then the first admin —
+	// once ever: a second listed address verified later stays a member.
+	root := w.register(t, "root@example.com")
+	if slices.Contains(root.Roles, user.RoleAdmin) {
+		t.Fatal("a bootstrap address was admin before its email was verified")
 	}
+	if root = w.verify(t, root); !slices.Contains(root.Roles, user.RoleAdmin) {
+		t.Fatalf("the verified bootstrap address did not get admin: %v", root.Roles)
+	}
+	if e, ok := w.users.event("user.roles_changed"); !ok || e.Actor != "system:users" {
+		t.Fatalf("no roles_changed event for the bootstrap: %+v", e)
+	}
+	w.svc.BootstrapAdmins["second@example.com"] = true
+	if second := w.verify(t, w.register(t, "second@example.com")); slices.Contains(second.Roles, user.RoleAdmin) {
+		t.Fatal("a second bootstrap happened")
+	}
+	if u, _ := w.users.ByID(ctx, root.ID); !slices.Contains(u.Roles, user.RoleAdmin) {
+		t.Fatalf("stored roles %v", u.Roles)
+	}
+}
+
+// verify confirms u's email with the token of its user.registered event.
+func (w world) verify(t *testing.T, u user.User) user.User {
+	t.Helper()
+	w.users.mu.Lock()
+	var token string
+	for _, e := range w.users.events {
+		if p, ok := e.Envelope.Payload.(events.UserRegistered); ok && p.UserID == u.ID {
+			token = p.VerificationToken
+		}
+	}
+	w.users.mu.Unlock()
+	v, err := w.svc.VerifyEmail(context.Background(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 func ctxRegister(w world, email string) (user.User, error) {
@@ -486,7 +532,7 @@ func TestPasswords_ChangeAndResetEndSessions(t *testing.T) {
 func TestSetRoles_AdminsOnlyAndNoSelfDemotion(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
-	root := w.register(t, "root@example.com")
+	root := w.verify(t, w.register(t, "root@example.com"))
 	ada := w.register(t, "ada@example.com")
 	admin := caller.Caller{UserID: root.ID, Roles: root.Roles}
 	member := caller.Caller{UserID: ada.ID, Roles: ada.Roles}
