@@ -472,3 +472,41 @@ func TestEvents_AFailingConsumerIsRetriedThenDeadLettered(t *testing.T) {
 	other, _ := owner.createProject(t, map[string]any{"name": "Unrefused"})
 	sinkState(t, other.ID, func(v sinkView) bool { return v.Version == 1 })
 }
+
+// Issue 11, item 5: a project's Slack webhook URL is a credential: its editors and up see it; viewers
+// and, on an internal project, other signed-in users do not — in GET and in lists.
+func TestProjects_SettingsCredentialsOnlyForEditors(t *testing.T) {
+	const hook = "https://hooks.slack.com/services/T000/B000/secret"
+	owner := newAccount(t, "slack-owner")
+	p, _ := owner.createProject(t, map[string]any{"name": "Chatty", "visibility": "internal",
+		"settings": map[string]any{"notifications": map[string]any{"slack": true, "slack_webhook_url": hook}}})
+	editor, viewer, stranger := newAccount(t, "slack-editor"), newAccount(t, "slack-viewer"), newAccount(t, "slack-stranger")
+	owner.do(t, "POST", "/v1/projects/"+p.ID+"/members", map[string]any{"user_id": editor.ID, "role": "editor"}).expect(t, http.StatusCreated)
+	owner.do(t, "POST", "/v1/projects/"+p.ID+"/members", map[string]any{"user_id": viewer.ID, "role": "viewer"}).expect(t, http.StatusCreated)
+	hookOf := func(r reply) any {
+		var out struct{ Project project }
+		r.expect(t, http.StatusOK).decode(t, &out)
+		n, _ := out.Project.Settings["notifications"].(map[string]any)
+		if n == nil || n["slack"] != true {
+			t.Fatalf("the rest of the settings is gone: %v", out.Project.Settings)
+		}
+		return n["slack_webhook_url"]
+	}
+	for _, a := range []account{owner, editor} {
+		if got := hookOf(a.do(t, "GET", "/v1/projects/"+p.ID, nil)); got != hook {
+			t.Errorf("%s does not see the hook: %v", a.Email, got)
+		}
+	}
+	for _, a := range []account{viewer, stranger} {
+		if got := hookOf(a.do(t, "GET", "/v1/projects/"+p.ID, nil)); got != nil {
+			t.Errorf("%s sees the hook", a.Email)
+		}
+	}
+	var list struct{ Projects []project }
+	viewer.do(t, "GET", "/v1/projects", nil).expect(t, http.StatusOK).decode(t, &list)
+	for _, lp := range list.Projects {
+		if n, _ := lp.Settings["notifications"].(map[string]any); lp.ID == p.ID && n["slack_webhook_url"] != nil {
+			t.Error("the viewer's list shows the hook")
+		}
+	}
+}

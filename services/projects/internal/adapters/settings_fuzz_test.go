@@ -36,3 +36,15 @@ func FuzzSettingsSchema(f *testing.F) {
 		}
 	})
 }
+
+// The schema marks the credentials writeOnly; the app hides exactly those from readers.
+func TestSettingsSchema_SecretsAreTheWriteOnlyProperties(t *testing.T) {
+	s, err := adapters.NewSettingsSchema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := s.Secrets()
+	if len(got) != 1 || strings.Join(got[0], "/") != "notifications/slack_webhook_url" {
+		t.Fatalf("secrets %v", got)
+	}
+}

@@ -39,6 +39,25 @@ func NewSettingsSchema() (*SettingsSchema, error) {
 	return &SettingsSchema{schema: s}, nil
 }
 
+// Secrets are the paths of the properties the schema marks writeOnly.
+func (v *SettingsSchema) Secrets() [][]string {
+	var out [][]string
+	var walk func(s *jsonschema.Schema, path []string)
+	walk = func(s *jsonschema.Schema, path []string) {
+		if s == nil {
+			return
+		}
+		if s.WriteOnly && len(path) > 0 {
+			out = append(out, append([]string(nil), path...))
+		}
+		for name, p := range s.Properties {
+			walk(p, append(path, name))
+		}
+	}
+	walk(v.schema, nil)
+	return out
+}
+
 // Validate reports the first violation with the JSON pointer of the offending value.
 func (v *SettingsSchema) Validate(settings map[string]any) error {
 	err := v.schema.Validate(map[string]any(settings))

@@ -68,6 +68,8 @@ type Entitlements interface {
 // SettingsValidator checks a settings document against the contract's JSON Schema.
 type SettingsValidator interface {
 	Validate(settings map[string]any) error
+	// Secrets are the paths of the settings the schema marks writeOnly (credentials).
+	Secrets() [][]string
 }
 
 // WithRole is a project and the caller's role in it.
@@ -171,7 +173,24 @@ func (s *Service) Get(ctx context.Context, c caller.Caller, id string) (WithRole
 	if err := project.Authorize(role, p.Visibility != project.Private, project.Read); err != nil {
 		return WithRole{}, err
 	}
-	return WithRole{Project: p, Role: role}, nil
+	return s.shown(WithRole{Project: p, Role: role}), nil
+}
+
+// shown is the project as its reader may see it: credentials in the settings (writeOnly in the
+// schema) only for editors and up, who may change them.
+func (s *Service) shown(w WithRole) WithRole {
+	if w.Role.AtLeast(project.Editor) {
+		return w
+	}
+	w.Project.Settings = project.Redact(w.Project.Settings, s.Settings.Secrets())
+	return w
+}
+
+func (s *Service) shownAll(ws []WithRole) []WithRole {
+	for i := range ws {
+		ws[i] = s.shown(ws[i])
+	}
+	return ws
 }
 
 func checkID(id string) error {

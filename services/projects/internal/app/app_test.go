@@ -209,6 +209,8 @@ func fixture(t *testing.T) (*Service, *memStore, string) {
 	return s, st, p.Project.ID
 }
 
+func (anySettings) Secrets() [][]string { return [][]string{{"notifications", "slack_webhook_url"}} }
+
 func code(err error) string {
 	if err == nil {
 		return ""

@@ -184,6 +184,7 @@ func (s *Service) List(ctx context.Context, c caller.Caller, size int, token, so
 	if err != nil {
 		return nil, "", err
 	}
+	rows = s.shownAll(rows)
 	next := ""
 	if len(rows) > q.Limit-1 {
 		rows = rows[:q.Limit-1]
@@ -203,5 +204,6 @@ func (s *Service) Search(ctx context.Context, c caller.Caller, query string, siz
 	if size == 0 {
 		size = 20
 	}
-	return s.Store.Search(ctx, c.UserID, query, size)
+	rows, err := s.Store.Search(ctx, c.UserID, query, size)
+	return s.shownAll(rows), err
 }

@@ -191,3 +191,38 @@ func Successor(members []Member) Member {
 	})
 	return ms[0]
 }
+
+// Redact returns a copy of settings without the values at the given paths (credentials a reader
+// may not see); settings itself is left as it is.
+func Redact(settings map[string]any, paths [][]string) map[string]any {
+	out := deepCopy(settings)
+	for _, path := range paths {
+		m := out
+		for i, key := range path {
+			if i == len(path)-1 {
+				delete(m, key)
+				break
+			}
+			next, ok := m[key].(map[string]any)
+			if !ok {
+				break
+			}
+			m = next
+		}
+	}
+	return out
+}
+
+func deepCopy(m map[string]any) map[string]any {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if inner, ok := v.(map[string]any); ok {
+			v = deepCopy(inner)
+		}
+		out[k] = v
+	}
+	return out
+}

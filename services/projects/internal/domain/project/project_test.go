@@ -146,3 +146,15 @@ func TestSuccessor_HighestRoleThenLongestStanding(t *testing.T) {
 		t.Fatalf("successor %s, want e", s.UserID)
 	}
 }
+
+func TestRedact_RemovesOnlyTheSecretsAndCopies(t *testing.T) {
+	settings := map[string]any{"retention_days": 30, "notifications": map[string]any{"slack": true, "slack_webhook_url": "https://hooks.slack.com/x"}}
+	out := Redact(settings, [][]string{{"notifications", "slack_webhook_url"}, {"absent", "path"}})
+	n := out["notifications"].(map[string]any)
+	if _, ok := n["slack_webhook_url"]; ok || n["slack"] != true || out["retention_days"] != 30 {
+		t.Fatalf("%v", out)
+	}
+	if settings["notifications"].(map[string]any)["slack_webhook_url"] == nil {
+		t.Fatal("Redact changed its argument")
+	}
+}
