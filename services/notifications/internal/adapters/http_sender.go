@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -67,6 +68,16 @@ var specialPurpose = []netip.Prefix{
 	netip.MustParsePrefix("192.0.0.0/24"),
 	netip.MustParsePrefix("198.18.0.0/15"),
 	netip.MustParsePrefix("240.0.0.0/4"),
+	// IPv6 ranges that reach IPv4 (or a site) in ways netip's predicates do not see: NAT64 (RFC 6052
+	// and 8215), 6to4 (RFC 3056), the deprecated IPv4-compatible ::a.b.c.d, and site-local fec0::/10;
+	// and the discard and documentation prefixes, which no endpoint has.
+	netip.MustParsePrefix("64:ff9b::/96"),
+	netip.MustParsePrefix("64:ff9b:1::/48"),
+	netip.MustParsePrefix("2002::/16"),
+	netip.MustParsePrefix("::/96"),
+	netip.MustParsePrefix("fec0::/10"),
+	netip.MustParsePrefix("100::/64"),
+	netip.MustParsePrefix("2001:db8::/32"),
 }
 
 // internal reports addresses a customer's endpoint may not have.
@@ -118,13 +129,21 @@ func (s *HTTPSender) Allowed(ctx context.Context, rawURL string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	// A host given as an address is refused as such; a name that does not resolve and a name that
+	// resolves to an internal address get one answer, so the check tells no caller which internal
+	// names exist.
+	_, literal := netip.ParseAddr(strings.Trim(u.Hostname(), "[]"))
+	unresolvable := errs.Invalid("webhook.url_unresolvable", "url", "the URL's host does not resolve to a public address")
 	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", u.Hostname())
 	if err != nil || len(addrs) == 0 {
-		return errs.Invalid("webhook.url_unresolvable", "url", "the URL's host does not resolve")
+		return unresolvable
 	}
 	for _, a := range addrs {
 		if !s.permitted(a) {
-			return errForbiddenTarget
+			if literal == nil {
+				return errForbiddenTarget
+			}
+			return unresolvable
 		}
 	}
 	// Plain http only to targets the operator listed: a customer's events travel encrypted.

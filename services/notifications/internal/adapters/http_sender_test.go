@@ -51,3 +51,24 @@ func TestSignature_IsHMACOverTimestampAndBody(t *testing.T) {
 		t.Errorf("signature %s, want %s", got, want)
 	}
 }
+
+// Issue 11, item 10: IPv6 forms that reach IPv4 or a site are internal too.
+func TestInternal_IPv6FormsThatReachIPv4(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"64:ff9b::a00:1":       true,  // NAT64 of 10.0.0.1
+		"64:ff9b::808:808":     true,  // NAT64 of 8.8.8.8: the whole prefix is refused
+		"64:ff9b:1::1":         true,  // local-use NAT64
+		"2002:a00:1::1":        true,  // 6to4 of 10.0.0.1
+		"::a00:1":              true,  // IPv4-compatible 10.0.0.1
+		"::ffff:10.0.0.1":      true,  // IPv4-mapped, as before
+		"fec0::1":              true,  // site-local
+		"fd00::1":              true,  // unique local, as before
+		"2001:db8::1":          true,  // documentation
+		"2606:4700:4700::1111": false, // a public IPv6 address
+		"8.8.8.8":              false,
+	} {
+		if got := internal(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("internal(%s) = %v, want %v", addr, got, want)
+		}
+	}
+}
