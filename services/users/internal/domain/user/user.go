@@ -9,6 +9,9 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/text/cases"
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/acme/platform/services/platform/errs"
 )
 
@@ -75,9 +78,12 @@ func NewRegistration(email, password, displayName, region string) (Registration,
 	return Registration{Email: e, Password: password, DisplayName: name, Region: region}, nil
 }
 
-// NormalizeEmail trims and lower-cases an address and checks it is one plain address with a domain.
+// NormalizeEmail trims an address, applies Unicode NFKC and case folding (so two addresses that
+// look the same are one: "ＡＤＡ@example.com", "ADA@example.com" and "ada@example.com"), and checks it
+// is one plain address with a domain.
 func NormalizeEmail(email string) (string, error) {
-	e := strings.ToLower(strings.TrimSpace(email))
+	e := cases.Fold().String(norm.NFKC.String(strings.TrimSpace(email)))
+	e = norm.NFKC.String(e) // folding can leave a form NFKC would change
 	if e == "" {
 		return "", errs.Invalid("user.email_required", "email", "email is required")
 	}

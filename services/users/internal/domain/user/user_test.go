@@ -54,3 +54,19 @@ func TestNewRegistration_RejectsBadInput(t *testing.T) {
 		})
 	}
 }
+
+// Issue 11, "also": addresses that look the same are one account.
+func TestNormalizeEmail_UnicodeLookalikesAreOne(t *testing.T) {
+	for _, in := range []string{"ada@example.com", " ADA@Example.COM ", "\uff21\uff24\uff21@example.com", "ada@\uff45xample.com"} {
+		got, err := NormalizeEmail(in)
+		if err != nil || got != "ada@example.com" {
+			t.Errorf("NormalizeEmail(%q) = %q, %v", in, got, err)
+		}
+	}
+	if got, _ := NormalizeEmail("STRASSE@example.com"); got != "strasse@example.com" {
+		t.Errorf("%q", got)
+	}
+	if got, _ := NormalizeEmail("Straße@example.com"); got != "strasse@example.com" {
+		t.Errorf("full case folding: %q", got)
+	}
+}
