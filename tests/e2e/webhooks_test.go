@@ -308,3 +308,33 @@ func (s *slackStandIn) messages(path string) []string {
 	defer s.mu.Unlock()
 	return append([]string{}, s.msgs[path]...)
 }
+
+// Issue 11, item 11: an admin's endpoint does not outlive their rights: demoted to viewer, their
+// endpoint is disabled and the project's next events do not reach it.
+func TestWebhooks_DisabledWhenTheirAdminIsDemoted(t *testing.T) {
+	owner, admin := newAccount(t, "hook-owner"), newAccount(t, "hook-admin")
+	p, _ := owner.createProject(t, map[string]any{"name": "Private Hooks"})
+	owner.do(t, "POST", "/v1/projects/"+p.ID+"/members", map[string]any{"user_id": admin.ID, "role": "admin"}).expect(t, http.StatusCreated)
+	rcv := newReceiver(t)
+	hook, _ := admin.createWebhook(t, p.ID, map[string]any{"url": rcv.URL, "event_types": []string{"*"}})
+	owner.do(t, "PATCH", "/v1/projects/"+p.ID+"/members/"+admin.ID, map[string]any{"role": "viewer"}).expect(t, http.StatusOK)
+	var list struct{ Webhooks []webhookView }
+	if !eventually(15*time.Second, 100*time.Millisecond, func() bool {
+		owner.do(t, "GET", "/v1/projects/"+p.ID+"/webhooks", nil).expect(t, http.StatusOK).decode(t, &list)
+		return len(list.Webhooks) == 1 && !list.Webhooks[0].Enabled
+	}) {
+		t.Fatalf("the demoted admin's endpoint is still enabled: %+v", list.Webhooks)
+	}
+	if list.Webhooks[0].ID != hook.ID || !strings.Contains(list.Webhooks[0].DisabledReason, "no longer an admin") {
+		t.Fatalf("%+v", list.Webhooks[0])
+	}
+	// What follows goes to the owner's endpoint (proof that notifications handled it) and not to
+	// the demoted admin's.
+	rcv2 := newReceiver(t)
+	owner.createWebhook(t, p.ID, map[string]any{"url": rcv2.URL, "event_types": []string{"project.updated"}})
+	owner.do(t, "PATCH", "/v1/projects/"+p.ID, map[string]any{"name": "Private Hooks 2"}, "If-Match", `"3"`).expect(t, http.StatusOK)
+	rcv2.waitFor(t, 1, 20*time.Second)
+	if got := rcv.requests(); len(got) != 0 {
+		t.Fatalf("the demoted admin's endpoint got %d requests", len(got))
+	}
+}

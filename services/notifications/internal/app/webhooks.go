@@ -159,7 +159,7 @@ func (w *Webhooks) Create(ctx context.Context, c caller.Caller, projectID, rawUR
 		return Webhook{}, errs.Invalid("webhook.secret_invalid", "secret", "secret must be 16 to 128 characters")
 	}
 	hook := Webhook{ID: uuid.NewString(), ProjectID: projectID, URL: rawURL, EventTypes: slices.Compact(slices.Sorted(slices.Values(types))),
-		Secret: secret, Enabled: true, CreatedAt: w.Now().UTC()}
+		Secret: secret, Enabled: true, CreatedAt: w.Now().UTC(), CreatedBy: c.UserID}
 	existing, err := w.Hooks.ForProject(ctx, projectID)
 	if err != nil {
 		return Webhook{}, err
@@ -208,8 +208,38 @@ func (w *Webhooks) Enable(ctx context.Context, c caller.Caller, projectID, id st
 	}
 	return w.Hooks.Update(ctx, id, func(h *Webhook) error {
 		h.Enabled, h.ConsecutiveFailures, h.DisabledAt, h.DisabledReason = true, 0, time.Time{}, ""
+		h.CreatedBy = c.UserID // whoever enables it answers for it from now on
 		return nil
 	})
+}
+
+// managesWebhooks are the project roles that may manage webhooks (requireAdmin's).
+var managesWebhooks = map[string]bool{"owner": true, "admin": true}
+
+// RevokeCreator disables the project's endpoints that userID answers for, when a membership event
+// says they no longer hold a role that manages webhooks (removed, erased, or demoted): a private
+// project's events must not keep flowing to an endpoint of someone who lost the right to see them.
+func (w *Webhooks) RevokeCreator(ctx context.Context, e events.Envelope) error {
+	m, ok := e.Payload.(events.MemberChanged)
+	if !ok || (e.Type != "project.member_removed" && e.Type != "project.member_role_changed") || managesWebhooks[m.Role] {
+		return nil
+	}
+	hooks, err := w.Hooks.ForProject(ctx, m.ProjectID)
+	if err != nil {
+		return err
+	}
+	for _, h := range hooks {
+		if h.CreatedBy != m.UserID || !h.Enabled {
+			continue
+		}
+		if _, err := w.Hooks.Update(ctx, h.ID, func(h *Webhook) error {
+			h.Orphan(w.Now().UTC())
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Deliveries lists an endpoint's recent deliveries.

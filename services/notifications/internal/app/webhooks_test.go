@@ -254,3 +254,32 @@ func (s hookSender) Send(context.Context, string, string, string, string, []byte
 	return 200, nil
 }
 func (hookSender) Allowed(context.Context, string) error { return nil }
+
+// Issue 11, item 11: an endpoint stops when the admin who answers for it is removed or demoted
+// below admin; others' endpoints, and a promotion, change nothing.
+func TestRevokeCreator_DisablesTheEndpointsOfWhoeverLostTheRight(t *testing.T) {
+	now := time.Now()
+	w, hooks, _, _ := newWebhooks(200, now)
+	hooks["a"] = Webhook{ID: "a", ProjectID: "p", Enabled: true, CreatedBy: "ada", EventTypes: []string{"*"}}
+	hooks["b"] = Webhook{ID: "b", ProjectID: "p", Enabled: true, CreatedBy: "bob", EventTypes: []string{"*"}}
+	ctx := context.Background()
+	for _, e := range []events.Envelope{
+		{Type: "project.member_role_changed", Payload: events.MemberChanged{ProjectID: "p", UserID: "ada", Role: "owner"}},
+		{Type: "project.member_added", Payload: events.MemberChanged{ProjectID: "p", UserID: "ada", Role: "viewer"}},
+	} {
+		if err := w.RevokeCreator(ctx, e); err != nil || !hooks["a"].Enabled {
+			t.Fatalf("%s disabled the endpoint: %v", e.Type, err)
+		}
+	}
+	if err := w.RevokeCreator(ctx, events.Envelope{Type: "project.member_role_changed",
+		Payload: events.MemberChanged{ProjectID: "p", UserID: "ada", Role: "editor"}}); err != nil {
+		t.Fatal(err)
+	}
+	if hooks["a"].Enabled || hooks["a"].DisabledReason == "" || !hooks["b"].Enabled {
+		t.Fatalf("a: %+v, b: %+v", hooks["a"], hooks["b"])
+	}
+	if err := w.RevokeCreator(ctx, events.Envelope{Type: "project.member_removed",
+		Payload: events.MemberChanged{ProjectID: "p", UserID: "bob"}}); err != nil || hooks["b"].Enabled {
+		t.Fatalf("a removed member's endpoint: %+v %v", hooks["b"], err)
+	}
+}

@@ -21,13 +21,27 @@ type Webhook struct {
 	Enabled             bool      `json:"enabled"`
 	ConsecutiveFailures int       `json:"consecutive_failures"`
 	CreatedAt           time.Time `json:"created_at"`
-	DisabledAt          time.Time `json:"disabled_at"`
-	DisabledReason      string    `json:"disabled_reason"`
+	// CreatedBy is the admin who answers for the endpoint: who created it, or last enabled it.
+	// When they lose the right to manage the project's webhooks, the endpoint is disabled.
+	CreatedBy      string    `json:"created_by,omitempty"`
+	DisabledAt     time.Time `json:"disabled_at"`
+	DisabledReason string    `json:"disabled_reason"`
 }
 
 // Wants reports whether the endpoint subscribed to the event type.
 func (w Webhook) Wants(eventType string) bool {
 	return slices.Contains(w.EventTypes, "*") || slices.Contains(w.EventTypes, eventType)
+}
+
+// Orphan disables the endpoint because whoever answers for it lost the right to manage webhooks.
+// It reports whether anything changed.
+func (w *Webhook) Orphan(now time.Time) bool {
+	if !w.Enabled {
+		return false
+	}
+	w.Enabled, w.DisabledAt = false, now
+	w.DisabledReason = "the admin who set it up is no longer an admin of the project"
+	return true
 }
 
 // Receives reports whether an event of eventType that occurred at occurredAt goes to the endpoint:
