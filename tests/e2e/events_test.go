@@ -54,12 +54,19 @@ func bootstrapAdmin(t *testing.T) (user, string) {
 // verifyByMail verifies address with the token of its verification mail.
 func verifyByMail(t *testing.T, address string) {
 	t.Helper()
-	m := mailTo(t, address, "Confirm your email address")
+	token := tokenFromMail(t, address, "Confirm your email address")
+	request(t, "POST", "/v1/auth/verify-email", map[string]any{"token": token}, nil).expect(t, http.StatusOK)
+}
+
+// tokenFromMail is the token the mail with subject to address carries.
+func tokenFromMail(t *testing.T, address, subject string) string {
+	t.Helper()
+	m := mailTo(t, address, subject)
 	found := tokenInMail.FindStringSubmatch(m.HTML)
 	if found == nil {
-		t.Fatalf("no token in the verification mail to %s", address)
+		t.Fatalf("no token in the mail %q to %s", subject, address)
 	}
-	request(t, "POST", "/v1/auth/verify-email", map[string]any{"token": html.UnescapeString(found[1])}, nil).expect(t, http.StatusOK)
+	return html.UnescapeString(found[1])
 }
 
 // asAdmin signs in the suite's bootstrap platform admin.

@@ -83,6 +83,20 @@ func (u UsersDirectory) Contact(ctx context.Context, userID string) (string, str
 	return resp.GetUser().GetEmail(), resp.GetUser().GetDisplayName(), nil
 }
 
+// MailToken asks users for a mail's token, as the platform (notifications).
+func (u UsersDirectory) MailToken(ctx context.Context, userID, purpose string) (string, error) {
+	resp, err := u.Client.IssueMailToken(caller.Outgoing(ctx, caller.Caller{UserID: "system:notifications"}),
+		&usersv1.IssueMailTokenRequest{UserId: userID, Purpose: purpose})
+	if err != nil {
+		e := errs.FromStatus(err)
+		if e.Kind == errs.KindInternal || e.Kind == errs.KindUnavailable {
+			return "", errs.Unavailable("users.unavailable", "the users service cannot be reached", err)
+		}
+		return "", e
+	}
+	return resp.GetToken(), nil
+}
+
 // StatePreferences keeps each user's choices in the Dapr state store, one key per user.
 type StatePreferences struct {
 	Client dapr.Client

@@ -20,6 +20,14 @@ import (
 // Email is one message to send.
 type Email struct {
 	To, Subject, HTML string
+	// link, when set, is a token to ask users for once the event is claimed, and the template to
+	// render with it: events carry no usable secret.
+	link *pendingLink
+}
+
+type pendingLink struct {
+	userID, purpose, path, template string
+	data                            map[string]any
 }
 
 // Mailer sends email (the Dapr email binding: SMTP locally, SES on Kubernetes).
@@ -34,9 +42,12 @@ type Claims interface {
 	Release(ctx context.Context, id string) error
 }
 
-// Users looks up an addressee.
+// Users looks up an addressee, and issues the token a mail carries.
 type Users interface {
 	Contact(ctx context.Context, userID string) (email, name string, err error)
+	// MailToken is a fresh token for the mail (verify_email, reset_password); a conflict when
+	// there is nothing to send any more (the address is verified already).
+	MailToken(ctx context.Context, userID, purpose string) (string, error)
 }
 
 // Service sends the platform's emails.
@@ -61,6 +72,11 @@ func (s *Service) Handle(ctx context.Context, e events.Envelope) error {
 		return s.Prefs.Delete(ctx, p.UserID)
 	}
 	if s.Webhooks != nil && strings.HasPrefix(e.Type, "project.") {
+		// First the endpoints of someone who just lost the right to them, so this very event does
+		// not reach them.
+		if err := s.Webhooks.RevokeCreator(ctx, e); err != nil {
+			return err
+		}
 		if err := s.Webhooks.Fanout(ctx, e); err != nil {
 			return err
 		}
@@ -73,6 +89,15 @@ func (s *Service) Handle(ctx context.Context, e events.Envelope) error {
 	if err != nil || !first {
 		return err
 	}
+	if email.link != nil { // the token is made now, once the event is ours, so a redelivery makes none
+		if err := s.withLink(ctx, email); err != nil {
+			_ = s.Claims.Release(ctx, e.EventID)
+			if errs.As(err).Kind == errs.KindConflict {
+				return nil // nothing to send any more
+			}
+			return err
+		}
+	}
 	if err := s.Mailer.Send(ctx, *email); err != nil {
 		_ = s.Claims.Release(ctx, e.EventID) // let the retry send it
 		return err
@@ -83,15 +108,11 @@ func (s *Service) Handle(ctx context.Context, e events.Envelope) error {
 func (s *Service) compose(ctx context.Context, e events.Envelope) (*Email, error) {
 	switch p := e.Payload.(type) {
 	case events.UserRegistered:
-		if p.VerificationToken == "" {
-			return nil, nil
-		}
-		return s.render("verify_email.html", p.Email, "Confirm your email address", map[string]any{
-			"Name": p.DisplayName, "Email": p.Email, "Token": p.VerificationToken,
-			"Link": s.BaseURL + "/verify-email?token=" + url.QueryEscape(p.VerificationToken)})
+		return &Email{To: p.Email, Subject: "Confirm your email address", link: &pendingLink{userID: p.UserID, purpose: "verify_email",
+			path: "/verify-email", template: "verify_email.html", data: map[string]any{"Name": p.DisplayName, "Email": p.Email}}}, nil
 	case events.PasswordResetRequested:
-		return s.render("reset_password.html", p.Email, "Reset your password", map[string]any{
-			"Email": p.Email, "Token": p.Token, "Link": s.BaseURL + "/reset-password?token=" + url.QueryEscape(p.Token)})
+		return &Email{To: p.Email, Subject: "Reset your password", link: &pendingLink{userID: p.UserID, purpose: "reset_password",
+			path: "/reset-password", template: "reset_password.html", data: map[string]any{"Email": p.Email}}}, nil
 	case events.InvoiceEvent:
 		if p.BillingEmail == "" {
 			return nil, nil
@@ -137,6 +158,22 @@ func money(cents int64, currency string) string {
 		sign, cents = "-", -cents
 	}
 	return fmt.Sprintf("%s%d.%02d %s", sign, cents/100, cents%100, strings.ToUpper(currency))
+}
+
+// withLink asks users for the mail's token and renders the mail with it.
+func (s *Service) withLink(ctx context.Context, email *Email) error {
+	l := email.link
+	token, err := s.Users.MailToken(ctx, l.userID, l.purpose)
+	if err != nil {
+		return err
+	}
+	l.data["Token"], l.data["Link"] = token, s.BaseURL+l.path+"?token="+url.QueryEscape(token)
+	rendered, err := s.render(l.template, email.To, email.Subject, l.data)
+	if err != nil {
+		return err
+	}
+	*email = *rendered
+	return nil
 }
 
 func (s *Service) render(tmpl, to, subject string, data map[string]any) (*Email, error) {

@@ -160,13 +160,9 @@ func (s *Service) Register(ctx context.Context, email, password, displayName, re
 	now := s.Now().UTC().Truncate(time.Millisecond)
 	roles := []string{user.RoleMember}
 	u := user.User{ID: uuid.NewString(), Email: reg.Email, DisplayName: reg.DisplayName, Region: reg.Region, Roles: roles, CreatedAt: now}
-	verify, err := s.Tokens.IssueAction(PurposeVerifyEmail, u.ID, u.Email, VerificationTTL)
-	if err != nil {
-		return user.User{}, errs.Internal(err)
-	}
 	evs := []outbox.Event{
 		{Topic: events.TopicUsers, Envelope: envelope("user.registered", u.ID, u.ID, u.Region, now, 1,
-			events.UserRegistered{UserID: u.ID, Email: u.Email, DisplayName: u.DisplayName, VerificationToken: verify})},
+			events.UserRegistered{UserID: u.ID, Email: u.Email, DisplayName: u.DisplayName})},
 		audit("user.registered", u.ID, u.ID, u.Region, now, "user", "success", nil),
 	}
 	if err := s.Users.Create(ctx, u, hash, evs); err != nil {

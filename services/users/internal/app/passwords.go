@@ -74,14 +74,11 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 	if err != nil {
 		return err
 	}
-	token, hash := newSecret()
-	if err := s.ResetTokens.Save(ctx, hash, u.ID, ResetTTL); err != nil {
-		return err
-	}
+	// The event carries no token: notifications asks for one (IssueMailToken) when it sends the mail.
 	now := s.Now().UTC()
 	return s.Users.Record(ctx, []outbox.Event{
 		{Topic: events.TopicUsers, Envelope: envelope("user.password_reset_requested", u.ID, u.ID, u.Region, now, 0,
-			events.PasswordResetRequested{UserID: u.ID, Email: u.Email, Token: token, ExpiresAt: now.Add(ResetTTL).Truncate(time.Millisecond)})},
+			events.PasswordResetRequested{UserID: u.ID, Email: u.Email, ExpiresAt: now.Add(ResetTTL).Truncate(time.Millisecond)})},
 		audit("user.password_reset_requested", u.ID, u.ID, u.Region, now, "user", "success", nil),
 	})
 }
@@ -124,4 +121,40 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, token, password stri
 		return err
 	}
 	return s.Sessions.DeleteAllForUser(ctx, u.ID, "")
+}
+
+// Mail token purposes.
+const PurposeResetPassword = "reset_password"
+
+// IssueMailToken makes the token of a mail as notifications sends it, so that no event, outbox row,
+// Kafka record or dead letter holds a usable secret: a verification token (24 h) for an account
+// not yet verified, or a reset token (1 h) that becomes the account's one outstanding reset token.
+// Platform services only.
+func (s *Service) IssueMailToken(ctx context.Context, c caller.Caller, userID, purpose string) (string, time.Time, error) {
+	if !c.IsSystem() {
+		return "", time.Time{}, errs.PermissionDenied("user.system_only", "only platform services issue mail tokens")
+	}
+	u, err := s.Users.ByID(ctx, userID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	now := s.Now().UTC()
+	switch purpose {
+	case PurposeVerifyEmail:
+		if u.EmailVerified {
+			return "", time.Time{}, errs.Conflict("user.already_verified", "this email address is already verified")
+		}
+		tok, err := s.Tokens.IssueAction(PurposeVerifyEmail, u.ID, u.Email, VerificationTTL)
+		if err != nil {
+			return "", time.Time{}, errs.Internal(err)
+		}
+		return tok, now.Add(VerificationTTL), nil
+	case PurposeResetPassword:
+		token, hash := newSecret()
+		if err := s.ResetTokens.Save(ctx, hash, u.ID, ResetTTL); err != nil {
+			return "", time.Time{}, err
+		}
+		return token, now.Add(ResetTTL), nil
+	}
+	return "", time.Time{}, errs.Invalid("user.purpose_invalid", "purpose", "purpose must be verify_email or reset_password")
 }

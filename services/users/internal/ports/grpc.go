@@ -71,6 +71,18 @@ func (g GRPC) ValidateToken(ctx context.Context, in *usersv1.ValidateTokenReques
 		Region: regionToProto[c.Region], ExpiresAt: timestamppb.New(c.ExpiresAt)}, nil
 }
 
+func (g GRPC) IssueMailToken(ctx context.Context, in *usersv1.IssueMailTokenRequest) (*usersv1.IssueMailTokenResponse, error) {
+	c, err := caller.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tok, exp, err := g.App.IssueMailToken(ctx, c, in.GetUserId(), in.GetPurpose())
+	if err != nil {
+		return nil, err
+	}
+	return &usersv1.IssueMailTokenResponse{Token: tok, ExpiresAt: timestamppb.New(exp)}, nil
+}
+
 func (g GRPC) GetUser(ctx context.Context, in *usersv1.GetUserRequest) (*usersv1.GetUserResponse, error) {
 	u, err := g.App.Get(ctx, in.GetUserId())
 	if err != nil {

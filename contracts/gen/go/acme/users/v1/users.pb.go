@@ -1727,6 +1727,110 @@ func (x *ScanUsersResponse) GetNextPageToken() string {
 	return ""
 }
 
+type IssueMailTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
+	Purpose       string                 `protobuf:"bytes,2,opt,name=purpose,proto3" json:"purpose,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssueMailTokenRequest) Reset() {
+	*x = IssueMailTokenRequest{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueMailTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueMailTokenRequest) ProtoMessage() {}
+
+func (x *IssueMailTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueMailTokenRequest.ProtoReflect.Descriptor instead.
+func (*IssueMailTokenRequest) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *IssueMailTokenRequest) GetUserId() string {
+	if x != nil {
+		return x.UserId
+	}
+	return ""
+}
+
+func (x *IssueMailTokenRequest) GetPurpose() string {
+	if x != nil {
+		return x.Purpose
+	}
+	return ""
+}
+
+type IssueMailTokenResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         string                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IssueMailTokenResponse) Reset() {
+	*x = IssueMailTokenResponse{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IssueMailTokenResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IssueMailTokenResponse) ProtoMessage() {}
+
+func (x *IssueMailTokenResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IssueMailTokenResponse.ProtoReflect.Descriptor instead.
+func (*IssueMailTokenResponse) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *IssueMailTokenResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *IssueMailTokenResponse) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
 var File_acme_users_v1_users_proto protoreflect.FileDescriptor
 
 const file_acme_users_v1_users_proto_rawDesc = "" +
@@ -1832,18 +1936,26 @@ const file_acme_users_v1_users_proto_rawDesc = "" +
 	"\aversion\x18\x04 \x01(\x03R\aversion\"m\n" +
 	"\x11ScanUsersResponse\x120\n" +
 	"\x05users\x18\x01 \x03(\v2\x1a.acme.users.v1.ScannedUserR\x05users\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*>\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"J\n" +
+	"\x15IssueMailTokenRequest\x12\x17\n" +
+	"\auser_id\x18\x01 \x01(\tR\x06userId\x12\x18\n" +
+	"\apurpose\x18\x02 \x01(\tR\apurpose\"i\n" +
+	"\x16IssueMailTokenResponse\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x129\n" +
+	"\n" +
+	"expires_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt*>\n" +
 	"\x06Region\x12\x16\n" +
 	"\x12REGION_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tREGION_US\x10\x01\x12\r\n" +
-	"\tREGION_EU\x10\x022\x8f\n" +
+	"\tREGION_EU\x10\x022\xee\n" +
 	"\n" +
 	"\fUsersService\x12K\n" +
 	"\bRegister\x12\x1e.acme.users.v1.RegisterRequest\x1a\x1f.acme.users.v1.RegisterResponse\x12B\n" +
 	"\x05Login\x12\x1b.acme.users.v1.LoginRequest\x1a\x1c.acme.users.v1.LoginResponse\x12E\n" +
 	"\x06Logout\x12\x1c.acme.users.v1.LogoutRequest\x1a\x1d.acme.users.v1.LogoutResponse\x12Z\n" +
 	"\rValidateToken\x12#.acme.users.v1.ValidateTokenRequest\x1a$.acme.users.v1.ValidateTokenResponse\x12H\n" +
-	"\aGetUser\x12\x1d.acme.users.v1.GetUserRequest\x1a\x1e.acme.users.v1.GetUserResponse\x12H\n" +
+	"\aGetUser\x12\x1d.acme.users.v1.GetUserRequest\x1a\x1e.acme.users.v1.GetUserResponse\x12]\n" +
+	"\x0eIssueMailToken\x12$.acme.users.v1.IssueMailTokenRequest\x1a%.acme.users.v1.IssueMailTokenResponse\x12H\n" +
 	"\aRefresh\x12\x1d.acme.users.v1.RefreshRequest\x1a\x1e.acme.users.v1.RefreshResponse\x12T\n" +
 	"\vVerifyEmail\x12!.acme.users.v1.VerifyEmailRequest\x1a\".acme.users.v1.VerifyEmailResponse\x12W\n" +
 	"\fListSessions\x12\".acme.users.v1.ListSessionsRequest\x1a#.acme.users.v1.ListSessionsResponse\x12Z\n" +
@@ -1868,7 +1980,7 @@ func file_acme_users_v1_users_proto_rawDescGZIP() []byte {
 }
 
 var file_acme_users_v1_users_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_acme_users_v1_users_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_acme_users_v1_users_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
 var file_acme_users_v1_users_proto_goTypes = []any{
 	(Region)(0),                          // 0: acme.users.v1.Region
 	(*User)(nil),                         // 1: acme.users.v1.User
@@ -1904,62 +2016,67 @@ var file_acme_users_v1_users_proto_goTypes = []any{
 	(*ScanUsersRequest)(nil),             // 31: acme.users.v1.ScanUsersRequest
 	(*ScannedUser)(nil),                  // 32: acme.users.v1.ScannedUser
 	(*ScanUsersResponse)(nil),            // 33: acme.users.v1.ScanUsersResponse
-	(*timestamppb.Timestamp)(nil),        // 34: google.protobuf.Timestamp
+	(*IssueMailTokenRequest)(nil),        // 34: acme.users.v1.IssueMailTokenRequest
+	(*IssueMailTokenResponse)(nil),       // 35: acme.users.v1.IssueMailTokenResponse
+	(*timestamppb.Timestamp)(nil),        // 36: google.protobuf.Timestamp
 }
 var file_acme_users_v1_users_proto_depIdxs = []int32{
 	0,  // 0: acme.users.v1.User.region:type_name -> acme.users.v1.Region
-	34, // 1: acme.users.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	36, // 1: acme.users.v1.User.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: acme.users.v1.RegisterRequest.region:type_name -> acme.users.v1.Region
 	1,  // 3: acme.users.v1.RegisterResponse.user:type_name -> acme.users.v1.User
-	34, // 4: acme.users.v1.LoginResponse.access_token_expires_at:type_name -> google.protobuf.Timestamp
+	36, // 4: acme.users.v1.LoginResponse.access_token_expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: acme.users.v1.LoginResponse.user:type_name -> acme.users.v1.User
 	0,  // 6: acme.users.v1.ValidateTokenResponse.region:type_name -> acme.users.v1.Region
-	34, // 7: acme.users.v1.ValidateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	36, // 7: acme.users.v1.ValidateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 8: acme.users.v1.GetUserResponse.user:type_name -> acme.users.v1.User
-	34, // 9: acme.users.v1.RefreshResponse.access_token_expires_at:type_name -> google.protobuf.Timestamp
+	36, // 9: acme.users.v1.RefreshResponse.access_token_expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 10: acme.users.v1.VerifyEmailResponse.user:type_name -> acme.users.v1.User
-	34, // 11: acme.users.v1.Session.created_at:type_name -> google.protobuf.Timestamp
-	34, // 12: acme.users.v1.Session.expires_at:type_name -> google.protobuf.Timestamp
-	34, // 13: acme.users.v1.Session.refreshed_at:type_name -> google.protobuf.Timestamp
+	36, // 11: acme.users.v1.Session.created_at:type_name -> google.protobuf.Timestamp
+	36, // 12: acme.users.v1.Session.expires_at:type_name -> google.protobuf.Timestamp
+	36, // 13: acme.users.v1.Session.refreshed_at:type_name -> google.protobuf.Timestamp
 	16, // 14: acme.users.v1.ListSessionsResponse.sessions:type_name -> acme.users.v1.Session
 	1,  // 15: acme.users.v1.SetRolesResponse.user:type_name -> acme.users.v1.User
-	34, // 16: acme.users.v1.ScannedUser.created_at:type_name -> google.protobuf.Timestamp
+	36, // 16: acme.users.v1.ScannedUser.created_at:type_name -> google.protobuf.Timestamp
 	32, // 17: acme.users.v1.ScanUsersResponse.users:type_name -> acme.users.v1.ScannedUser
-	2,  // 18: acme.users.v1.UsersService.Register:input_type -> acme.users.v1.RegisterRequest
-	4,  // 19: acme.users.v1.UsersService.Login:input_type -> acme.users.v1.LoginRequest
-	6,  // 20: acme.users.v1.UsersService.Logout:input_type -> acme.users.v1.LogoutRequest
-	8,  // 21: acme.users.v1.UsersService.ValidateToken:input_type -> acme.users.v1.ValidateTokenRequest
-	10, // 22: acme.users.v1.UsersService.GetUser:input_type -> acme.users.v1.GetUserRequest
-	12, // 23: acme.users.v1.UsersService.Refresh:input_type -> acme.users.v1.RefreshRequest
-	14, // 24: acme.users.v1.UsersService.VerifyEmail:input_type -> acme.users.v1.VerifyEmailRequest
-	17, // 25: acme.users.v1.UsersService.ListSessions:input_type -> acme.users.v1.ListSessionsRequest
-	19, // 26: acme.users.v1.UsersService.RevokeSession:input_type -> acme.users.v1.RevokeSessionRequest
-	21, // 27: acme.users.v1.UsersService.ChangePassword:input_type -> acme.users.v1.ChangePasswordRequest
-	23, // 28: acme.users.v1.UsersService.RequestPasswordReset:input_type -> acme.users.v1.RequestPasswordResetRequest
-	25, // 29: acme.users.v1.UsersService.ConfirmPasswordReset:input_type -> acme.users.v1.ConfirmPasswordResetRequest
-	27, // 30: acme.users.v1.UsersService.SetRoles:input_type -> acme.users.v1.SetRolesRequest
-	29, // 31: acme.users.v1.UsersService.EraseUser:input_type -> acme.users.v1.EraseUserRequest
-	31, // 32: acme.users.v1.UsersService.ScanUsers:input_type -> acme.users.v1.ScanUsersRequest
-	3,  // 33: acme.users.v1.UsersService.Register:output_type -> acme.users.v1.RegisterResponse
-	5,  // 34: acme.users.v1.UsersService.Login:output_type -> acme.users.v1.LoginResponse
-	7,  // 35: acme.users.v1.UsersService.Logout:output_type -> acme.users.v1.LogoutResponse
-	9,  // 36: acme.users.v1.UsersService.ValidateToken:output_type -> acme.users.v1.ValidateTokenResponse
-	11, // 37: acme.users.v1.UsersService.GetUser:output_type -> acme.users.v1.GetUserResponse
-	13, // 38: acme.users.v1.UsersService.Refresh:output_type -> acme.users.v1.RefreshResponse
-	15, // 39: acme.users.v1.UsersService.VerifyEmail:output_type -> acme.users.v1.VerifyEmailResponse
-	18, // 40: acme.users.v1.UsersService.ListSessions:output_type -> acme.users.v1.ListSessionsResponse
-	20, // 41: acme.users.v1.UsersService.RevokeSession:output_type -> acme.users.v1.RevokeSessionResponse
-	22, // 42: acme.users.v1.UsersService.ChangePassword:output_type -> acme.users.v1.ChangePasswordResponse
-	24, // 43: acme.users.v1.UsersService.RequestPasswordReset:output_type -> acme.users.v1.RequestPasswordResetResponse
-	26, // 44: acme.users.v1.UsersService.ConfirmPasswordReset:output_type -> acme.users.v1.ConfirmPasswordResetResponse
-	28, // 45: acme.users.v1.UsersService.SetRoles:output_type -> acme.users.v1.SetRolesResponse
-	30, // 46: acme.users.v1.UsersService.EraseUser:output_type -> acme.users.v1.EraseUserResponse
-	33, // 47: acme.users.v1.UsersService.ScanUsers:output_type -> acme.users.v1.ScanUsersResponse
-	33, // [33:48] is the sub-list for method output_type
-	18, // [18:33] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	36, // 18: acme.users.v1.IssueMailTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	2,  // 19: acme.users.v1.UsersService.Register:input_type -> acme.users.v1.RegisterRequest
+	4,  // 20: acme.users.v1.UsersService.Login:input_type -> acme.users.v1.LoginRequest
+	6,  // 21: acme.users.v1.UsersService.Logout:input_type -> acme.users.v1.LogoutRequest
+	8,  // 22: acme.users.v1.UsersService.ValidateToken:input_type -> acme.users.v1.ValidateTokenRequest
+	10, // 23: acme.users.v1.UsersService.GetUser:input_type -> acme.users.v1.GetUserRequest
+	34, // 24: acme.users.v1.UsersService.IssueMailToken:input_type -> acme.users.v1.IssueMailTokenRequest
+	12, // 25: acme.users.v1.UsersService.Refresh:input_type -> acme.users.v1.RefreshRequest
+	14, // 26: acme.users.v1.UsersService.VerifyEmail:input_type -> acme.users.v1.VerifyEmailRequest
+	17, // 27: acme.users.v1.UsersService.ListSessions:input_type -> acme.users.v1.ListSessionsRequest
+	19, // 28: acme.users.v1.UsersService.RevokeSession:input_type -> acme.users.v1.RevokeSessionRequest
+	21, // 29: acme.users.v1.UsersService.ChangePassword:input_type -> acme.users.v1.ChangePasswordRequest
+	23, // 30: acme.users.v1.UsersService.RequestPasswordReset:input_type -> acme.users.v1.RequestPasswordResetRequest
+	25, // 31: acme.users.v1.UsersService.ConfirmPasswordReset:input_type -> acme.users.v1.ConfirmPasswordResetRequest
+	27, // 32: acme.users.v1.UsersService.SetRoles:input_type -> acme.users.v1.SetRolesRequest
+	29, // 33: acme.users.v1.UsersService.EraseUser:input_type -> acme.users.v1.EraseUserRequest
+	31, // 34: acme.users.v1.UsersService.ScanUsers:input_type -> acme.users.v1.ScanUsersRequest
+	3,  // 35: acme.users.v1.UsersService.Register:output_type -> acme.users.v1.RegisterResponse
+	5,  // 36: acme.users.v1.UsersService.Login:output_type -> acme.users.v1.LoginResponse
+	7,  // 37: acme.users.v1.UsersService.Logout:output_type -> acme.users.v1.LogoutResponse
+	9,  // 38: acme.users.v1.UsersService.ValidateToken:output_type -> acme.users.v1.ValidateTokenResponse
+	11, // 39: acme.users.v1.UsersService.GetUser:output_type -> acme.users.v1.GetUserResponse
+	35, // 40: acme.users.v1.UsersService.IssueMailToken:output_type -> acme.users.v1.IssueMailTokenResponse
+	13, // 41: acme.users.v1.UsersService.Refresh:output_type -> acme.users.v1.RefreshResponse
+	15, // 42: acme.users.v1.UsersService.VerifyEmail:output_type -> acme.users.v1.VerifyEmailResponse
+	18, // 43: acme.users.v1.UsersService.ListSessions:output_type -> acme.users.v1.ListSessionsResponse
+	20, // 44: acme.users.v1.UsersService.RevokeSession:output_type -> acme.users.v1.RevokeSessionResponse
+	22, // 45: acme.users.v1.UsersService.ChangePassword:output_type -> acme.users.v1.ChangePasswordResponse
+	24, // 46: acme.users.v1.UsersService.RequestPasswordReset:output_type -> acme.users.v1.RequestPasswordResetResponse
+	26, // 47: acme.users.v1.UsersService.ConfirmPasswordReset:output_type -> acme.users.v1.ConfirmPasswordResetResponse
+	28, // 48: acme.users.v1.UsersService.SetRoles:output_type -> acme.users.v1.SetRolesResponse
+	30, // 49: acme.users.v1.UsersService.EraseUser:output_type -> acme.users.v1.EraseUserResponse
+	33, // 50: acme.users.v1.UsersService.ScanUsers:output_type -> acme.users.v1.ScanUsersResponse
+	35, // [35:51] is the sub-list for method output_type
+	19, // [19:35] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_acme_users_v1_users_proto_init() }
@@ -1973,7 +2090,7 @@ func file_acme_users_v1_users_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_acme_users_v1_users_proto_rawDesc), len(file_acme_users_v1_users_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   33,
+			NumMessages:   35,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,7 @@ const (
 	UsersService_Logout_FullMethodName               = "/acme.users.v1.UsersService/Logout"
 	UsersService_ValidateToken_FullMethodName        = "/acme.users.v1.UsersService/ValidateToken"
 	UsersService_GetUser_FullMethodName              = "/acme.users.v1.UsersService/GetUser"
+	UsersService_IssueMailToken_FullMethodName       = "/acme.users.v1.UsersService/IssueMailToken"
 	UsersService_Refresh_FullMethodName              = "/acme.users.v1.UsersService/Refresh"
 	UsersService_VerifyEmail_FullMethodName          = "/acme.users.v1.UsersService/VerifyEmail"
 	UsersService_ListSessions_FullMethodName         = "/acme.users.v1.UsersService/ListSessions"
@@ -54,6 +55,9 @@ type UsersServiceClient interface {
 	ValidateToken(ctx context.Context, in *ValidateTokenRequest, opts ...grpc.CallOption) (*ValidateTokenResponse, error)
 	// GetUser returns one account.
 	GetUser(ctx context.Context, in *GetUserRequest, opts ...grpc.CallOption) (*GetUserResponse, error)
+	// IssueMailToken makes the token a mail carries (purpose verify_email or reset_password), when
+	// notifications sends that mail: events carry no usable secret. Platform services only.
+	IssueMailToken(ctx context.Context, in *IssueMailTokenRequest, opts ...grpc.CallOption) (*IssueMailTokenResponse, error)
 	// Refresh trades a refresh token for new tokens; the old refresh token stops working, and a reuse
 	// of it ends the whole session.
 	Refresh(ctx context.Context, in *RefreshRequest, opts ...grpc.CallOption) (*RefreshResponse, error)
@@ -132,6 +136,16 @@ func (c *usersServiceClient) GetUser(ctx context.Context, in *GetUserRequest, op
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(GetUserResponse)
 	err := c.cc.Invoke(ctx, UsersService_GetUser_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *usersServiceClient) IssueMailToken(ctx context.Context, in *IssueMailTokenRequest, opts ...grpc.CallOption) (*IssueMailTokenResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(IssueMailTokenResponse)
+	err := c.cc.Invoke(ctx, UsersService_IssueMailToken_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -256,6 +270,9 @@ type UsersServiceServer interface {
 	ValidateToken(context.Context, *ValidateTokenRequest) (*ValidateTokenResponse, error)
 	// GetUser returns one account.
 	GetUser(context.Context, *GetUserRequest) (*GetUserResponse, error)
+	// IssueMailToken makes the token a mail carries (purpose verify_email or reset_password), when
+	// notifications sends that mail: events carry no usable secret. Platform services only.
+	IssueMailToken(context.Context, *IssueMailTokenRequest) (*IssueMailTokenResponse, error)
 	// Refresh trades a refresh token for new tokens; the old refresh token stops working, and a reuse
 	// of it ends the whole session.
 	Refresh(context.Context, *RefreshRequest) (*RefreshResponse, error)
@@ -304,6 +321,9 @@ func (UnimplementedUsersServiceServer) ValidateToken(context.Context, *ValidateT
 }
 func (UnimplementedUsersServiceServer) GetUser(context.Context, *GetUserRequest) (*GetUserResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetUser not implemented")
+}
+func (UnimplementedUsersServiceServer) IssueMailToken(context.Context, *IssueMailTokenRequest) (*IssueMailTokenResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method IssueMailToken not implemented")
 }
 func (UnimplementedUsersServiceServer) Refresh(context.Context, *RefreshRequest) (*RefreshResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Refresh not implemented")
@@ -442,6 +462,24 @@ func _UsersService_GetUser_Handler(srv interface{}, ctx context.Context, dec fun
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(UsersServiceServer).GetUser(ctx, req.(*GetUserRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UsersService_IssueMailToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(IssueMailTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UsersServiceServer).IssueMailToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UsersService_IssueMailToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UsersServiceServer).IssueMailToken(ctx, req.(*IssueMailTokenRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -652,6 +690,10 @@ var UsersService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetUser",
 			Handler:    _UsersService_GetUser_Handler,
+		},
+		{
+			MethodName: "IssueMailToken",
+			Handler:    _UsersService_IssueMailToken_Handler,
 		},
 		{
 			MethodName: "Refresh",
