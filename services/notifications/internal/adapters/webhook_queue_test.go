@@ -11,7 +11,6 @@ import (
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/acme/platform/services/notifications/internal/app"
 	"github.com/acme/platform/services/platform/daprstate/daprstatetest"
@@ -25,31 +24,7 @@ var client dapr.Client
 
 const redisDB = 4
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", DB: redisDB})
-	err := rdb.FlushDB(context.Background()).Err()
-	rdb.Close()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "adapters: flush redis db:", err)
-		return 1
-	}
-	dir, err := os.MkdirTemp("", "notifications-adapters-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	var stop func()
-	client, stop, err = daprstatetest.Start(context.Background(), dir, "notifications-test", redisDB)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "adapters:", err)
-		return 1
-	}
-	defer stop()
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(daprstatetest.Run(m, "notifications-test", redisDB, &client)) }
 
 // recordingSender counts sends per delivery; deliveries named in failFirst get a 500 the first time.
 type recordingSender struct {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	dapr "github.com/dapr/go-sdk/client"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/acme/platform/deploy/local/launcher"
 )
@@ -74,4 +75,30 @@ spec:
 		return nil, nil, err
 	}
 	return client, func() { client.Close(); sc.Close() }, nil
+}
+
+// Run is a test package's TestMain body: it empties Redis database redisDB, starts the sidecar,
+// sets *client, runs the tests and stops the sidecar; its result is the exit code.
+func Run(m interface{ Run() int }, appID string, redisDB int, client *dapr.Client) int {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", DB: redisDB})
+	err := rdb.FlushDB(context.Background()).Err()
+	rdb.Close()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, appID+": flush redis db:", err)
+		return 1
+	}
+	dir, err := os.MkdirTemp("", appID+"-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	c, stop, err := Start(context.Background(), dir, appID, redisDB)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, appID+":", err)
+		return 1
+	}
+	defer stop()
+	*client = c
+	return m.Run()
 }

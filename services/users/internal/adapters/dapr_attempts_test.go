@@ -10,7 +10,6 @@ import (
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/acme/platform/services/platform/daprstate/daprstatetest"
 )
@@ -20,31 +19,7 @@ const redisDB = 5
 
 var client dapr.Client
 
-func TestMain(m *testing.M) { os.Exit(run(m)) }
-
-func run(m *testing.M) int {
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", DB: redisDB})
-	err := rdb.FlushDB(context.Background()).Err()
-	rdb.Close()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "adapters: flush redis db:", err)
-		return 1
-	}
-	dir, err := os.MkdirTemp("", "users-adapters-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	var stop func()
-	client, stop, err = daprstatetest.Start(context.Background(), dir, "users-test", redisDB)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "adapters:", err)
-		return 1
-	}
-	defer stop()
-	return m.Run()
-}
+func TestMain(m *testing.M) { os.Exit(daprstatetest.Run(m, "users-test", redisDB, &client)) }
 
 // Twenty guesses at one account at once, from twenty addresses: exactly the limit get to check a
 // password, the rest wait — in every one of 200 rounds. (Counted before the check, an attempt in
