@@ -31,6 +31,29 @@ func TestSubscriptions_AreGeneratedFromTheDeclaration(t *testing.T) {
 	}
 }
 
+// The pub/sub component of both environments carries the scopes the declaration renders.
+func TestPubsubScopes_AreGeneratedFromTheDeclaration(t *testing.T) {
+	d, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range []string{"local", "kubernetes"} {
+		got, err := os.ReadFile(filepath.Join(root, "components", env, "pubsub.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := d.WithScopes(string(got))
+		if err != nil || string(got) != want || !strings.Contains(string(got), "publishingScopes") {
+			t.Errorf("components/%s/pubsub.yaml lacks the scopes contracts/consumers/consumers.yaml renders; run make subscriptions (%v)", env, err)
+		}
+	}
+	// users publishes user events; search may not, and consumes nothing it did not declare.
+	pub := d.PublishingScopes()
+	if !strings.Contains(pub, "users=acme.users.events,") || strings.Contains(pub, "search=acme.users.events,") {
+		t.Fatalf("publishing scopes %s", pub)
+	}
+}
+
 // Every declared consumer is an app of dapr.yaml (and so of the Kubernetes base), and every
 // subscription has a dead-letter topic that the same app consumes.
 func TestDeclaration_NamesRealAppsAndEveryTopicHasItsDeadLetters(t *testing.T) {

@@ -123,3 +123,25 @@ func TestDeadLetters_KeptByAppsWithoutADatabase(t *testing.T) {
 		}
 	}
 }
+
+// Issue 11, item 12 (pub/sub scopes): an app may publish only what consumers.yaml says it publishes.
+// The suite's sink and search, through their own sidecars, cannot publish a user.erased; users can.
+func TestPubsub_OnlyDeclaredPublishersPublish(t *testing.T) {
+	publish := func(app, topic string) int {
+		url := fmt.Sprintf("http://127.0.0.1:%d/v1.0/publish/pubsub/%s", env.topo.App(app).HTTPPort, topic)
+		resp, err := httpClient.Post(url, "application/octet-stream", strings.NewReader("not a real event"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, app := range []string{"eventsink", "search"} {
+		if code := publish(app, events.TopicUsers); code != http.StatusForbidden {
+			t.Errorf("%s published to %s: %d", app, events.TopicUsers, code)
+		}
+	}
+	if code := publish("search", events.TopicAudit); code != http.StatusForbidden {
+		t.Errorf("search published to the audit log: %d", code)
+	}
+}

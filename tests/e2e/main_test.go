@@ -20,11 +20,13 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/acme/platform/contracts/consumers"
 	"github.com/acme/platform/deploy/local/devsecrets"
 	"github.com/acme/platform/deploy/local/freeport"
 	"github.com/acme/platform/deploy/local/kafkabroker"
 	"github.com/acme/platform/deploy/local/launcher"
 	"github.com/acme/platform/deploy/local/searchnode"
+	"github.com/acme/platform/services/platform/events"
 	"github.com/acme/platform/services/platform/postgres"
 )
 
@@ -223,10 +225,20 @@ func run(m *testing.M) (code int) {
 		fmt.Fprintln(os.Stderr, "e2e: E2E_SEARCH_BACKEND must be bleve or elasticsearch, not", backend)
 		return 1
 	}
+	// The suite's own consumer joins the pub/sub scopes as any consumer would (consumers.yaml).
+	declared, err := consumers.Load()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	withSink := declared.With("eventsink", events.TopicProjects)
 	resources := filepath.Join(work, "components")
 	err = launcher.CopyResources(filepath.Join(root, "components", "local"), resources, []launcher.Override{
 		{Name: "pubsub", Key: "scopes", Value: "eventsink"},
 		{Name: "pubsub", Key: "brokers", Value: env.brokerAddr},
+		{Name: "pubsub", Key: "publishingScopes", Value: withSink.PublishingScopes()},
+		{Name: "pubsub", Key: "subscriptionScopes", Value: withSink.SubscriptionScopes()},
+		{Name: "pubsub", Key: "protectedTopics", Value: withSink.ProtectedTopics()},
 		{Name: "statestore", Key: "redisDB", Value: "1"},
 		{Name: "objectstore", Key: "endpoint", Value: s3.endpoint},
 		{Name: "email", Key: "port", Value: mail.smtpPort},
