@@ -218,9 +218,19 @@ func (d Declaration) WithScopes(component string) (string, error) {
 		}
 		return component[:i] + d.ScopesBlock() + component[j+len(scopesEnd):], nil
 	}
-	i := strings.Index(component, "\nscopes:\n")
-	if i < 0 {
-		return "", fmt.Errorf("pubsub.yaml: no scopes: to put the block before")
+	// The first time: at the end of spec.metadata, before the first line that is not one of its items.
+	start := strings.Index(component, "\n  metadata:\n")
+	if start < 0 {
+		return "", fmt.Errorf("pubsub.yaml: no spec.metadata to add the scopes to")
 	}
-	return component[:i+1] + d.ScopesBlock() + component[i+1:], nil
+	at := start + len("\n  metadata:\n")
+	for at < len(component) && strings.HasPrefix(component[at:], "    ") {
+		next := strings.IndexByte(component[at:], '\n')
+		if next < 0 {
+			at = len(component)
+			break
+		}
+		at += next + 1
+	}
+	return component[:at] + d.ScopesBlock() + component[at:], nil
 }
