@@ -8,8 +8,9 @@ import (
 	"errors"
 	"time"
 
+	"github.com/acme/platform/services/platform/postgres"
+
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/acme/platform/services/billing/internal/app"
@@ -21,12 +22,6 @@ import (
 type Postgres struct {
 	Pool   *pgxpool.Pool
 	Outbox *outbox.Writer
-}
-
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // Plans lists the plans in their order.
@@ -77,7 +72,7 @@ func collectSubscriptions(rows pgx.Rows) ([]billing.Subscription, error) {
 	})
 }
 
-func usage(ctx context.Context, q querier, accountID string) (map[string]int64, error) {
+func usage(ctx context.Context, q postgres.Querier, accountID string) (map[string]int64, error) {
 	rows, err := q.Query(ctx, `SELECT meter, value FROM usage WHERE account_id = $1`, accountID)
 	if err != nil {
 		return nil, err
@@ -121,7 +116,7 @@ func (p Postgres) invoices(ctx context.Context, where string, args ...any) ([]bi
 	return invs, nil
 }
 
-func lines(ctx context.Context, q querier, invoiceID string) ([]billing.Line, error) {
+func lines(ctx context.Context, q postgres.Querier, invoiceID string) ([]billing.Line, error) {
 	rows, err := q.Query(ctx, `SELECT description, meter, quantity, unit_cents, amount_cents FROM invoice_lines
 		WHERE invoice_id = $1 ORDER BY n`, invoiceID)
 	if err != nil {

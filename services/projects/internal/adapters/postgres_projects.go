@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/acme/platform/services/platform/postgres"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -22,13 +24,6 @@ import (
 type Postgres struct {
 	Pool   *pgxpool.Pool
 	Outbox *outbox.Writer
-}
-
-// querier is what a pool and a transaction share.
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 const projectColumns = `p.id::text, p.owner_id::text, p.name, p.slug, p.description, p.visibility, p.tags, p.settings,
@@ -54,7 +49,7 @@ func (s Postgres) Get(ctx context.Context, id string) (project.Project, error) {
 	return scanProject(s.Pool.QueryRow(ctx, `SELECT `+projectColumns+` FROM projects p WHERE p.id = $1`, id))
 }
 
-func role(ctx context.Context, q querier, projectID, userID string) (project.Role, error) {
+func role(ctx context.Context, q postgres.Querier, projectID, userID string) (project.Role, error) {
 	var r string
 	err := q.QueryRow(ctx, `SELECT role FROM members WHERE project_id = $1 AND user_id = $2`, projectID, userID).Scan(&r)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -73,7 +68,7 @@ func (s Postgres) Members(ctx context.Context, projectID string) ([]project.Memb
 	return members(ctx, s.Pool, projectID)
 }
 
-func members(ctx context.Context, q querier, projectID string) ([]project.Member, error) {
+func members(ctx context.Context, q postgres.Querier, projectID string) ([]project.Member, error) {
 	rows, err := q.Query(ctx, `SELECT user_id::text, role, added_at FROM members WHERE project_id = $1
 		ORDER BY array_position(ARRAY['owner','admin','editor','viewer'], role), added_at, user_id`, projectID)
 	if err != nil {
