@@ -88,10 +88,27 @@ func emittedCodes(t *testing.T) map[string][]string {
 					}
 				}
 			case *ast.AssignStmt:
-				// x.Code, x.Message = "…", "…"
+				// x.Code, x.Message = "…", "…"; and code = "…" where a code is chosen before use.
 				for i, lhs := range n.Lhs {
 					if sel, ok := lhs.(*ast.SelectorExpr); ok && sel.Sel.Name == "Code" && i < len(n.Rhs) {
 						add(n.Rhs[i])
+					}
+					if id, ok := lhs.(*ast.Ident); ok && id.Name == "code" && i < len(n.Rhs) {
+						add(n.Rhs[i])
+					}
+				}
+			case *ast.ValueSpec:
+				// A table of codes (var fooCodes = map[…]string{…: "code"}): its values are codes.
+				for i, name := range n.Names {
+					if !strings.HasSuffix(name.Name, "Codes") || i >= len(n.Values) {
+						continue
+					}
+					if lit, ok := n.Values[i].(*ast.CompositeLit); ok {
+						for _, el := range lit.Elts {
+							if kv, ok := el.(*ast.KeyValueExpr); ok {
+								add(kv.Value)
+							}
+						}
 					}
 				}
 			}

@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"time"
 
 	billingv1 "github.com/acme/platform/contracts/gen/go/acme/billing/v1"
@@ -44,10 +45,21 @@ func run(ctx context.Context, a *server.App) error {
 		maxUpload   = env.Int("MAX_UPLOAD_BYTES", 100<<20)
 		linkTTL     = env.Duration("DOWNLOAD_LINK_TTL", 5*time.Minute)
 		abandonAge  = env.Duration("ABANDONED_UPLOAD_AGE", time.Hour)
-		sidecar     = daprkit.FromEnv(env)
+		// Resumable uploads: the largest, how long one may stay unfinished, where parts wait on disk
+		// before they go to S3, and how often complete-but-unscanned uploads are finished.
+		maxResumable = env.Int("MAX_RESUMABLE_UPLOAD_BYTES", 5<<30)
+		resumableAge = env.Duration("ABANDONED_RESUMABLE_AGE", 24*time.Hour)
+		partsDir     = env.String("UPLOAD_PARTS_DIR", "")
+		workEvery    = env.Duration("UPLOAD_WORKER_INTERVAL", time.Minute)
+		sidecar      = daprkit.FromEnv(env)
 	)
 	if err := env.Err(); err != nil {
 		return err
+	}
+	if partsDir != "" {
+		if err := os.MkdirAll(partsDir, 0o700); err != nil {
+			return err
+		}
 	}
 	scanner, err := adapters.NewClamAV(clamd)
 	if err != nil {
@@ -81,17 +93,19 @@ func run(ctx context.Context, a *server.App) error {
 	if err != nil {
 		return err
 	}
+	objects := adapters.NewS3(s3Endpoint, s3Region, bucket, creds["access-key-id"], creds["secret-access-key"])
 	svc := &app.Service{
 		Store:       adapters.Postgres{Pool: pool, Outbox: outbox.NewWriter(codec)},
-		Objects:     adapters.NewS3(s3Endpoint, s3Region, bucket, creds["access-key-id"], creds["secret-access-key"]),
+		Objects:     objects,
+		Uploads:     adapters.NewUploads(objects, partsDir),
 		Scanner:     scanner,
 		Projects:    adapters.Projects{Client: projectsv1.NewProjectsServiceClient(projectsConn)},
 		Billing:     entitlements.Client{Client: billingv1.NewBillingServiceClient(billingConn)},
 		Thumbnailer: adapters.Images{Size: 256, MaxPixels: 50_000_000},
-		Log:         log, Now: time.Now, MaxUpload: int64(maxUpload), LinkTTL: linkTTL,
+		Log:         log, Now: time.Now, MaxUpload: int64(maxUpload), MaxResumable: int64(maxResumable), LinkTTL: linkTTL,
 	}
 	a.Go("outbox relay", (&outbox.Relay{Pool: pool, Publisher: outbox.DaprPublisher{Client: dc, PubSub: pubsub}, Log: log}).Run)
-	a.Go("abandoned uploads", func(ctx context.Context) error { return svc.RunExpiry(ctx, abandonAge/4, abandonAge) })
+	a.Go("uploads", func(ctx context.Context) error { return svc.RunUploadWorker(ctx, workEvery, abandonAge, resumableAge) })
 
 	srv, health := server.NewGRPC(log)
 	filesv1.RegisterFilesServiceServer(srv, ports.GRPC{App: svc})

@@ -55,8 +55,9 @@ func run(ctx context.Context, a *server.App) error {
 		// Apps that serve acme.privacy.v1 and so take part in data exports.
 		personalDataApps = env.List("PERSONAL_DATA_APPS", []string{"users", "projects"})
 		// The largest file upload; the files service holds the same bound.
-		maxUpload = env.Int("MAX_UPLOAD_BYTES", 100<<20)
-		sidecar   = daprkit.FromEnv(env)
+		maxUpload    = env.Int("MAX_UPLOAD_BYTES", 100<<20)
+		maxResumable = env.Int("MAX_RESUMABLE_UPLOAD_BYTES", 5<<30)
+		sidecar      = daprkit.FromEnv(env)
 	)
 	if err := env.Err(); err != nil {
 		return err
@@ -155,22 +156,23 @@ func run(ctx context.Context, a *server.App) error {
 	}
 
 	api := &httpapi.API{
-		DeadLetters:    deadLetters,
-		PersonalData:   personal,
-		Users:          usersv1.NewUsersServiceClient(usersConn),
-		Projects:       projectsv1.NewProjectsServiceClient(projectsConn),
-		Audit:          auditv1.NewAuditServiceClient(auditConn),
-		Preferences:    notificationsv1.NewPreferencesServiceClient(notificationsConn),
-		Webhooks:       notificationsv1.NewWebhooksServiceClient(notificationsConn),
-		Billing:        billingv1.NewBillingServiceClient(billingConn),
-		Files:          filesv1.NewFilesServiceClient(filesConn),
-		MaxUploadBytes: int64(maxUpload),
-		Search:         searchv1.NewSearchServiceClient(searchConn),
-		Log:            log,
-		BackendTimeout: timeout,
-		Limits:         limits,
-		CORSOrigins:    origins,
-		TrustedProxies: proxies,
+		DeadLetters:       deadLetters,
+		PersonalData:      personal,
+		Users:             usersv1.NewUsersServiceClient(usersConn),
+		Projects:          projectsv1.NewProjectsServiceClient(projectsConn),
+		Audit:             auditv1.NewAuditServiceClient(auditConn),
+		Preferences:       notificationsv1.NewPreferencesServiceClient(notificationsConn),
+		Webhooks:          notificationsv1.NewWebhooksServiceClient(notificationsConn),
+		Billing:           billingv1.NewBillingServiceClient(billingConn),
+		Files:             filesv1.NewFilesServiceClient(filesConn),
+		MaxUploadBytes:    int64(maxUpload),
+		MaxResumableBytes: int64(maxResumable),
+		Search:            searchv1.NewSearchServiceClient(searchConn),
+		Log:               log,
+		BackendTimeout:    timeout,
+		Limits:            limits,
+		CORSOrigins:       origins,
+		TrustedProxies:    proxies,
 		Ready: func(r *http.Request) error {
 			ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 			defer cancel()

@@ -205,6 +205,12 @@ func run(m *testing.M) (code int) {
 	appEnv["files"]["S3_ENDPOINT"] = s3.endpoint
 	appEnv["files"]["MAX_UPLOAD_BYTES"] = fmt.Sprint(maxUpload)
 	env.gatewayEnv["MAX_UPLOAD_BYTES"] = fmt.Sprint(maxUpload)
+	// Resumable uploads: larger than a synchronous one (several S3 parts), parts waiting in the
+	// suite's directory, and a worker that finishes complete uploads every second.
+	appEnv["files"]["MAX_RESUMABLE_UPLOAD_BYTES"] = fmt.Sprint(maxResumable)
+	env.gatewayEnv["MAX_RESUMABLE_UPLOAD_BYTES"] = fmt.Sprint(maxResumable)
+	appEnv["files"]["UPLOAD_PARTS_DIR"] = filepath.Join(work, "upload-parts")
+	appEnv["files"]["UPLOAD_WORKER_INTERVAL"] = "1s"
 	env.filesDB = appEnv["files"]["DATABASE_URL"]
 
 	env.auditDB = appEnv["audit"]["DATABASE_URL"]

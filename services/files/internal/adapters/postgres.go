@@ -23,12 +23,12 @@ type Postgres struct {
 }
 
 const columns = `id::text, project_id::text, owner_id::text, account_id::text, name, size_bytes, sha256, content_type,
-	declared_type, state, scan_result, object_key, thumb_key, created_at`
+	declared_type, state, scan_result, object_key, thumb_key, created_at, upload_id, received`
 
 func scan(row pgx.Row) (file.File, error) {
 	var f file.File
 	err := row.Scan(&f.ID, &f.ProjectID, &f.OwnerID, &f.AccountID, &f.Name, &f.Size, &f.SHA256, &f.ContentType,
-		&f.DeclaredType, &f.State, &f.ScanResult, &f.Key, &f.ThumbKey, &f.CreatedAt)
+		&f.DeclaredType, &f.State, &f.ScanResult, &f.Key, &f.ThumbKey, &f.CreatedAt, &f.UploadID, &f.Received)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return f, errs.NotFound("files.not_found", "no such file")
 	}
@@ -45,17 +45,18 @@ func (p Postgres) query(ctx context.Context, sql string, args ...any) ([]file.Fi
 
 func (p Postgres) Insert(ctx context.Context, f file.File) error {
 	_, err := p.Pool.Exec(ctx, `INSERT INTO files (id, project_id, owner_id, account_id, name, size_bytes, sha256, content_type,
-		declared_type, state, scan_result, object_key, thumb_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		declared_type, state, scan_result, object_key, thumb_key, created_at, upload_id, received)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		f.ID, f.ProjectID, f.OwnerID, f.AccountID, f.Name, f.Size, f.SHA256, f.ContentType, f.DeclaredType, f.State, f.ScanResult,
-		f.Key, f.ThumbKey, f.CreatedAt)
+		f.Key, f.ThumbKey, f.CreatedAt, f.UploadID, f.Received)
 	return err
 }
 
 func (p Postgres) Save(ctx context.Context, f file.File, evs ...outbox.Event) error {
 	return pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `UPDATE files SET name = $2, size_bytes = $3, sha256 = $4, content_type = $5, state = $6,
-		scan_result = $7, object_key = $8, thumb_key = $9 WHERE id = $1`,
-			f.ID, f.Name, f.Size, f.SHA256, f.ContentType, f.State, f.ScanResult, f.Key, f.ThumbKey); err != nil {
+		scan_result = $7, object_key = $8, thumb_key = $9, received = $10 WHERE id = $1`,
+			f.ID, f.Name, f.Size, f.SHA256, f.ContentType, f.State, f.ScanResult, f.Key, f.ThumbKey, f.Received); err != nil {
 			return err
 		}
 		return p.Outbox.Add(ctx, tx, evs...)
@@ -98,6 +99,40 @@ func (p Postgres) OfProject(ctx context.Context, projectID string) ([]file.File,
 	return p.query(ctx, `WHERE project_id = $1`, projectID)
 }
 
-func (p Postgres) Abandoned(ctx context.Context, cutoff time.Time, limit int) ([]file.File, error) {
-	return p.query(ctx, `WHERE state = 'quarantined' AND created_at < $1 ORDER BY created_at LIMIT $2`, cutoff, limit)
+func (p Postgres) Abandoned(ctx context.Context, cutoff, resumableCutoff time.Time, limit int) ([]file.File, error) {
+	return p.query(ctx, `WHERE state = 'quarantined' AND created_at < CASE WHEN upload_id = '' THEN $1 ELSE $2 END
+		ORDER BY created_at LIMIT $3`, cutoff, resumableCutoff, limit)
+}
+
+func (p Postgres) SetReceived(ctx context.Context, id string, received int64) error {
+	_, err := p.Pool.Exec(ctx, `UPDATE files SET received = $2 WHERE id = $1 AND state = 'quarantined'`, id, received)
+	return err
+}
+
+func (p Postgres) Unfinished(ctx context.Context, limit int) ([]file.File, error) {
+	return p.query(ctx, `WHERE state = 'quarantined' AND upload_id <> '' AND received = size_bytes ORDER BY created_at LIMIT $1`, limit)
+}
+
+// Exclusive runs fn holding a session advisory lock on key, on a connection of its own, so that the
+// lock holds however long fn streams (no transaction stays open meanwhile). A key another holds is
+// refused at once: a second writer of one upload is told to come back, never queued behind the first.
+func (p Postgres) Exclusive(ctx context.Context, key string, fn func(context.Context) error) error {
+	conn, err := p.Pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, key).Scan(&got); err != nil {
+		return err
+	}
+	if !got {
+		return errs.Conflict("uploads.locked", "another request is writing this upload; retry after it ends")
+	}
+	defer func() {
+		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(hashtextextended($1, 0))`, key); err != nil {
+			conn.Conn().Close(context.WithoutCancel(ctx)) // a lock that cannot be released goes with its connection
+		}
+	}()
+	return fn(ctx)
 }

@@ -24,7 +24,6 @@ import (
 	"github.com/acme/platform/services/platform/errs"
 	"github.com/acme/platform/services/platform/events"
 	"github.com/acme/platform/services/platform/outbox"
-	"github.com/acme/platform/services/platform/server"
 )
 
 // Store keeps files' metadata.
@@ -42,8 +41,16 @@ type Store interface {
 	// OfOwner and OfProject list files to remove when a user is erased or a project deleted.
 	OfOwner(ctx context.Context, userID string) ([]file.File, error)
 	OfProject(ctx context.Context, projectID string) ([]file.File, error)
-	// Abandoned lists quarantined files created before cutoff: uploads that never finished.
-	Abandoned(ctx context.Context, cutoff time.Time, limit int) ([]file.File, error)
+	// Abandoned lists quarantined files that never finished: synchronous uploads created before
+	// cutoff, resumable ones created before resumableCutoff.
+	Abandoned(ctx context.Context, cutoff, resumableCutoff time.Time, limit int) ([]file.File, error)
+	// SetReceived records how much of a resumable upload is stored.
+	SetReceived(ctx context.Context, id string, received int64) error
+	// Unfinished lists resumable uploads that received every byte and were not scanned yet.
+	Unfinished(ctx context.Context, limit int) ([]file.File, error)
+	// Exclusive runs fn while no other caller, in any replica, runs under the same key; a key that is
+	// held is refused at once (uploads.locked).
+	Exclusive(ctx context.Context, key string, fn func(context.Context) error) error
 }
 
 // Cursor is a position in a project's file list.
@@ -96,11 +103,14 @@ type Service struct {
 	Projects    Projects
 	Billing     Entitlements
 	Thumbnailer Thumbnailer
+	Uploads     Uploads
 	Log         *slog.Logger
 	Now         func() time.Time
-	// MaxUpload bounds one upload; LinkTTL is how long a download link works.
-	MaxUpload int64
-	LinkTTL   time.Duration
+	// MaxUpload bounds one synchronous upload, MaxResumable one resumable upload; LinkTTL is how long
+	// a download link works.
+	MaxUpload    int64
+	MaxResumable int64
+	LinkTTL      time.Duration
 }
 
 // Upload is what a client sends: a header and the bytes.
@@ -176,40 +186,58 @@ func (s *Service) Upload(ctx context.Context, c caller.Caller, in Upload) (file.
 	if err := s.Store.Insert(ctx, f); err != nil {
 		return file.File{}, err
 	}
-	clean, verdict, err := s.stream(ctx, &f, in.Body)
+	clean, verdict, err := s.stream(ctx, &f, in.Body, true)
 	if err != nil {
 		s.discard(f)
 		return file.File{}, err
 	}
 	if !clean {
-		_ = s.Objects.Delete(context.WithoutCancel(ctx), f.Key)
-		f.State, f.ScanResult, f.Key = file.Infected, verdict, ""
-		if err := s.Store.Save(ctx, f, s.audit(c.UserID, "file.infected", f, "denied", map[string]string{"verdict": verdict})); err != nil {
+		if f, err = s.quarantineInfected(ctx, f, c.UserID, verdict); err != nil {
 			return file.File{}, err
 		}
-		s.Log.WarnContext(ctx, "infected upload refused and deleted", "file_id", f.ID, "project_id", f.ProjectID, "verdict", verdict)
 		return f, file.ErrInfected(verdict)
 	}
 	return s.release(ctx, f, verdict)
 }
 
-// stream reads the body once into the object store, the scanner and the hash, and fills in f's size,
-// digest and sniffed type.
-func (s *Service) stream(ctx context.Context, f *file.File, body io.Reader) (bool, string, error) {
+// quarantineInfected deletes an infected file's bytes and keeps its record as infected, audited.
+func (s *Service) quarantineInfected(ctx context.Context, f file.File, actor, verdict string) (file.File, error) {
+	_ = s.Objects.Delete(context.WithoutCancel(ctx), f.Key)
+	f.State, f.ScanResult, f.Key = file.Infected, verdict, ""
+	if err := s.Store.Save(ctx, f, s.audit(actor, "file.infected", f, "denied", map[string]string{"verdict": verdict})); err != nil {
+		return file.File{}, err
+	}
+	s.Log.WarnContext(ctx, "infected upload deleted", "file_id", f.ID, "project_id", f.ProjectID, "verdict", verdict)
+	return f, nil
+}
+
+// inspect reads a stored object once into the scanner and the hash, and fills in f's size, digest and
+// sniffed type.
+func (s *Service) inspect(ctx context.Context, f *file.File, r io.Reader) (bool, string, error) {
+	return s.stream(ctx, f, r, false)
+}
+
+// stream reads the body once into the scanner, the hash and (with store) the object store under
+// f.Key, and fills in f's size, digest and sniffed type.
+func (s *Service) stream(ctx context.Context, f *file.File, body io.Reader, store bool) (bool, string, error) {
 	br := bufio.NewReaderSize(body, 512)
 	head, err := br.Peek(512)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
 		return false, "", errs.Invalid("files.unreadable", "file", "the upload could not be read")
 	}
 	f.ContentType = sniff(head)
-	toStore, storeW := io.Pipe()
 	toScan, scanW := io.Pipe()
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		err := s.Objects.Put(gctx, f.Key, toStore, f.ContentType)
-		toStore.CloseWithError(errOr(err, errStopped))
-		return err
-	})
+	sinks := []io.Writer{scanW}
+	if store {
+		toStore, storeW := io.Pipe()
+		g.Go(func() error {
+			err := s.Objects.Put(gctx, f.Key, toStore, f.ContentType)
+			toStore.CloseWithError(errOr(err, errStopped))
+			return err
+		})
+		sinks = append(sinks, storeW)
+	}
 	var clean bool
 	var verdict string
 	g.Go(func() error {
@@ -219,14 +247,19 @@ func (s *Service) stream(ctx context.Context, f *file.File, body io.Reader) (boo
 		return err
 	})
 	hash := sha256.New()
-	size := &counter{limit: s.MaxUpload}
-	_, copyErr := io.Copy(io.MultiWriter(size, hash, storeW, scanW), br)
-	storeW.CloseWithError(copyErr)
-	scanW.CloseWithError(copyErr)
+	limit := s.MaxUpload
+	if !store {
+		limit = max(s.MaxResumable, f.Size) // a stored upload was bounded as it arrived
+	}
+	size := &counter{limit: limit}
+	_, copyErr := io.Copy(io.MultiWriter(append([]io.Writer{size, hash}, sinks...)...), br)
+	for _, w := range sinks {
+		w.(*io.PipeWriter).CloseWithError(copyErr)
+	}
 	waitErr := g.Wait()
 	switch {
 	case errors.Is(copyErr, errTooMuch):
-		return false, "", file.ErrTooLarge(s.MaxUpload)
+		return false, "", file.ErrTooLarge(limit)
 	case copyErr != nil && !errors.Is(copyErr, errStopped) && !errors.Is(copyErr, io.ErrClosedPipe):
 		return false, "", errs.Invalid("files.unreadable", "file", "the upload ended early: "+copyErr.Error())
 	case waitErr != nil:
@@ -434,6 +467,11 @@ func (s *Service) Delete(ctx context.Context, c caller.Caller, id string) error 
 
 // remove deletes f's objects, then its record with the audit of it; actor is who removed it.
 func (s *Service) remove(ctx context.Context, f file.File, actor string) error {
+	if f.Resumable() {
+		if err := s.Uploads.Abort(ctx, f.UploadID); err != nil {
+			return err
+		}
+	}
 	for _, k := range []string{f.Key, f.ThumbKey} {
 		if k != "" {
 			if err := s.Objects.Delete(ctx, k); err != nil {
@@ -469,9 +507,10 @@ func (s *Service) RemoveProject(ctx context.Context, projectID string) (int, err
 	return s.removeAll(ctx, fs, err)
 }
 
-// ExpireAbandoned removes uploads left in quarantine longer than age (a crash mid-upload).
-func (s *Service) ExpireAbandoned(ctx context.Context, age time.Duration) (int, error) {
-	fs, err := s.Store.Abandoned(ctx, s.now().Add(-age), 100)
+// ExpireAbandoned removes synchronous uploads left in quarantine longer than age (a crash
+// mid-upload) and resumable uploads not finished within resumableAge.
+func (s *Service) ExpireAbandoned(ctx context.Context, age, resumableAge time.Duration) (int, error) {
+	fs, err := s.Store.Abandoned(ctx, s.now().Add(-age), s.now().Add(-resumableAge), 100)
 	return s.removeAll(ctx, fs, err)
 }
 
@@ -486,15 +525,4 @@ func (s *Service) removeAll(ctx context.Context, fs []file.File, err error) (int
 		}
 	}
 	return len(fs), nil
-}
-
-// RunExpiry expires abandoned uploads every interval until ctx ends.
-func (s *Service) RunExpiry(ctx context.Context, interval, age time.Duration) error {
-	return server.Every(ctx, interval, func(ctx context.Context) {
-		if n, err := s.ExpireAbandoned(ctx, age); err != nil {
-			s.Log.ErrorContext(ctx, "expiring abandoned uploads", "error", err)
-		} else if n > 0 {
-			s.Log.InfoContext(ctx, "abandoned uploads expired", "files", n)
-		}
-	})
 }

@@ -19,6 +19,7 @@ type memStore struct {
 	mu        sync.Mutex
 	files     map[string]file.File
 	published []outbox.Event
+	held      map[string]bool
 }
 
 func (m *memStore) Insert(_ context.Context, f file.File) error {
@@ -63,8 +64,54 @@ func (m *memStore) UsedBytes(_ context.Context, account string) (int64, error) {
 }
 func (m *memStore) OfOwner(context.Context, string) ([]file.File, error)   { return nil, nil }
 func (m *memStore) OfProject(context.Context, string) ([]file.File, error) { return nil, nil }
-func (m *memStore) Abandoned(context.Context, time.Time, int) ([]file.File, error) {
-	return nil, nil
+func (m *memStore) Abandoned(_ context.Context, cutoff, resumableCutoff time.Time, _ int) ([]file.File, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []file.File
+	for _, f := range m.files {
+		if f.State == file.Quarantined && ((f.UploadID == "" && f.CreatedAt.Before(cutoff)) || (f.UploadID != "" && f.CreatedAt.Before(resumableCutoff))) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+func (m *memStore) SetReceived(_ context.Context, id string, n int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f, ok := m.files[id]; ok && f.State == file.Quarantined {
+		f.Received = n
+		m.files[id] = f
+	}
+	return nil
+}
+func (m *memStore) Unfinished(context.Context, int) ([]file.File, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []file.File
+	for _, f := range m.files {
+		if f.Resumable() && f.Received == f.Size {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+func (m *memStore) Exclusive(ctx context.Context, key string, fn func(context.Context) error) error {
+	m.mu.Lock()
+	if m.held == nil {
+		m.held = map[string]bool{}
+	}
+	if m.held[key] {
+		m.mu.Unlock()
+		return errs.Conflict("uploads.locked", "held")
+	}
+	m.held[key] = true
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		delete(m.held, key)
+		m.mu.Unlock()
+	}()
+	return fn(ctx)
 }
 
 // memObjects keeps objects in memory, or with discard, only their sizes (for the benchmark).
@@ -162,9 +209,10 @@ const projectID = "5f0b6c1e-0000-4000-8000-000000000001"
 
 func newService(limit int64) (*Service, *memStore, *memObjects) {
 	st, obj := &memStore{files: map[string]file.File{}}, &memObjects{objects: map[string][]byte{}}
-	return &Service{Store: st, Objects: obj, Scanner: markerScanner{[]byte("VIRUS")}, Projects: roles{"ed": "editor", "vi": "viewer"},
+	return &Service{Store: st, Objects: obj, Scanner: markerScanner{[]byte("VIRUS")}, Projects: roles{"ed": "editor", "vi": "viewer", "ed2": "editor"},
 		Billing: storageLimit(limit), Thumbnailer: noThumbs{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: time.Now,
-		MaxUpload: 1 << 20, LinkTTL: time.Minute}, st, obj
+		Uploads: &memUploads{objects: obj, uploads: map[string]*memUpload{}}, MaxUpload: 1 << 20, MaxResumable: 4 << 20,
+		LinkTTL: time.Minute}, st, obj
 }
 
 var editor, viewer = caller.Caller{UserID: "ed"}, caller.Caller{UserID: "vi"}

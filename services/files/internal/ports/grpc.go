@@ -30,13 +30,16 @@ func fileProto(f file.File) *filesv1.File {
 		CreatedAt: timestamppb.New(f.CreatedAt)}
 }
 
-// chunks reads an upload stream's chunks as one io.Reader.
-type chunks struct {
-	stream filesv1.FilesService_UploadServer
+// chunked is a client stream of messages that carry chunks after their header.
+type chunked[M interface{ GetChunk() []byte }] interface{ Recv() (M, error) }
+
+// chunks reads a stream's chunks as one io.Reader.
+type chunks[M interface{ GetChunk() []byte }] struct {
+	stream chunked[M]
 	rest   []byte
 }
 
-func (c *chunks) Read(p []byte) (int, error) {
+func (c *chunks[M]) Read(p []byte) (int, error) {
 	for len(c.rest) == 0 {
 		m, err := c.stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -68,7 +71,7 @@ func (g GRPC) Upload(stream filesv1.FilesService_UploadServer) error {
 		return errs.ToStatus(errs.Invalid("files.header_missing", "", "an upload starts with its header")).Err()
 	}
 	f, err := g.App.Upload(ctx, c, app.Upload{ProjectID: h.GetProjectId(), Filename: h.GetFilename(), DeclaredType: h.GetDeclaredType(),
-		DeclaredSize: h.GetDeclaredSize(), Body: &chunks{stream: stream}})
+		DeclaredSize: h.GetDeclaredSize(), Body: &chunks[*filesv1.UploadRequest]{stream: stream}})
 	if err != nil {
 		if e := errs.As(err); e.Kind == errs.KindInternal || e.Kind == errs.KindUnavailable {
 			g.App.Log.ErrorContext(ctx, "upload failed", "code", e.Code, "error", err)
@@ -128,6 +131,72 @@ func (g GRPC) DeleteFile(ctx context.Context, in *filesv1.DeleteFileRequest) (*f
 		return nil, err
 	}
 	return &filesv1.DeleteFileResponse{}, nil
+}
+
+func uploadProto(p app.Progress) *filesv1.ResumableUpload {
+	return &filesv1.ResumableUpload{Id: p.File.ID, Size: p.File.Size, Offset: p.Offset, File: fileProto(p.File)}
+}
+
+func (g GRPC) CreateUpload(ctx context.Context, in *filesv1.CreateUploadRequest) (*filesv1.CreateUploadResponse, error) {
+	c, err := caller.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := g.App.CreateUpload(ctx, c, app.Upload{ProjectID: in.GetProjectId(), Filename: in.GetFilename(),
+		DeclaredType: in.GetDeclaredType(), DeclaredSize: in.GetSize()})
+	if err != nil {
+		return nil, err
+	}
+	return &filesv1.CreateUploadResponse{Upload: uploadProto(p)}, nil
+}
+
+func (g GRPC) GetUpload(ctx context.Context, in *filesv1.GetUploadRequest) (*filesv1.GetUploadResponse, error) {
+	c, err := caller.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := g.App.GetUpload(ctx, c, in.GetUploadId())
+	if err != nil {
+		return nil, err
+	}
+	return &filesv1.GetUploadResponse{Upload: uploadProto(p)}, nil
+}
+
+// WriteUpload takes the header, then streams the chunks into the upload.
+func (g GRPC) WriteUpload(stream filesv1.FilesService_WriteUploadServer) error {
+	ctx := stream.Context()
+	c, err := caller.From(ctx)
+	if err != nil {
+		return errs.ToStatus(err).Err()
+	}
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	h := first.GetHeader()
+	if h == nil {
+		return errs.ToStatus(errs.Invalid("files.header_missing", "", "a write starts with its header")).Err()
+	}
+	p, err := g.App.WriteUpload(ctx, c, h.GetUploadId(), h.GetOffset(), &chunks[*filesv1.WriteUploadRequest]{stream: stream})
+	if err != nil {
+		if e := errs.As(err); e.Kind == errs.KindInternal || e.Kind == errs.KindUnavailable {
+			g.App.Log.ErrorContext(ctx, "upload write failed", "code", e.Code, "error", err)
+		}
+		return errs.ToStatus(err).Err()
+	}
+	return stream.SendAndClose(&filesv1.WriteUploadResponse{Upload: uploadProto(p)})
+}
+
+func (g GRPC) FinishUpload(ctx context.Context, in *filesv1.FinishUploadRequest) (*filesv1.FinishUploadResponse, error) {
+	c, err := caller.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p, err := g.App.FinishUpload(ctx, c, in.GetUploadId())
+	if err != nil {
+		return nil, err
+	}
+	return &filesv1.FinishUploadResponse{Upload: uploadProto(p)}, nil
 }
 
 // Events removes files on user.erased (what the user uploaded) and project.deleted (the project's).

@@ -38,9 +38,11 @@ func fileView(f *filesv1.File) File {
 
 const uploadPath = "/v1/projects/:id/files"
 
-// isUpload reports whether the request is a file upload, which streams past the JSON body limit.
+// isUpload reports whether the request is a file upload or a resumable upload's write, which stream
+// past the JSON body limit (the files service bounds them) and get the upload deadline.
 func isUpload(c *gin.Context) bool {
-	return c.Request.Method == http.MethodPost && c.FullPath() == uploadPath
+	return (c.Request.Method == http.MethodPost && c.FullPath() == uploadPath) ||
+		(c.Request.Method == http.MethodPatch && c.FullPath() == "/v1/uploads/:id")
 }
 
 func (a *API) uploadTimeout() time.Duration {

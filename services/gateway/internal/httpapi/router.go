@@ -16,6 +16,7 @@ import (
 
 	"github.com/gin-contrib/cors"
 	"github.com/gin-gonic/gin"
+	"github.com/tus/tusd/v2/pkg/handler"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 
 	auditv1 "github.com/acme/platform/contracts/gen/go/acme/audit/v1"
@@ -44,7 +45,10 @@ type API struct {
 	// MaxUploadBytes bounds a file upload (the files service bounds it again); UploadTimeout bounds
 	// its call (default 10 min).
 	MaxUploadBytes int64
-	UploadTimeout  time.Duration
+	// MaxResumableBytes bounds a resumable (tus) upload; the files service bounds it again.
+	MaxResumableBytes int64
+	tusHandler        *handler.UnroutedHandler
+	UploadTimeout     time.Duration
 	// DeadLetters are the apps that consume events, by app id.
 	DeadLetters map[string]opsv1.DeadLetterServiceClient
 	// PersonalData are the apps that hold personal data, by app id, for exports.
@@ -82,10 +86,12 @@ func (a *API) Engine() *gin.Engine {
 	r.Use(a.requestID, a.accessLog, a.recover)
 	if len(a.CORSOrigins) > 0 {
 		r.Use(cors.New(cors.Config{
-			AllowOrigins:     a.CORSOrigins,
-			AllowMethods:     []string{"GET", "POST", "PATCH", "PUT", "DELETE"},
-			AllowHeaders:     []string{"Authorization", "Content-Type", "If-Match", "X-Request-Id"},
-			ExposeHeaders:    []string{"ETag", "Location", "X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"},
+			AllowOrigins: a.CORSOrigins,
+			AllowMethods: []string{"GET", "HEAD", "POST", "PATCH", "PUT", "DELETE"},
+			AllowHeaders: []string{"Authorization", "Content-Type", "If-Match", "X-Request-Id",
+				"Tus-Resumable", "Upload-Length", "Upload-Offset", "Upload-Metadata"},
+			ExposeHeaders: []string{"ETag", "Location", "X-Request-Id", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
+				"Tus-Resumable", "Tus-Version", "Tus-Extension", "Tus-Max-Size", "Upload-Offset", "Upload-Length", "Acme-File-Id", "Acme-File-State"},
 			AllowCredentials: false,
 			MaxAge:           10 * time.Minute,
 		}))
@@ -133,6 +139,19 @@ func (a *API) Engine() *gin.Engine {
 
 	// Stripe's webhook deliveries: no user, the signature is the credential (billing verifies it).
 	v1.POST("/billing/stripe/webhook", authLimit, a.route(a.stripeWebhook))
+	if a.Files != nil && a.tusHandler == nil {
+		h, err := a.newTus()
+		if err != nil {
+			a.Log.Error("resumable uploads unavailable", "error", err)
+		}
+		a.tusHandler = h
+	}
+	up := v1.Group("/uploads", a.authenticate, apiLimit)
+	up.POST("", a.tus(func(h *handler.UnroutedHandler) http.HandlerFunc { return h.PostFile }))
+	up.HEAD("/:id", a.tus(func(h *handler.UnroutedHandler) http.HandlerFunc { return h.HeadFile }))
+	up.PATCH("/:id", a.tus(func(h *handler.UnroutedHandler) http.HandlerFunc { return h.PatchFile }))
+	up.DELETE("/:id", a.tus(func(h *handler.UnroutedHandler) http.HandlerFunc { return h.DelFile }))
+
 	f := v1.Group("/files", a.authenticate, apiLimit)
 	f.GET("/:id", a.route(a.downloadFile))
 	f.GET("/:id/metadata", a.route(a.getFile))

@@ -41,6 +41,35 @@ type File struct {
 	Key          string // the object's key in the bucket
 	ThumbKey     string // the thumbnail's key, "" without one
 	CreatedAt    time.Time
+	// UploadID is the resumable upload's id in the upload store, "" for a synchronous upload. A
+	// resumable file's Size is the length announced at its creation: its storage is reserved from
+	// the start. Received is how much of it was stored, as of the last write.
+	UploadID string
+	Received int64
+}
+
+// Resumable reports whether f arrives in pieces and still takes them: quarantined, not yet scanned.
+func (f File) Resumable() bool { return f.UploadID != "" && f.State == Quarantined }
+
+// UploadedBy answers the upload to the one who started it, and to nobody else: everybody else is told
+// it does not exist.
+func (f File) UploadedBy(userID string) error {
+	if f.UploadID == "" || f.OwnerID != userID {
+		return errs.NotFound("uploads.not_found", "no such upload")
+	}
+	return nil
+}
+
+// Accepts checks that a write starting at offset continues the upload where it stands (current).
+func (f File) Accepts(offset, current int64) error {
+	if !f.Resumable() {
+		return errs.Conflict("uploads.finished", "the upload is complete and takes no more bytes")
+	}
+	if offset != current {
+		return errs.Conflict("uploads.offset_mismatch", "the upload stands at offset "+strconv.FormatInt(current, 10)+
+			", not "+strconv.FormatInt(offset, 10)+"; continue from there")
+	}
+	return nil
 }
 
 // MaxNameBytes bounds a stored name.

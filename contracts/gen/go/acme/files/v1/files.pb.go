@@ -22,6 +22,369 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type CreateUploadRequest struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	ProjectId    string                 `protobuf:"bytes,1,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
+	Filename     string                 `protobuf:"bytes,2,opt,name=filename,proto3" json:"filename,omitempty"`
+	DeclaredType string                 `protobuf:"bytes,3,opt,name=declared_type,json=declaredType,proto3" json:"declared_type,omitempty"`
+	// The upload's whole length, known up front.
+	Size          int64 `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateUploadRequest) Reset() {
+	*x = CreateUploadRequest{}
+	mi := &file_acme_files_v1_files_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateUploadRequest) ProtoMessage() {}
+
+func (x *CreateUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_files_v1_files_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateUploadRequest.ProtoReflect.Descriptor instead.
+func (*CreateUploadRequest) Descriptor() ([]byte, []int) {
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CreateUploadRequest) GetProjectId() string {
+	if x != nil {
+		return x.ProjectId
+	}
+	return ""
+}
+
+func (x *CreateUploadRequest) GetFilename() string {
+	if x != nil {
+		return x.Filename
+	}
+	return ""
+}
+
+func (x *CreateUploadRequest) GetDeclaredType() string {
+	if x != nil {
+		return x.DeclaredType
+	}
+	return ""
+}
+
+func (x *CreateUploadRequest) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+// ResumableUpload is where a resumable upload stands. Its id is the id of the file it becomes.
+type ResumableUpload struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Size  int64                  `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	// The bytes stored so far; the next write starts here.
+	Offset int64 `protobuf:"varint,3,opt,name=offset,proto3" json:"offset,omitempty"`
+	// The file: quarantined while bytes arrive and until scanned, then clean or infected.
+	File          *File `protobuf:"bytes,4,opt,name=file,proto3" json:"file,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumableUpload) Reset() {
+	*x = ResumableUpload{}
+	mi := &file_acme_files_v1_files_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumableUpload) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumableUpload) ProtoMessage() {}
+
+func (x *ResumableUpload) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_files_v1_files_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumableUpload.ProtoReflect.Descriptor instead.
+func (*ResumableUpload) Descriptor() ([]byte, []int) {
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ResumableUpload) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ResumableUpload) GetSize() int64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *ResumableUpload) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *ResumableUpload) GetFile() *File {
+	if x != nil {
+		return x.File
+	}
+	return nil
+}
+
+type GetUploadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UploadId      string                 `protobuf:"bytes,1,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUploadRequest) Reset() {
+	*x = GetUploadRequest{}
+	mi := &file_acme_files_v1_files_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUploadRequest) ProtoMessage() {}
+
+func (x *GetUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_files_v1_files_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUploadRequest.ProtoReflect.Descriptor instead.
+func (*GetUploadRequest) Descriptor() ([]byte, []int) {
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *GetUploadRequest) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
+type WriteUploadHeader struct {
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	UploadId string                 `protobuf:"bytes,1,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	// Where the client believes the upload stands; anything else is refused (files.offset_mismatch).
+	Offset        int64 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteUploadHeader) Reset() {
+	*x = WriteUploadHeader{}
+	mi := &file_acme_files_v1_files_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteUploadHeader) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteUploadHeader) ProtoMessage() {}
+
+func (x *WriteUploadHeader) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_files_v1_files_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteUploadHeader.ProtoReflect.Descriptor instead.
+func (*WriteUploadHeader) Descriptor() ([]byte, []int) {
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *WriteUploadHeader) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
+func (x *WriteUploadHeader) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+type WriteUploadRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Part:
+	//
+	//	*WriteUploadRequest_Header
+	//	*WriteUploadRequest_Chunk
+	Part          isWriteUploadRequest_Part `protobuf_oneof:"part"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteUploadRequest) Reset() {
+	*x = WriteUploadRequest{}
+	mi := &file_acme_files_v1_files_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteUploadRequest) ProtoMessage() {}
+
+func (x *WriteUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_files_v1_files_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteUploadRequest.ProtoReflect.Descriptor instead.
+func (*WriteUploadRequest) Descriptor() ([]byte, []int) {
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *WriteUploadRequest) GetPart() isWriteUploadRequest_Part {
+	if x != nil {
+		return x.Part
+	}
+	return nil
+}
+
+func (x *WriteUploadRequest) GetHeader() *WriteUploadHeader {
+	if x != nil {
+		if x, ok := x.Part.(*WriteUploadRequest_Header); ok {
+			return x.Header
+		}
+	}
+	return nil
+}
+
+func (x *WriteUploadRequest) GetChunk() []byte {
+	if x != nil {
+		if x, ok := x.Part.(*WriteUploadRequest_Chunk); ok {
+			return x.Chunk
+		}
+	}
+	return nil
+}
+
+type isWriteUploadRequest_Part interface {
+	isWriteUploadRequest_Part()
+}
+
+type WriteUploadRequest_Header struct {
+	Header *WriteUploadHeader `protobuf:"bytes,1,opt,name=header,proto3,oneof"`
+}
+
+type WriteUploadRequest_Chunk struct {
+	Chunk []byte `protobuf:"bytes,2,opt,name=chunk,proto3,oneof"`
+}
+
+func (*WriteUploadRequest_Header) isWriteUploadRequest_Part() {}
+
+func (*WriteUploadRequest_Chunk) isWriteUploadRequest_Part() {}
+
+type FinishUploadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	UploadId      string                 `protobuf:"bytes,1,opt,name=upload_id,json=uploadId,proto3" json:"upload_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinishUploadRequest) Reset() {
+	*x = FinishUploadRequest{}
+	mi := &file_acme_files_v1_files_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinishUploadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinishUploadRequest) ProtoMessage() {}
+
+func (x *FinishUploadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_files_v1_files_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinishUploadRequest.ProtoReflect.Descriptor instead.
+func (*FinishUploadRequest) Descriptor() ([]byte, []int) {
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *FinishUploadRequest) GetUploadId() string {
+	if x != nil {
+		return x.UploadId
+	}
+	return ""
+}
+
 type UploadHeader struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
 	ProjectId string                 `protobuf:"bytes,1,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
@@ -38,7 +401,7 @@ type UploadHeader struct {
 
 func (x *UploadHeader) Reset() {
 	*x = UploadHeader{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[0]
+	mi := &file_acme_files_v1_files_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -50,7 +413,7 @@ func (x *UploadHeader) String() string {
 func (*UploadHeader) ProtoMessage() {}
 
 func (x *UploadHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[0]
+	mi := &file_acme_files_v1_files_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -63,7 +426,7 @@ func (x *UploadHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadHeader.ProtoReflect.Descriptor instead.
 func (*UploadHeader) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{0}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *UploadHeader) GetProjectId() string {
@@ -107,7 +470,7 @@ type UploadRequest struct {
 
 func (x *UploadRequest) Reset() {
 	*x = UploadRequest{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[1]
+	mi := &file_acme_files_v1_files_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -119,7 +482,7 @@ func (x *UploadRequest) String() string {
 func (*UploadRequest) ProtoMessage() {}
 
 func (x *UploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[1]
+	mi := &file_acme_files_v1_files_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -132,7 +495,7 @@ func (x *UploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadRequest.ProtoReflect.Descriptor instead.
 func (*UploadRequest) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{1}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *UploadRequest) GetPart() isUploadRequest_Part {
@@ -197,7 +560,7 @@ type File struct {
 
 func (x *File) Reset() {
 	*x = File{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[2]
+	mi := &file_acme_files_v1_files_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -209,7 +572,7 @@ func (x *File) String() string {
 func (*File) ProtoMessage() {}
 
 func (x *File) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[2]
+	mi := &file_acme_files_v1_files_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -222,7 +585,7 @@ func (x *File) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use File.ProtoReflect.Descriptor instead.
 func (*File) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{2}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *File) GetId() string {
@@ -311,7 +674,7 @@ type UploadResponse struct {
 
 func (x *UploadResponse) Reset() {
 	*x = UploadResponse{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[3]
+	mi := &file_acme_files_v1_files_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -323,7 +686,7 @@ func (x *UploadResponse) String() string {
 func (*UploadResponse) ProtoMessage() {}
 
 func (x *UploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[3]
+	mi := &file_acme_files_v1_files_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -336,7 +699,7 @@ func (x *UploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadResponse.ProtoReflect.Descriptor instead.
 func (*UploadResponse) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{3}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UploadResponse) GetFile() *File {
@@ -355,7 +718,7 @@ type GetFileRequest struct {
 
 func (x *GetFileRequest) Reset() {
 	*x = GetFileRequest{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[4]
+	mi := &file_acme_files_v1_files_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -367,7 +730,7 @@ func (x *GetFileRequest) String() string {
 func (*GetFileRequest) ProtoMessage() {}
 
 func (x *GetFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[4]
+	mi := &file_acme_files_v1_files_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -380,7 +743,7 @@ func (x *GetFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFileRequest.ProtoReflect.Descriptor instead.
 func (*GetFileRequest) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{4}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetFileRequest) GetFileId() string {
@@ -399,7 +762,7 @@ type GetFileResponse struct {
 
 func (x *GetFileResponse) Reset() {
 	*x = GetFileResponse{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[5]
+	mi := &file_acme_files_v1_files_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -411,7 +774,7 @@ func (x *GetFileResponse) String() string {
 func (*GetFileResponse) ProtoMessage() {}
 
 func (x *GetFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[5]
+	mi := &file_acme_files_v1_files_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -424,7 +787,7 @@ func (x *GetFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFileResponse.ProtoReflect.Descriptor instead.
 func (*GetFileResponse) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{5}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetFileResponse) GetFile() *File {
@@ -445,7 +808,7 @@ type DownloadLinkRequest struct {
 
 func (x *DownloadLinkRequest) Reset() {
 	*x = DownloadLinkRequest{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[6]
+	mi := &file_acme_files_v1_files_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -457,7 +820,7 @@ func (x *DownloadLinkRequest) String() string {
 func (*DownloadLinkRequest) ProtoMessage() {}
 
 func (x *DownloadLinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[6]
+	mi := &file_acme_files_v1_files_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -470,7 +833,7 @@ func (x *DownloadLinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadLinkRequest.ProtoReflect.Descriptor instead.
 func (*DownloadLinkRequest) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{6}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DownloadLinkRequest) GetFileId() string {
@@ -500,7 +863,7 @@ type DownloadLinkResponse struct {
 
 func (x *DownloadLinkResponse) Reset() {
 	*x = DownloadLinkResponse{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[7]
+	mi := &file_acme_files_v1_files_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -512,7 +875,7 @@ func (x *DownloadLinkResponse) String() string {
 func (*DownloadLinkResponse) ProtoMessage() {}
 
 func (x *DownloadLinkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[7]
+	mi := &file_acme_files_v1_files_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -525,7 +888,7 @@ func (x *DownloadLinkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadLinkResponse.ProtoReflect.Descriptor instead.
 func (*DownloadLinkResponse) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{7}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DownloadLinkResponse) GetUrl() string {
@@ -567,7 +930,7 @@ type ListFilesRequest struct {
 
 func (x *ListFilesRequest) Reset() {
 	*x = ListFilesRequest{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[8]
+	mi := &file_acme_files_v1_files_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -579,7 +942,7 @@ func (x *ListFilesRequest) String() string {
 func (*ListFilesRequest) ProtoMessage() {}
 
 func (x *ListFilesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[8]
+	mi := &file_acme_files_v1_files_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -592,7 +955,7 @@ func (x *ListFilesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFilesRequest.ProtoReflect.Descriptor instead.
 func (*ListFilesRequest) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{8}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListFilesRequest) GetProjectId() string {
@@ -626,7 +989,7 @@ type ListFilesResponse struct {
 
 func (x *ListFilesResponse) Reset() {
 	*x = ListFilesResponse{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[9]
+	mi := &file_acme_files_v1_files_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -638,7 +1001,7 @@ func (x *ListFilesResponse) String() string {
 func (*ListFilesResponse) ProtoMessage() {}
 
 func (x *ListFilesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[9]
+	mi := &file_acme_files_v1_files_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -651,7 +1014,7 @@ func (x *ListFilesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFilesResponse.ProtoReflect.Descriptor instead.
 func (*ListFilesResponse) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{9}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListFilesResponse) GetFiles() []*File {
@@ -677,7 +1040,7 @@ type DeleteFileRequest struct {
 
 func (x *DeleteFileRequest) Reset() {
 	*x = DeleteFileRequest{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[10]
+	mi := &file_acme_files_v1_files_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -689,7 +1052,7 @@ func (x *DeleteFileRequest) String() string {
 func (*DeleteFileRequest) ProtoMessage() {}
 
 func (x *DeleteFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[10]
+	mi := &file_acme_files_v1_files_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -702,7 +1065,7 @@ func (x *DeleteFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFileRequest.ProtoReflect.Descriptor instead.
 func (*DeleteFileRequest) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{10}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *DeleteFileRequest) GetFileId() string {
@@ -720,7 +1083,7 @@ type DeleteFileResponse struct {
 
 func (x *DeleteFileResponse) Reset() {
 	*x = DeleteFileResponse{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[11]
+	mi := &file_acme_files_v1_files_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -732,7 +1095,7 @@ func (x *DeleteFileResponse) String() string {
 func (*DeleteFileResponse) ProtoMessage() {}
 
 func (x *DeleteFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[11]
+	mi := &file_acme_files_v1_files_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -745,14 +1108,212 @@ func (x *DeleteFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFileResponse.ProtoReflect.Descriptor instead.
 func (*DeleteFileResponse) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{11}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{17}
+}
+
+type CreateUploadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Upload        *ResumableUpload       `protobuf:"bytes,1,opt,name=upload,proto3" json:"upload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateUploadResponse) Reset() {
+	*x = CreateUploadResponse{}
+	mi := &file_acme_files_v1_files_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateUploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateUploadResponse) ProtoMessage() {}
+
+func (x *CreateUploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_files_v1_files_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateUploadResponse.ProtoReflect.Descriptor instead.
+func (*CreateUploadResponse) Descriptor() ([]byte, []int) {
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *CreateUploadResponse) GetUpload() *ResumableUpload {
+	if x != nil {
+		return x.Upload
+	}
+	return nil
+}
+
+type GetUploadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Upload        *ResumableUpload       `protobuf:"bytes,1,opt,name=upload,proto3" json:"upload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetUploadResponse) Reset() {
+	*x = GetUploadResponse{}
+	mi := &file_acme_files_v1_files_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetUploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetUploadResponse) ProtoMessage() {}
+
+func (x *GetUploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_files_v1_files_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetUploadResponse.ProtoReflect.Descriptor instead.
+func (*GetUploadResponse) Descriptor() ([]byte, []int) {
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GetUploadResponse) GetUpload() *ResumableUpload {
+	if x != nil {
+		return x.Upload
+	}
+	return nil
+}
+
+type WriteUploadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Upload        *ResumableUpload       `protobuf:"bytes,1,opt,name=upload,proto3" json:"upload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteUploadResponse) Reset() {
+	*x = WriteUploadResponse{}
+	mi := &file_acme_files_v1_files_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteUploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteUploadResponse) ProtoMessage() {}
+
+func (x *WriteUploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_files_v1_files_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteUploadResponse.ProtoReflect.Descriptor instead.
+func (*WriteUploadResponse) Descriptor() ([]byte, []int) {
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *WriteUploadResponse) GetUpload() *ResumableUpload {
+	if x != nil {
+		return x.Upload
+	}
+	return nil
+}
+
+type FinishUploadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Upload        *ResumableUpload       `protobuf:"bytes,1,opt,name=upload,proto3" json:"upload,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinishUploadResponse) Reset() {
+	*x = FinishUploadResponse{}
+	mi := &file_acme_files_v1_files_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinishUploadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinishUploadResponse) ProtoMessage() {}
+
+func (x *FinishUploadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_files_v1_files_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinishUploadResponse.ProtoReflect.Descriptor instead.
+func (*FinishUploadResponse) Descriptor() ([]byte, []int) {
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *FinishUploadResponse) GetUpload() *ResumableUpload {
+	if x != nil {
+		return x.Upload
+	}
+	return nil
 }
 
 var File_acme_files_v1_files_proto protoreflect.FileDescriptor
 
 const file_acme_files_v1_files_proto_rawDesc = "" +
 	"\n" +
-	"\x19acme/files/v1/files.proto\x12\racme.files.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x93\x01\n" +
+	"\x19acme/files/v1/files.proto\x12\racme.files.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x89\x01\n" +
+	"\x13CreateUploadRequest\x12\x1d\n" +
+	"\n" +
+	"project_id\x18\x01 \x01(\tR\tprojectId\x12\x1a\n" +
+	"\bfilename\x18\x02 \x01(\tR\bfilename\x12#\n" +
+	"\rdeclared_type\x18\x03 \x01(\tR\fdeclaredType\x12\x12\n" +
+	"\x04size\x18\x04 \x01(\x03R\x04size\"v\n" +
+	"\x0fResumableUpload\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x03R\x04size\x12\x16\n" +
+	"\x06offset\x18\x03 \x01(\x03R\x06offset\x12'\n" +
+	"\x04file\x18\x04 \x01(\v2\x13.acme.files.v1.FileR\x04file\"/\n" +
+	"\x10GetUploadRequest\x12\x1b\n" +
+	"\tupload_id\x18\x01 \x01(\tR\buploadId\"H\n" +
+	"\x11WriteUploadHeader\x12\x1b\n" +
+	"\tupload_id\x18\x01 \x01(\tR\buploadId\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x03R\x06offset\"p\n" +
+	"\x12WriteUploadRequest\x12:\n" +
+	"\x06header\x18\x01 \x01(\v2 .acme.files.v1.WriteUploadHeaderH\x00R\x06header\x12\x16\n" +
+	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
+	"\x04part\"2\n" +
+	"\x13FinishUploadRequest\x12\x1b\n" +
+	"\tupload_id\x18\x01 \x01(\tR\buploadId\"\x93\x01\n" +
 	"\fUploadHeader\x12\x1d\n" +
 	"\n" +
 	"project_id\x18\x01 \x01(\tR\tprojectId\x12\x1a\n" +
@@ -805,14 +1366,26 @@ const file_acme_files_v1_files_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\",\n" +
 	"\x11DeleteFileRequest\x12\x17\n" +
 	"\afile_id\x18\x01 \x01(\tR\x06fileId\"\x14\n" +
-	"\x12DeleteFileResponse2\x9d\x03\n" +
+	"\x12DeleteFileResponse\"N\n" +
+	"\x14CreateUploadResponse\x126\n" +
+	"\x06upload\x18\x01 \x01(\v2\x1e.acme.files.v1.ResumableUploadR\x06upload\"K\n" +
+	"\x11GetUploadResponse\x126\n" +
+	"\x06upload\x18\x01 \x01(\v2\x1e.acme.files.v1.ResumableUploadR\x06upload\"M\n" +
+	"\x13WriteUploadResponse\x126\n" +
+	"\x06upload\x18\x01 \x01(\v2\x1e.acme.files.v1.ResumableUploadR\x06upload\"N\n" +
+	"\x14FinishUploadResponse\x126\n" +
+	"\x06upload\x18\x01 \x01(\v2\x1e.acme.files.v1.ResumableUploadR\x06upload2\xf7\x05\n" +
 	"\fFilesService\x12G\n" +
 	"\x06Upload\x12\x1c.acme.files.v1.UploadRequest\x1a\x1d.acme.files.v1.UploadResponse(\x01\x12H\n" +
 	"\aGetFile\x12\x1d.acme.files.v1.GetFileRequest\x1a\x1e.acme.files.v1.GetFileResponse\x12W\n" +
 	"\fDownloadLink\x12\".acme.files.v1.DownloadLinkRequest\x1a#.acme.files.v1.DownloadLinkResponse\x12N\n" +
 	"\tListFiles\x12\x1f.acme.files.v1.ListFilesRequest\x1a .acme.files.v1.ListFilesResponse\x12Q\n" +
 	"\n" +
-	"DeleteFile\x12 .acme.files.v1.DeleteFileRequest\x1a!.acme.files.v1.DeleteFileResponseBAZ?github.com/acme/platform/contracts/gen/go/acme/files/v1;filesv1b\x06proto3"
+	"DeleteFile\x12 .acme.files.v1.DeleteFileRequest\x1a!.acme.files.v1.DeleteFileResponse\x12W\n" +
+	"\fCreateUpload\x12\".acme.files.v1.CreateUploadRequest\x1a#.acme.files.v1.CreateUploadResponse\x12N\n" +
+	"\tGetUpload\x12\x1f.acme.files.v1.GetUploadRequest\x1a .acme.files.v1.GetUploadResponse\x12V\n" +
+	"\vWriteUpload\x12!.acme.files.v1.WriteUploadRequest\x1a\".acme.files.v1.WriteUploadResponse(\x01\x12W\n" +
+	"\fFinishUpload\x12\".acme.files.v1.FinishUploadRequest\x1a#.acme.files.v1.FinishUploadResponseBAZ?github.com/acme/platform/contracts/gen/go/acme/files/v1;filesv1b\x06proto3"
 
 var (
 	file_acme_files_v1_files_proto_rawDescOnce sync.Once
@@ -826,44 +1399,68 @@ func file_acme_files_v1_files_proto_rawDescGZIP() []byte {
 	return file_acme_files_v1_files_proto_rawDescData
 }
 
-var file_acme_files_v1_files_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_acme_files_v1_files_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_acme_files_v1_files_proto_goTypes = []any{
-	(*UploadHeader)(nil),          // 0: acme.files.v1.UploadHeader
-	(*UploadRequest)(nil),         // 1: acme.files.v1.UploadRequest
-	(*File)(nil),                  // 2: acme.files.v1.File
-	(*UploadResponse)(nil),        // 3: acme.files.v1.UploadResponse
-	(*GetFileRequest)(nil),        // 4: acme.files.v1.GetFileRequest
-	(*GetFileResponse)(nil),       // 5: acme.files.v1.GetFileResponse
-	(*DownloadLinkRequest)(nil),   // 6: acme.files.v1.DownloadLinkRequest
-	(*DownloadLinkResponse)(nil),  // 7: acme.files.v1.DownloadLinkResponse
-	(*ListFilesRequest)(nil),      // 8: acme.files.v1.ListFilesRequest
-	(*ListFilesResponse)(nil),     // 9: acme.files.v1.ListFilesResponse
-	(*DeleteFileRequest)(nil),     // 10: acme.files.v1.DeleteFileRequest
-	(*DeleteFileResponse)(nil),    // 11: acme.files.v1.DeleteFileResponse
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*CreateUploadRequest)(nil),   // 0: acme.files.v1.CreateUploadRequest
+	(*ResumableUpload)(nil),       // 1: acme.files.v1.ResumableUpload
+	(*GetUploadRequest)(nil),      // 2: acme.files.v1.GetUploadRequest
+	(*WriteUploadHeader)(nil),     // 3: acme.files.v1.WriteUploadHeader
+	(*WriteUploadRequest)(nil),    // 4: acme.files.v1.WriteUploadRequest
+	(*FinishUploadRequest)(nil),   // 5: acme.files.v1.FinishUploadRequest
+	(*UploadHeader)(nil),          // 6: acme.files.v1.UploadHeader
+	(*UploadRequest)(nil),         // 7: acme.files.v1.UploadRequest
+	(*File)(nil),                  // 8: acme.files.v1.File
+	(*UploadResponse)(nil),        // 9: acme.files.v1.UploadResponse
+	(*GetFileRequest)(nil),        // 10: acme.files.v1.GetFileRequest
+	(*GetFileResponse)(nil),       // 11: acme.files.v1.GetFileResponse
+	(*DownloadLinkRequest)(nil),   // 12: acme.files.v1.DownloadLinkRequest
+	(*DownloadLinkResponse)(nil),  // 13: acme.files.v1.DownloadLinkResponse
+	(*ListFilesRequest)(nil),      // 14: acme.files.v1.ListFilesRequest
+	(*ListFilesResponse)(nil),     // 15: acme.files.v1.ListFilesResponse
+	(*DeleteFileRequest)(nil),     // 16: acme.files.v1.DeleteFileRequest
+	(*DeleteFileResponse)(nil),    // 17: acme.files.v1.DeleteFileResponse
+	(*CreateUploadResponse)(nil),  // 18: acme.files.v1.CreateUploadResponse
+	(*GetUploadResponse)(nil),     // 19: acme.files.v1.GetUploadResponse
+	(*WriteUploadResponse)(nil),   // 20: acme.files.v1.WriteUploadResponse
+	(*FinishUploadResponse)(nil),  // 21: acme.files.v1.FinishUploadResponse
+	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
 }
 var file_acme_files_v1_files_proto_depIdxs = []int32{
-	0,  // 0: acme.files.v1.UploadRequest.header:type_name -> acme.files.v1.UploadHeader
-	12, // 1: acme.files.v1.File.created_at:type_name -> google.protobuf.Timestamp
-	2,  // 2: acme.files.v1.UploadResponse.file:type_name -> acme.files.v1.File
-	2,  // 3: acme.files.v1.GetFileResponse.file:type_name -> acme.files.v1.File
-	12, // 4: acme.files.v1.DownloadLinkResponse.expires_at:type_name -> google.protobuf.Timestamp
-	2,  // 5: acme.files.v1.ListFilesResponse.files:type_name -> acme.files.v1.File
-	1,  // 6: acme.files.v1.FilesService.Upload:input_type -> acme.files.v1.UploadRequest
-	4,  // 7: acme.files.v1.FilesService.GetFile:input_type -> acme.files.v1.GetFileRequest
-	6,  // 8: acme.files.v1.FilesService.DownloadLink:input_type -> acme.files.v1.DownloadLinkRequest
-	8,  // 9: acme.files.v1.FilesService.ListFiles:input_type -> acme.files.v1.ListFilesRequest
-	10, // 10: acme.files.v1.FilesService.DeleteFile:input_type -> acme.files.v1.DeleteFileRequest
-	3,  // 11: acme.files.v1.FilesService.Upload:output_type -> acme.files.v1.UploadResponse
-	5,  // 12: acme.files.v1.FilesService.GetFile:output_type -> acme.files.v1.GetFileResponse
-	7,  // 13: acme.files.v1.FilesService.DownloadLink:output_type -> acme.files.v1.DownloadLinkResponse
-	9,  // 14: acme.files.v1.FilesService.ListFiles:output_type -> acme.files.v1.ListFilesResponse
-	11, // 15: acme.files.v1.FilesService.DeleteFile:output_type -> acme.files.v1.DeleteFileResponse
-	11, // [11:16] is the sub-list for method output_type
-	6,  // [6:11] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	8,  // 0: acme.files.v1.ResumableUpload.file:type_name -> acme.files.v1.File
+	3,  // 1: acme.files.v1.WriteUploadRequest.header:type_name -> acme.files.v1.WriteUploadHeader
+	6,  // 2: acme.files.v1.UploadRequest.header:type_name -> acme.files.v1.UploadHeader
+	22, // 3: acme.files.v1.File.created_at:type_name -> google.protobuf.Timestamp
+	8,  // 4: acme.files.v1.UploadResponse.file:type_name -> acme.files.v1.File
+	8,  // 5: acme.files.v1.GetFileResponse.file:type_name -> acme.files.v1.File
+	22, // 6: acme.files.v1.DownloadLinkResponse.expires_at:type_name -> google.protobuf.Timestamp
+	8,  // 7: acme.files.v1.ListFilesResponse.files:type_name -> acme.files.v1.File
+	1,  // 8: acme.files.v1.CreateUploadResponse.upload:type_name -> acme.files.v1.ResumableUpload
+	1,  // 9: acme.files.v1.GetUploadResponse.upload:type_name -> acme.files.v1.ResumableUpload
+	1,  // 10: acme.files.v1.WriteUploadResponse.upload:type_name -> acme.files.v1.ResumableUpload
+	1,  // 11: acme.files.v1.FinishUploadResponse.upload:type_name -> acme.files.v1.ResumableUpload
+	7,  // 12: acme.files.v1.FilesService.Upload:input_type -> acme.files.v1.UploadRequest
+	10, // 13: acme.files.v1.FilesService.GetFile:input_type -> acme.files.v1.GetFileRequest
+	12, // 14: acme.files.v1.FilesService.DownloadLink:input_type -> acme.files.v1.DownloadLinkRequest
+	14, // 15: acme.files.v1.FilesService.ListFiles:input_type -> acme.files.v1.ListFilesRequest
+	16, // 16: acme.files.v1.FilesService.DeleteFile:input_type -> acme.files.v1.DeleteFileRequest
+	0,  // 17: acme.files.v1.FilesService.CreateUpload:input_type -> acme.files.v1.CreateUploadRequest
+	2,  // 18: acme.files.v1.FilesService.GetUpload:input_type -> acme.files.v1.GetUploadRequest
+	4,  // 19: acme.files.v1.FilesService.WriteUpload:input_type -> acme.files.v1.WriteUploadRequest
+	5,  // 20: acme.files.v1.FilesService.FinishUpload:input_type -> acme.files.v1.FinishUploadRequest
+	9,  // 21: acme.files.v1.FilesService.Upload:output_type -> acme.files.v1.UploadResponse
+	11, // 22: acme.files.v1.FilesService.GetFile:output_type -> acme.files.v1.GetFileResponse
+	13, // 23: acme.files.v1.FilesService.DownloadLink:output_type -> acme.files.v1.DownloadLinkResponse
+	15, // 24: acme.files.v1.FilesService.ListFiles:output_type -> acme.files.v1.ListFilesResponse
+	17, // 25: acme.files.v1.FilesService.DeleteFile:output_type -> acme.files.v1.DeleteFileResponse
+	18, // 26: acme.files.v1.FilesService.CreateUpload:output_type -> acme.files.v1.CreateUploadResponse
+	19, // 27: acme.files.v1.FilesService.GetUpload:output_type -> acme.files.v1.GetUploadResponse
+	20, // 28: acme.files.v1.FilesService.WriteUpload:output_type -> acme.files.v1.WriteUploadResponse
+	21, // 29: acme.files.v1.FilesService.FinishUpload:output_type -> acme.files.v1.FinishUploadResponse
+	21, // [21:30] is the sub-list for method output_type
+	12, // [12:21] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_acme_files_v1_files_proto_init() }
@@ -871,7 +1468,11 @@ func file_acme_files_v1_files_proto_init() {
 	if File_acme_files_v1_files_proto != nil {
 		return
 	}
-	file_acme_files_v1_files_proto_msgTypes[1].OneofWrappers = []any{
+	file_acme_files_v1_files_proto_msgTypes[4].OneofWrappers = []any{
+		(*WriteUploadRequest_Header)(nil),
+		(*WriteUploadRequest_Chunk)(nil),
+	}
+	file_acme_files_v1_files_proto_msgTypes[7].OneofWrappers = []any{
 		(*UploadRequest_Header)(nil),
 		(*UploadRequest_Chunk)(nil),
 	}
@@ -881,7 +1482,7 @@ func file_acme_files_v1_files_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_acme_files_v1_files_proto_rawDesc), len(file_acme_files_v1_files_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

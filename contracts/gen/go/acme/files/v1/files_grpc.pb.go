@@ -24,6 +24,10 @@ const (
 	FilesService_DownloadLink_FullMethodName = "/acme.files.v1.FilesService/DownloadLink"
 	FilesService_ListFiles_FullMethodName    = "/acme.files.v1.FilesService/ListFiles"
 	FilesService_DeleteFile_FullMethodName   = "/acme.files.v1.FilesService/DeleteFile"
+	FilesService_CreateUpload_FullMethodName = "/acme.files.v1.FilesService/CreateUpload"
+	FilesService_GetUpload_FullMethodName    = "/acme.files.v1.FilesService/GetUpload"
+	FilesService_WriteUpload_FullMethodName  = "/acme.files.v1.FilesService/WriteUpload"
+	FilesService_FinishUpload_FullMethodName = "/acme.files.v1.FilesService/FinishUpload"
 )
 
 // FilesServiceClient is the client API for FilesService service.
@@ -46,6 +50,15 @@ type FilesServiceClient interface {
 	ListFiles(ctx context.Context, in *ListFilesRequest, opts ...grpc.CallOption) (*ListFilesResponse, error)
 	// DeleteFile removes a file and its thumbnail.
 	DeleteFile(ctx context.Context, in *DeleteFileRequest, opts ...grpc.CallOption) (*DeleteFileResponse, error)
+	// Resumable uploads (the tus 1.0 protocol at the gateway): CreateUpload reserves a file of a known
+	// length in quarantine; WriteUpload appends bytes at the upload's current offset (a stale offset is
+	// refused, so an interrupted upload continues where the bytes stopped); FinishUpload scans the
+	// complete upload like a synchronous one, except that an infected file is recorded as infected
+	// rather than refused. Only the caller who created an upload may see or continue it.
+	CreateUpload(ctx context.Context, in *CreateUploadRequest, opts ...grpc.CallOption) (*CreateUploadResponse, error)
+	GetUpload(ctx context.Context, in *GetUploadRequest, opts ...grpc.CallOption) (*GetUploadResponse, error)
+	WriteUpload(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[WriteUploadRequest, WriteUploadResponse], error)
+	FinishUpload(ctx context.Context, in *FinishUploadRequest, opts ...grpc.CallOption) (*FinishUploadResponse, error)
 }
 
 type filesServiceClient struct {
@@ -109,6 +122,49 @@ func (c *filesServiceClient) DeleteFile(ctx context.Context, in *DeleteFileReque
 	return out, nil
 }
 
+func (c *filesServiceClient) CreateUpload(ctx context.Context, in *CreateUploadRequest, opts ...grpc.CallOption) (*CreateUploadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CreateUploadResponse)
+	err := c.cc.Invoke(ctx, FilesService_CreateUpload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *filesServiceClient) GetUpload(ctx context.Context, in *GetUploadRequest, opts ...grpc.CallOption) (*GetUploadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetUploadResponse)
+	err := c.cc.Invoke(ctx, FilesService_GetUpload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *filesServiceClient) WriteUpload(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[WriteUploadRequest, WriteUploadResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &FilesService_ServiceDesc.Streams[1], FilesService_WriteUpload_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WriteUploadRequest, WriteUploadResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type FilesService_WriteUploadClient = grpc.ClientStreamingClient[WriteUploadRequest, WriteUploadResponse]
+
+func (c *filesServiceClient) FinishUpload(ctx context.Context, in *FinishUploadRequest, opts ...grpc.CallOption) (*FinishUploadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(FinishUploadResponse)
+	err := c.cc.Invoke(ctx, FilesService_FinishUpload_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // FilesServiceServer is the server API for FilesService service.
 // All implementations must embed UnimplementedFilesServiceServer
 // for forward compatibility.
@@ -129,6 +185,15 @@ type FilesServiceServer interface {
 	ListFiles(context.Context, *ListFilesRequest) (*ListFilesResponse, error)
 	// DeleteFile removes a file and its thumbnail.
 	DeleteFile(context.Context, *DeleteFileRequest) (*DeleteFileResponse, error)
+	// Resumable uploads (the tus 1.0 protocol at the gateway): CreateUpload reserves a file of a known
+	// length in quarantine; WriteUpload appends bytes at the upload's current offset (a stale offset is
+	// refused, so an interrupted upload continues where the bytes stopped); FinishUpload scans the
+	// complete upload like a synchronous one, except that an infected file is recorded as infected
+	// rather than refused. Only the caller who created an upload may see or continue it.
+	CreateUpload(context.Context, *CreateUploadRequest) (*CreateUploadResponse, error)
+	GetUpload(context.Context, *GetUploadRequest) (*GetUploadResponse, error)
+	WriteUpload(grpc.ClientStreamingServer[WriteUploadRequest, WriteUploadResponse]) error
+	FinishUpload(context.Context, *FinishUploadRequest) (*FinishUploadResponse, error)
 	mustEmbedUnimplementedFilesServiceServer()
 }
 
@@ -153,6 +218,18 @@ func (UnimplementedFilesServiceServer) ListFiles(context.Context, *ListFilesRequ
 }
 func (UnimplementedFilesServiceServer) DeleteFile(context.Context, *DeleteFileRequest) (*DeleteFileResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method DeleteFile not implemented")
+}
+func (UnimplementedFilesServiceServer) CreateUpload(context.Context, *CreateUploadRequest) (*CreateUploadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CreateUpload not implemented")
+}
+func (UnimplementedFilesServiceServer) GetUpload(context.Context, *GetUploadRequest) (*GetUploadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetUpload not implemented")
+}
+func (UnimplementedFilesServiceServer) WriteUpload(grpc.ClientStreamingServer[WriteUploadRequest, WriteUploadResponse]) error {
+	return status.Error(codes.Unimplemented, "method WriteUpload not implemented")
+}
+func (UnimplementedFilesServiceServer) FinishUpload(context.Context, *FinishUploadRequest) (*FinishUploadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method FinishUpload not implemented")
 }
 func (UnimplementedFilesServiceServer) mustEmbedUnimplementedFilesServiceServer() {}
 func (UnimplementedFilesServiceServer) testEmbeddedByValue()                      {}
@@ -254,6 +331,67 @@ func _FilesService_DeleteFile_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _FilesService_CreateUpload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CreateUploadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FilesServiceServer).CreateUpload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FilesService_CreateUpload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FilesServiceServer).CreateUpload(ctx, req.(*CreateUploadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FilesService_GetUpload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetUploadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FilesServiceServer).GetUpload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FilesService_GetUpload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FilesServiceServer).GetUpload(ctx, req.(*GetUploadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FilesService_WriteUpload_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(FilesServiceServer).WriteUpload(&grpc.GenericServerStream[WriteUploadRequest, WriteUploadResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type FilesService_WriteUploadServer = grpc.ClientStreamingServer[WriteUploadRequest, WriteUploadResponse]
+
+func _FilesService_FinishUpload_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(FinishUploadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FilesServiceServer).FinishUpload(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FilesService_FinishUpload_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FilesServiceServer).FinishUpload(ctx, req.(*FinishUploadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // FilesService_ServiceDesc is the grpc.ServiceDesc for FilesService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -277,11 +415,28 @@ var FilesService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "DeleteFile",
 			Handler:    _FilesService_DeleteFile_Handler,
 		},
+		{
+			MethodName: "CreateUpload",
+			Handler:    _FilesService_CreateUpload_Handler,
+		},
+		{
+			MethodName: "GetUpload",
+			Handler:    _FilesService_GetUpload_Handler,
+		},
+		{
+			MethodName: "FinishUpload",
+			Handler:    _FilesService_FinishUpload_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "Upload",
 			Handler:       _FilesService_Upload_Handler,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "WriteUpload",
+			Handler:       _FilesService_WriteUpload_Handler,
 			ClientStreams: true,
 		},
 	},
