@@ -529,3 +529,45 @@ func TestBilling_BadInput(t *testing.T) {
 	request(t, "POST", "/v1/billing/stripe/webhook", `{}`, map[string]string{"Stripe-Signature": strings.Repeat("s", 1025)}).
 		expectError(t, http.StatusBadRequest, "billing.webhook_signature_invalid")
 }
+
+// A transfer moves the project's usage, its files' bytes included, from the old owner's account to
+// the new owner's: billing counts it there, and files checks the new owner's plan for the next upload.
+func TestBilling_UsageMovesWithOwnership(t *testing.T) {
+	ada, bob := newAccount(t, "usage-from"), newAccount(t, "usage-to")
+	p, _ := ada.createProject(t, map[string]any{"name": "Handed Over"})
+	ada.do(t, "POST", "/v1/projects/"+p.ID+"/members", map[string]any{"user_id": bob.ID, "role": "editor"}).expect(t, http.StatusCreated)
+	f := ada.uploadOK(t, p.ID, "notes.txt", "text/plain", []byte("hand-over notes"))
+	if !eventually(15*time.Second, 100*time.Millisecond, func() bool {
+		u := ada.usage(t)
+		return u["projects"] == 1 && u["members"] == 2 && u["storage_bytes"] == f.SizeBytes
+	}) {
+		t.Fatalf("before the transfer: %v", ada.usage(t))
+	}
+	ada.do(t, "POST", "/v1/projects/"+p.ID+"/transfer", map[string]any{"new_owner_id": bob.ID}).expect(t, http.StatusOK)
+	if !eventually(15*time.Second, 100*time.Millisecond, func() bool {
+		u := bob.usage(t)
+		return u["projects"] == 1 && u["members"] == 2 && u["storage_bytes"] == f.SizeBytes
+	}) {
+		t.Fatalf("the new owner's usage: %v", bob.usage(t))
+	}
+	if u := ada.usage(t); u["projects"] != 0 || u["members"] != 0 || u["storage_bytes"] != 0 {
+		t.Fatalf("the old owner's usage: %v", u)
+	}
+	// Files counts the project's bytes in the new owner's account too: a resumable upload reserving
+	// the rest of the free plan's 100 MiB fits for bob only if the notes count against bob alone.
+	// (files learns of the transfer from the same event as billing, so it may be a moment behind).
+	path := bob.createUpload(t, p.ID, "rest.bin", 100<<20-int(f.SizeBytes))
+	var last reply
+	if !eventually(15*time.Second, 100*time.Millisecond, func() bool {
+		last = bob.tus(t, "POST", "/v1/uploads", nil, "Upload-Length", "1", "Upload-Metadata", tusMetadata("project_id", p.ID, "filename", "one.bin"))
+		if last.Status == http.StatusCreated {
+			loc, _ := url.Parse(last.Header.Get("Location"))
+			bob.tus(t, "DELETE", loc.Path, nil).expect(t, http.StatusNoContent)
+		}
+		return last.Status != http.StatusCreated
+	}) {
+		t.Fatal("files still counts the project's bytes in the old owner's account")
+	}
+	last.expectError(t, http.StatusPaymentRequired, "billing.plan_limit_reached")
+	bob.tus(t, "DELETE", path, nil).expect(t, http.StatusNoContent)
+}

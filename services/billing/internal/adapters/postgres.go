@@ -270,19 +270,20 @@ func (t pgTx) AddUsage(ctx context.Context, accountID, meter string, delta int64
 	return err
 }
 
-func (t pgTx) ProjectAccount(ctx context.Context, projectID string) (string, int64, bool, error) {
-	var account string
-	var members int64
-	err := t.tx.QueryRow(ctx, `SELECT account_id, members FROM project_accounts WHERE project_id = $1 FOR UPDATE`, projectID).Scan(&account, &members)
+func (t pgTx) ProjectAccount(ctx context.Context, projectID string) (billing.ProjectUsage, bool, error) {
+	var u billing.ProjectUsage
+	err := t.tx.QueryRow(ctx, `SELECT account_id, members, storage_bytes FROM project_accounts WHERE project_id = $1 FOR UPDATE`,
+		projectID).Scan(&u.AccountID, &u.Members, &u.StorageBytes)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", 0, false, nil
+		return u, false, nil
 	}
-	return account, members, err == nil, err
+	return u, err == nil, err
 }
 
-func (t pgTx) PutProjectAccount(ctx context.Context, projectID, accountID string, members int64) error {
-	_, err := t.tx.Exec(ctx, `INSERT INTO project_accounts (project_id, account_id, members) VALUES ($1, $2, $3)
-		ON CONFLICT (project_id) DO UPDATE SET account_id = $2, members = $3`, projectID, accountID, members)
+func (t pgTx) PutProjectAccount(ctx context.Context, projectID string, u billing.ProjectUsage) error {
+	_, err := t.tx.Exec(ctx, `INSERT INTO project_accounts (project_id, account_id, members, storage_bytes) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (project_id) DO UPDATE SET account_id = $2, members = $3, storage_bytes = $4`,
+		projectID, u.AccountID, u.Members, u.StorageBytes)
 	return err
 }
 

@@ -52,8 +52,8 @@ type Tx interface {
 	// FirstUsageEvent records an event id and reports whether it is new.
 	FirstUsageEvent(ctx context.Context, eventID string) (bool, error)
 	AddUsage(ctx context.Context, accountID, meter string, delta int64) error
-	ProjectAccount(ctx context.Context, projectID string) (accountID string, members int64, ok bool, err error)
-	PutProjectAccount(ctx context.Context, projectID, accountID string, members int64) error
+	ProjectAccount(ctx context.Context, projectID string) (u billing.ProjectUsage, ok bool, err error)
+	PutProjectAccount(ctx context.Context, projectID string, u billing.ProjectUsage) error
 	DeleteProjectAccount(ctx context.Context, projectID string) error
 	// DueSubscriptions locks up to limit live subscriptions whose period ended by now, skipping
 	// those another replica holds.

@@ -28,7 +28,7 @@ type memStore struct {
 	stripeEvts map[string]string
 	usage      map[string]map[string]int64
 	usageEvts  map[string]bool
-	projects   map[string][2]any
+	projects   map[string]billing.ProjectUsage
 	invoices   map[string]billing.Invoice
 	published  []outbox.Event
 }
@@ -36,7 +36,7 @@ type memStore struct {
 func newMemStore() *memStore {
 	return &memStore{plans: testPlans, subs: map[string]billing.Subscription{}, ops: map[string]json.RawMessage{},
 		stripeEvts: map[string]string{}, usage: map[string]map[string]int64{}, usageEvts: map[string]bool{},
-		projects: map[string][2]any{}, invoices: map[string]billing.Invoice{}}
+		projects: map[string]billing.ProjectUsage{}, invoices: map[string]billing.Invoice{}}
 }
 
 var testPlans = []billing.Plan{
@@ -197,15 +197,12 @@ func (t memTx) AddUsage(_ context.Context, account, meter string, delta int64) e
 	t.m.usage[account][meter] = max(0, t.m.usage[account][meter]+delta)
 	return nil
 }
-func (t memTx) ProjectAccount(_ context.Context, id string) (string, int64, bool, error) {
+func (t memTx) ProjectAccount(_ context.Context, id string) (billing.ProjectUsage, bool, error) {
 	p, ok := t.m.projects[id]
-	if !ok {
-		return "", 0, false, nil
-	}
-	return p[0].(string), p[1].(int64), true, nil
+	return p, ok, nil
 }
-func (t memTx) PutProjectAccount(_ context.Context, id, account string, members int64) error {
-	t.m.projects[id] = [2]any{account, members}
+func (t memTx) PutProjectAccount(_ context.Context, id string, u billing.ProjectUsage) error {
+	t.m.projects[id] = u
 	return nil
 }
 func (t memTx) DeleteProjectAccount(_ context.Context, id string) error {
@@ -458,6 +455,41 @@ func TestUsage_EachEventOnce(t *testing.T) {
 	s.CountProjectEvent(ctx, events.Envelope{EventID: "3", Type: "project.deleted", Payload: events.ProjectDeleted{ProjectID: "p"}})
 	if u := st.usage["ada"]; u[billing.MeterProjects] != 0 || u[billing.MeterMembers] != 0 {
 		t.Fatalf("after delete: %v", u)
+	}
+}
+
+// A transfer moves the project's whole usage (itself, its members, its files' bytes) to the new
+// owner's account, once; files uploaded or deleted after it count there.
+func TestUsage_MovesWithOwnership(t *testing.T) {
+	s, st, _, _ := newService()
+	ctx := context.Background()
+	for _, e := range []events.Envelope{
+		{EventID: "1", Type: "project.created", Payload: events.ProjectCreated{ProjectID: "p", OwnerID: "ada"}},
+		{EventID: "1b", Type: "project.created", Payload: events.ProjectCreated{ProjectID: "q", OwnerID: "ada"}},
+		{EventID: "2", Type: "project.member_added", Payload: events.MemberChanged{ProjectID: "p", UserID: "bob", Role: "editor"}},
+		{EventID: "3", Type: "file.uploaded", Payload: events.FileEvent{ProjectID: "p", AccountID: "ada", SizeBytes: 500}},
+		{EventID: "3b", Type: "file.uploaded", Payload: events.FileEvent{ProjectID: "q", AccountID: "ada", SizeBytes: 40}},
+		// The transfer: bob becomes the owner, ada an admin (no move for her).
+		{EventID: "4", Type: "project.member_role_changed", Payload: events.MemberChanged{ProjectID: "p", UserID: "bob", Role: "owner"}},
+		{EventID: "5", Type: "project.member_role_changed", Payload: events.MemberChanged{ProjectID: "p", UserID: "ada", Role: "admin"}},
+		{EventID: "4", Type: "project.member_role_changed", Payload: events.MemberChanged{ProjectID: "p", UserID: "bob", Role: "owner"}},
+		// Uploaded before the transfer under ada's account, deleted after: it leaves bob's usage.
+		{EventID: "6", Type: "file.deleted", Payload: events.FileEvent{ProjectID: "p", AccountID: "ada", SizeBytes: 200}},
+	} {
+		if _, err := s.CountProjectEvent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]map[string]int64{
+		"ada": {billing.MeterProjects: 1, billing.MeterMembers: 1, billing.MeterStorageBytes: 40},
+		"bob": {billing.MeterProjects: 1, billing.MeterMembers: 2, billing.MeterStorageBytes: 300},
+	}
+	for account, meters := range want {
+		for meter, n := range meters {
+			if got := st.usage[account][meter]; got != n {
+				t.Errorf("%s %s = %d, want %d (all: %v)", account, meter, got, n, st.usage)
+			}
+		}
 	}
 }
 

@@ -104,6 +104,11 @@ func (p Postgres) Abandoned(ctx context.Context, cutoff, resumableCutoff time.Ti
 		ORDER BY created_at LIMIT $3`, cutoff, resumableCutoff, limit)
 }
 
+func (p Postgres) Reassign(ctx context.Context, projectID, accountID string) (int64, error) {
+	tag, err := p.Pool.Exec(ctx, `UPDATE files SET account_id = $2 WHERE project_id = $1 AND account_id <> $2`, projectID, accountID)
+	return tag.RowsAffected(), err
+}
+
 func (p Postgres) SetReceived(ctx context.Context, id string, received int64) error {
 	_, err := p.Pool.Exec(ctx, `UPDATE files SET received = $2 WHERE id = $1 AND state = 'quarantined'`, id, received)
 	return err

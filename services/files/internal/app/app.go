@@ -48,6 +48,8 @@ type Store interface {
 	SetReceived(ctx context.Context, id string, received int64) error
 	// Unfinished lists resumable uploads that received every byte and were not scanned yet.
 	Unfinished(ctx context.Context, limit int) ([]file.File, error)
+	// Reassign makes accountID the account a project's files count in; it answers how many changed.
+	Reassign(ctx context.Context, projectID, accountID string) (int64, error)
 	// Exclusive runs fn while no other caller, in any replica, runs under the same key; a key that is
 	// held is refused at once (uploads.locked).
 	Exclusive(ctx context.Context, key string, fn func(context.Context) error) error
@@ -499,6 +501,12 @@ func (s *Service) fileEvent(typ, actor string, f file.File) outbox.Event {
 func (s *Service) EraseOwner(ctx context.Context, userID string) (int, error) {
 	fs, err := s.Store.OfOwner(ctx, userID)
 	return s.removeAll(ctx, fs, err)
+}
+
+// OwnerChanged makes a project's new owner the account its files count in (on the role change that
+// makes them owner): the plan that pays for the storage is the owner's, as billing counts it.
+func (s *Service) OwnerChanged(ctx context.Context, projectID, ownerID string) (int64, error) {
+	return s.Store.Reassign(ctx, projectID, ownerID)
 }
 
 // RemoveProject removes a deleted project's files (on project.deleted).

@@ -75,6 +75,19 @@ func (m *memStore) Abandoned(_ context.Context, cutoff, resumableCutoff time.Tim
 	}
 	return out, nil
 }
+func (m *memStore) Reassign(_ context.Context, projectID, accountID string) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var n int64
+	for id, f := range m.files {
+		if f.ProjectID == projectID && f.AccountID != accountID {
+			f.AccountID = accountID
+			m.files[id] = f
+			n++
+		}
+	}
+	return n, nil
+}
 func (m *memStore) SetReceived(_ context.Context, id string, n int64) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -307,4 +320,24 @@ func (zeros) Read(p []byte) (int, error) {
 
 func byteSize(n int64) string {
 	return string(rune('0'+n>>20/10%10)) + string(rune('0'+n>>20%10)) + "MiB"
+}
+
+// A project's new owner's plan pays for its files: the storage moves with ownership.
+func TestOwnerChanged_StorageCountsInTheNewOwnersAccount(t *testing.T) {
+	ctx := context.Background()
+	s, st, _ := newService(1 << 30)
+	if _, err := s.Upload(ctx, editor, Upload{ProjectID: projectID, Filename: "a.txt", Body: bytes.NewReader([]byte("hello"))}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.OwnerChanged(ctx, projectID, "owner-2"); err != nil || n != 1 {
+		t.Fatalf("%d %v", n, err)
+	}
+	before, _ := st.UsedBytes(ctx, "owner-1")
+	after, _ := st.UsedBytes(ctx, "owner-2")
+	if before != 0 || after != 5 {
+		t.Fatalf("old owner %d, new owner %d", before, after)
+	}
+	if n, _ := s.OwnerChanged(ctx, projectID, "owner-2"); n != 0 {
+		t.Fatal("a redelivered change moved files again")
+	}
 }

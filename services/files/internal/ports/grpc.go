@@ -214,6 +214,15 @@ func (h Events) Handle(ctx context.Context, _ string, e events.Envelope) error {
 		n, err = h.App.EraseOwner(ctx, p.UserID)
 	case events.ProjectDeleted:
 		n, err = h.App.RemoveProject(ctx, p.ProjectID)
+	case events.MemberChanged:
+		if e.Type != "project.member_role_changed" || p.Role != "owner" {
+			return nil
+		}
+		moved, err := h.App.OwnerChanged(ctx, p.ProjectID, p.UserID)
+		if err == nil && moved > 0 {
+			h.Log.InfoContext(ctx, "files now count in the new owner's storage", "project_id", p.ProjectID, "files", moved)
+		}
+		return err
 	default:
 		return nil
 	}

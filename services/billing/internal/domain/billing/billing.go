@@ -220,3 +220,16 @@ func (s *Subscription) Reconcile(stripeStatus string) (bool, []Event) {
 	}
 	return true, []Event{s.event(typ)}
 }
+
+// ProjectUsage is what one project counts in its account's usage: itself, its members and the bytes
+// of its files. A project's usage belongs to its owner's account and moves, whole, with ownership.
+type ProjectUsage struct {
+	AccountID    string
+	Members      int64
+	StorageBytes int64
+}
+
+// Usage is the project's counts by meter, for moving them between accounts.
+func (u ProjectUsage) Usage() map[string]int64 {
+	return map[string]int64{MeterProjects: 1, MeterMembers: u.Members, MeterStorageBytes: u.StorageBytes}
+}
