@@ -202,10 +202,12 @@ func TestUploads_WhoMayAndThePlansStorage(t *testing.T) {
 
 // Writers racing on one upload at the same offset: exactly one is stored, the others are refused
 // (uploads.locked while it writes, offset_mismatch after), and the file holds one writer's bytes.
+// The winner's write also finishes the upload while losers may hold its lock: that once answered the
+// winner 409 (1 round in about 20), so the finish now waits for the lock.
 func TestUploads_RacingWritesStoreOneWriter(t *testing.T) {
 	a := newAccount(t, "tus-race")
 	p, _ := a.createProject(t, map[string]any{"name": "Raced Uploads"})
-	for round := 0; round < 5; round++ {
+	for round := 0; round < 20; round++ {
 		const size = 256 << 10
 		path := a.createUpload(t, p.ID, "raced.bin", size)
 		bodies := make([][]byte, 6)

@@ -5,9 +5,11 @@ package adapters
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/acme/platform/services/files/internal/app"
@@ -119,16 +121,32 @@ func (p Postgres) Unfinished(ctx context.Context, limit int) ([]file.File, error
 }
 
 // Exclusive runs fn holding a session advisory lock on key, on a connection of its own, so that the
-// lock holds however long fn streams (no transaction stays open meanwhile). A key another holds is
-// refused at once: a second writer of one upload is told to come back, never queued behind the first.
-func (p Postgres) Exclusive(ctx context.Context, key string, fn func(context.Context) error) error {
+// lock holds however long fn streams (no transaction stays open meanwhile). With wait 0 a key another
+// holds is refused at once: a second writer of one upload is told to come back, never queued behind
+// the first. With a wait, the lock is waited for that long (PostgreSQL's lock_timeout).
+func (p Postgres) Exclusive(ctx context.Context, key string, wait time.Duration, fn func(context.Context) error) error {
 	conn, err := p.Pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Release()
-	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, key).Scan(&got); err != nil {
+	got := true
+	if wait <= 0 {
+		err = conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, key).Scan(&got)
+	} else {
+		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT set_config('lock_timeout', $1, true)`, strconv.FormatInt(wait.Milliseconds(), 10)+"ms"); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended($1, 0))`, key) // session-level: outlives the transaction
+			return err
+		})
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
+			got, err = false, nil
+		}
+	}
+	if err != nil {
 		return err
 	}
 	if !got {

@@ -51,8 +51,8 @@ type Store interface {
 	// Reassign makes accountID the account a project's files count in; it answers how many changed.
 	Reassign(ctx context.Context, projectID, accountID string) (int64, error)
 	// Exclusive runs fn while no other caller, in any replica, runs under the same key; a key that is
-	// held is refused at once (uploads.locked).
-	Exclusive(ctx context.Context, key string, fn func(context.Context) error) error
+	// held is waited for up to wait, then refused (uploads.locked). Wait 0 refuses at once.
+	Exclusive(ctx context.Context, key string, wait time.Duration, fn func(context.Context) error) error
 }
 
 // Cursor is a position in a project's file list.

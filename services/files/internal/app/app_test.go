@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -108,14 +109,19 @@ func (m *memStore) Unfinished(context.Context, int) ([]file.File, error) {
 	}
 	return out, nil
 }
-func (m *memStore) Exclusive(ctx context.Context, key string, fn func(context.Context) error) error {
+func (m *memStore) Exclusive(ctx context.Context, key string, wait time.Duration, fn func(context.Context) error) error {
+	deadline := time.Now().Add(wait)
 	m.mu.Lock()
 	if m.held == nil {
 		m.held = map[string]bool{}
 	}
-	if m.held[key] {
+	for m.held[key] {
 		m.mu.Unlock()
-		return errs.Conflict("uploads.locked", "held")
+		if !time.Now().Before(deadline) {
+			return errs.Conflict("uploads.locked", "held")
+		}
+		runtime.Gosched()
+		m.mu.Lock()
 	}
 	m.held[key] = true
 	m.mu.Unlock()

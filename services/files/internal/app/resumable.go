@@ -119,7 +119,7 @@ func (s *Service) WriteUpload(ctx context.Context, c caller.Caller, id string, o
 		return Progress{}, err
 	}
 	var out Progress
-	err = s.Store.Exclusive(ctx, "upload:"+f.ID, func(ctx context.Context) error {
+	err = s.Store.Exclusive(ctx, "upload:"+f.ID, 0, func(ctx context.Context) error {
 		if f, err = s.Store.Get(ctx, f.ID); err != nil { // as it stands under the lock
 			return err
 		}
@@ -182,9 +182,13 @@ func (s *Service) FinishUpload(ctx context.Context, c caller.Caller, id string) 
 	return s.finishUpload(ctx, f.ID)
 }
 
+// finishWait is how long a finish waits for the upload's lock: a racing writer holds it only to be
+// told the upload is complete, and the write that completed it must not fail for that.
+const finishWait = 10 * time.Second
+
 func (s *Service) finishUpload(ctx context.Context, id string) (Progress, error) {
 	var out Progress
-	err := s.Store.Exclusive(ctx, "upload:"+id, func(ctx context.Context) error {
+	err := s.Store.Exclusive(ctx, "upload:"+id, finishWait, func(ctx context.Context) error {
 		f, err := s.Store.Get(ctx, id)
 		if err != nil {
 			return err
