@@ -28,7 +28,7 @@ help:
 	@echo "make run    - infrastructure, sidecar, then every app of dapr.yaml with its daprd (Ctrl-C stops all)"
 	@echo "make test   - infrastructure, sidecar, lint, unit and repository tests, fuzzing, e2e against the real topology"
 	@echo "make infra  - PostgreSQL, Redis, Apache Kafka, S3, mail and stripe-mock on 127.0.0.1, dev secrets, databases"
-	@echo "make sidecar- build daprd v1.16.0 from the module proxy (cached in $(CACHE))"
+	@echo "make sidecar- build daprd v1.16.2 from the module proxy (cached in $(CACHE))"
 	@echo "make proto  - regenerate contracts/gen/go from contracts/proto"
 	@echo "make subscriptions - regenerate components/*/subscriptions.yaml from contracts/consumers/consumers.yaml"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make sidecar: builds daprd v1.16.0 from the Go module proxy (deploy/local/sidecar) and prints the
+# make sidecar: builds daprd v1.16.2 from the Go module proxy (deploy/local/sidecar) and prints the
 # binary's path. The binary is cached outside the repo under a hash of everything it is built from,
 # so it is rebuilt only when the sidecar module or the Go version changes.
 set -euo pipefail

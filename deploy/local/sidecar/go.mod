@@ -3,8 +3,8 @@ module github.com/acme/platform/deploy/local/sidecar
 go 1.26
 
 require (
-	github.com/dapr/components-contrib v1.16.0
-	github.com/dapr/dapr v1.16.0
+	github.com/dapr/components-contrib v1.16.3
+	github.com/dapr/dapr v1.16.2
 )
 
 require (
@@ -141,7 +141,7 @@ require (
 	github.com/cyphar/filepath-securejoin v0.2.4 // indirect
 	github.com/dancannon/gorethink v4.0.0+incompatible // indirect
 	github.com/danieljoos/wincred v1.1.2 // indirect
-	github.com/dapr/durabletask-go v0.9.0 // indirect
+	github.com/dapr/durabletask-go v0.10.1 // indirect
 	github.com/dapr/kit v0.16.1 // indirect
 	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc // indirect
 	github.com/decred/dcrd/dcrec/secp256k1/v4 v4.2.0 // indirect
@@ -271,7 +271,7 @@ require (
 	github.com/lestrrat-go/iter v1.0.2 // indirect
 	github.com/lestrrat-go/jwx/v2 v2.0.21 // indirect
 	github.com/lestrrat-go/option v1.0.1 // indirect
-	github.com/linkedin/goavro/v2 v2.14.0 // indirect
+	github.com/linkedin/goavro/v2 v2.14.1 // indirect
 	github.com/lufia/plan9stats v0.0.0-20211012122336-39d0f177ccd0 // indirect
 	github.com/machinebox/graphql v0.2.2 // indirect
 	github.com/magiconair/properties v1.8.7 // indirect
@@ -326,7 +326,7 @@ require (
 	github.com/rcrowley/go-metrics v0.0.0-20250401214520-65e299d6c5c9 // indirect
 	github.com/redis/go-redis/v9 v9.6.3 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
-	github.com/riferrei/srclient v0.7.2 // indirect
+	github.com/riferrei/srclient v0.7.3 // indirect
 	github.com/rs/zerolog v1.31.0 // indirect
 	github.com/santhosh-tekuri/jsonschema/v5 v5.3.1 // indirect
 	github.com/segmentio/asm v1.2.0 // indirect
@@ -447,7 +447,7 @@ require (
 	stathat.com/c/consistent v1.0.0 // indirect
 )
 
-// Copied from github.com/dapr/dapr v1.16.0's go.mod: replace directives only apply in the main
+// Copied from github.com/dapr/dapr v1.16.2's go.mod: replace directives only apply in the main
 // module, so daprd cannot be built without them.
 replace (
 	dubbo.apache.org/dubbo-go/v3 => dubbo.apache.org/dubbo-go/v3 v3.0.3-0.20230118042253-4f159a2b38f3
@@ -460,3 +460,7 @@ replace (
 	github.com/gobwas/pool => github.com/gobwas/pool v0.2.1
 	github.com/toolkits/concurrent => github.com/niean/gotools v0.0.0-20151221085310-ff3f51fc5c60
 )
+
+// dapr v1.16.2 asks for components-contrib v1.16.3, which the module proxy here does not serve;
+// v1.16.1 is the newest 1.16 release it does.
+replace github.com/dapr/components-contrib => github.com/dapr/components-contrib v1.16.1

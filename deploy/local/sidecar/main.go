@@ -1,4 +1,4 @@
-// Command daprd is Dapr's sidecar v1.16.0, built from the Go module proxy for machines where the
+// Command daprd is Dapr's sidecar v1.16.2, built from the Go module proxy for machines where the
 // Dapr CLI cannot fetch its release binary. It is dapr's own cmd/daprd with the stable component set
 // (build tag stablecomponents) plus the components this platform needs that the stable set lacks.
 package main
