@@ -24,8 +24,11 @@ import (
 func getObject(t *testing.T, key string) []byte {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"operation": "get", "metadata": map[string]string{"key": key, "encodeBase64": "true"}})
-	resp, err := httpClient.Post(fmt.Sprintf("http://127.0.0.1:%d/v1.0/bindings/objectstore", env.topo.App("audit").HTTPPort),
-		"application/json", bytes.NewReader(body))
+	req, _ := http.NewRequest("POST", fmt.Sprintf("http://127.0.0.1:%d/v1.0/bindings/objectstore", env.topo.App("audit").HTTPPort),
+		bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("dapr-api-token", env.topo.App("audit").APIToken) // the sidecar's API asks for it
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -129,7 +129,10 @@ func TestDeadLetters_KeptByAppsWithoutADatabase(t *testing.T) {
 func TestPubsub_OnlyDeclaredPublishersPublish(t *testing.T) {
 	publish := func(app, topic string) int {
 		url := fmt.Sprintf("http://127.0.0.1:%d/v1.0/publish/pubsub/%s", env.topo.App(app).HTTPPort, topic)
-		resp, err := httpClient.Post(url, "application/octet-stream", strings.NewReader("not a real event"))
+		req, _ := http.NewRequest("POST", url, strings.NewReader("not a real event"))
+		req.Header.Set("Content-Type", "application/octet-stream")
+		req.Header.Set("dapr-api-token", env.topo.App(app).APIToken) // as the app itself would
+		resp, err := httpClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

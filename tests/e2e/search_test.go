@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -323,6 +324,7 @@ func TestSearch_ReindexRebuildsFromTheSources(t *testing.T) {
 	root, _ := filepath.Abs("../..")
 	cmd := exec.Command("go", "run", "./services/search/cmd/reindex", "-dapr", fmt.Sprintf("127.0.0.1:%d", env.topo.App("search").GRPCPort), "-timeout", "2m")
 	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "DAPR_API_TOKEN="+env.topo.App("search").APIToken) // search's sidecar asks for it
 	out, err := cmd.CombinedOutput()
 	t.Logf("reindex output:\n%s", out)
 	if err != nil {

@@ -100,6 +100,8 @@ func (t *Topology) appEnv(a *App) []string {
 	env["DAPR_GRPC_PORT"] = strconv.Itoa(a.GRPCPort)
 	env["DAPR_METRICS_PORT"] = strconv.Itoa(a.MetricsPort)
 	env["APP_METRICS_PORT"] = strconv.Itoa(a.AppMetricsPort)
+	env["DAPR_API_TOKEN"] = a.APIToken
+	env["APP_API_TOKEN"] = a.AppToken
 	out := os.Environ()
 	for k, v := range env {
 		out = append(out, k+"="+v)

@@ -89,7 +89,7 @@ func (a *App) appHealthy(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close()
-	ctx = metadata.AppendToOutgoingContext(ctx, "dapr-app-id", a.Spec.AppID)
+	ctx = metadata.AppendToOutgoingContext(ctx, "dapr-app-id", a.Spec.AppID, "dapr-api-token", a.APIToken)
 	resp, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
 	if err != nil {
 		return err

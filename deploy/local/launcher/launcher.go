@@ -2,6 +2,7 @@ package launcher
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -47,6 +48,10 @@ type App struct {
 	// AppMetricsPort serves the app\'s own /metrics (APP_METRICS_PORT).
 	AppMetricsPort int
 	State          string
+	// APIToken guards the sidecar's API (DAPR_API_TOKEN: the app sends it), AppToken the app's port
+	// (APP_API_TOKEN: the sidecar sends it). Fresh for each run, so no other local process can call
+	// the app or its sidecar unless it is handed them.
+	APIToken, AppToken string
 
 	rf      *RunFile
 	opts    *Options
@@ -95,7 +100,7 @@ func Start(ctx context.Context, runFile string, opts Options) (*Topology, error)
 		if len(opts.Only) > 0 && !contains(opts.Only, spec.AppID) {
 			continue
 		}
-		a := &App{Spec: spec, rf: rf, opts: &t.opts, State: "starting"}
+		a := &App{Spec: spec, rf: rf, opts: &t.opts, State: "starting", APIToken: randomToken(), AppToken: randomToken()}
 		fixed := func(p int) int {
 			if opts.FreePorts {
 				return 0
@@ -164,3 +169,6 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// randomToken is 128 random bits, as text.
+func randomToken() string { return rand.Text() }

@@ -33,7 +33,7 @@ func (t *Topology) startApp(a *App) error {
 	a.daprCmd = exec.Command(t.opts.Daprd, t.daprdArgs(a)...)
 	a.daprCmd.Dir = a.rf.Dir
 	// The sqlite name resolver registers this address for the app; loopback keeps it on the machine.
-	a.daprCmd.Env = append(os.Environ(), "DAPR_HOST_IP=127.0.0.1")
+	a.daprCmd.Env = append(os.Environ(), "DAPR_HOST_IP=127.0.0.1", "DAPR_API_TOKEN="+a.APIToken, "APP_API_TOKEN="+a.AppToken)
 	a.daprCmd.Stdout, a.daprCmd.Stderr = daprOut, daprOut
 	a.daprCmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 

@@ -1,6 +1,9 @@
 // Package caller carries the authenticated user from the gateway to the backends. The gateway
 // validates the bearer token with users and sends the result as gRPC metadata; a backend reads it
-// back. Only the gateway may invoke the backends that trust it (Dapr access control on Kubernetes).
+// back. A backend believes that metadata only from the apps that may speak for a user, and a
+// system:<app> caller only from that app, as Dapr names the calling app to the callee
+// (dapr-caller-app-id, which the caller's sidecar sets). Only the sidecar reaches an app's port: the
+// app API token (server.NewGRPC) refuses any other local process.
 package caller
 
 import (
@@ -19,7 +22,30 @@ const (
 	keyRegion  = "acme-caller-region"
 	keySession = "acme-caller-session"
 	keyIP      = "acme-client-ip"
+	// keyCallerApp is set by the calling app's sidecar on a call it proxies to another app; any value
+	// the calling app put there itself comes before it.
+	keyCallerApp = "dapr-caller-app-id"
 )
+
+// Propagators are the apps that may pass a user's identity on: the gateway, which verified the
+// token, and the apps that ask another on behalf of the user who called them (files and
+// notifications ask projects for the caller's role).
+var Propagators = map[string]bool{"gateway": true, "files": true, "notifications": true}
+
+var self string
+
+// SetSelf names the app this process is (its Dapr app id): a call that names no calling app came
+// through the app's own sidecar (its API, guarded by the Dapr API token), so it is the app's own.
+func SetSelf(appID string) { self = appID }
+
+// CallingApp is the Dapr app id of the app that made an incoming call, as its sidecar said.
+func CallingApp(ctx context.Context) string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if v := md.Get(keyCallerApp); len(v) > 0 {
+		return v[len(v)-1] // the sidecar's, appended after anything the app sent
+	}
+	return self
+}
 
 // Caller is who a call is made for.
 type Caller struct {
@@ -66,7 +92,9 @@ func ClientIP(ctx context.Context) string {
 	return first(md, keyIP)
 }
 
-// From reads the caller of an incoming call; a call without one is unauthenticated.
+// From reads the caller of an incoming call; a call without one is unauthenticated. A user caller is
+// believed only from a Propagator, a system:<app> caller only from that app: anything else is a
+// forged caller, refused.
 func From(ctx context.Context) (Caller, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	id := first(md, keyID)
@@ -77,7 +105,18 @@ func From(ctx context.Context) (Caller, error) {
 	if r := first(md, keyRoles); r != "" {
 		roles = strings.Split(r, ",")
 	}
-	return Caller{UserID: id, Roles: roles, Region: first(md, keyRegion), SessionID: first(md, keySession)}, nil
+	c := Caller{UserID: id, Roles: roles, Region: first(md, keyRegion), SessionID: first(md, keySession)}
+	app := CallingApp(ctx)
+	if c.IsSystem() {
+		if strings.TrimPrefix(c.UserID, SystemPrefix) != app || app == "" {
+			return Caller{}, errs.Unauthenticated("auth.caller_untrusted", "a platform caller must be the app that calls")
+		}
+		return c, nil
+	}
+	if !Propagators[app] {
+		return Caller{}, errs.Unauthenticated("auth.caller_untrusted", "this app may not call on a user's behalf")
+	}
+	return c, nil
 }
 
 func first(md metadata.MD, key string) string {

@@ -24,14 +24,18 @@ type Sidecar struct {
 	Host     string
 	HTTPPort string
 	GRPCPort string
+	// APIToken is what the sidecar's API asks of this app (DAPR_API_TOKEN; "" when it asks none). The
+	// Dapr client (go-sdk) reads the same variable itself.
+	APIToken string
 }
 
-// FromEnv reads the sidecar's ports.
+// FromEnv reads the sidecar's ports and API token.
 func FromEnv(env *config.Env) Sidecar {
 	return Sidecar{
 		Host:     env.String("DAPR_HOST", "127.0.0.1"),
 		HTTPPort: env.String("DAPR_HTTP_PORT", "3500"),
 		GRPCPort: env.String("DAPR_GRPC_PORT", "50001"),
+		APIToken: env.String("DAPR_API_TOKEN", ""),
 	}
 }
 
@@ -80,6 +84,9 @@ func (s Sidecar) DialApp(appID string) (*grpc.ClientConn, error) {
 		grpc.WithStatsHandler(otelgrpc.NewClientHandler()),
 		grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 			ctx = metadata.AppendToOutgoingContext(ctx, "dapr-app-id", appID)
+			if s.APIToken != "" {
+				ctx = metadata.AppendToOutgoingContext(ctx, "dapr-api-token", s.APIToken)
+			}
 			if id := telemetry.RequestID(ctx); id != "" {
 				ctx = metadata.AppendToOutgoingContext(ctx, RequestIDHeader, id)
 			}
@@ -88,6 +95,9 @@ func (s Sidecar) DialApp(appID string) (*grpc.ClientConn, error) {
 		// A streaming call (a file upload) goes through daprd's gRPC proxy as a stream.
 		grpc.WithStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
 			ctx = metadata.AppendToOutgoingContext(ctx, "dapr-app-id", appID, "dapr-stream", "true")
+			if s.APIToken != "" {
+				ctx = metadata.AppendToOutgoingContext(ctx, "dapr-api-token", s.APIToken)
+			}
 			if id := telemetry.RequestID(ctx); id != "" {
 				ctx = metadata.AppendToOutgoingContext(ctx, RequestIDHeader, id)
 			}

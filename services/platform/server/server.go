@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,8 +12,12 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"google.golang.org/grpc"
@@ -20,6 +25,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/acme/platform/services/platform/caller"
 	"github.com/acme/platform/services/platform/config"
 	"github.com/acme/platform/services/platform/daprkit"
 	"github.com/acme/platform/services/platform/errs"
@@ -33,6 +39,7 @@ import (
 func Main(name string, run func(ctx context.Context, a *App) error) {
 	env := config.FromOS()
 	log := telemetry.NewLogger(os.Stderr, name, env.String("LOG_LEVEL", "info"))
+	caller.SetSelf(env.String("APP_ID", name)) // whose calls come through the app's own sidecar
 	ctx, stop := SignalContext()
 	shutdownTracing, err := telemetry.Setup(ctx, name)
 	if err == nil {
@@ -73,17 +80,59 @@ func SignalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
 
-// NewGRPC returns a gRPC server with the platform's interceptors: request ids into the context (and so
-// into every log line), domain errors mapped to statuses, panics contained, OTel tracing. It also
-// serves the standard grpc.health.v1 service, which the launcher and Kubernetes probes use.
+// NewGRPC returns a gRPC server with the platform's interceptors: the app API token checked, request
+// ids into the context (and so into every log line), domain errors mapped to statuses, panics
+// contained, OTel tracing. It also serves the standard grpc.health.v1 service, which the launcher and
+// Kubernetes probes use.
+//
+// With APP_API_TOKEN set (the launcher sets it for the app and its sidecar; Kubernetes from a secret),
+// every call but the health checks must carry it as dapr-api-token, which only the app's sidecar
+// sends: another process that reaches the port cannot call the app, caller metadata or not.
 func NewGRPC(log *slog.Logger) (*grpc.Server, *health.Server) {
+	unary, stream := appToken(os.Getenv("APP_API_TOKEN"))
 	srv := grpc.NewServer(
 		grpc.StatsHandler(otelgrpc.NewServerHandler()),
-		grpc.ChainUnaryInterceptor(requestID, errs.UnaryServerInterceptor(log)),
+		grpc.ChainUnaryInterceptor(unary, requestID, errs.UnaryServerInterceptor(log)),
+		grpc.ChainStreamInterceptor(stream),
 	)
 	hs := health.NewServer()
 	healthpb.RegisterHealthServer(srv, hs)
 	return srv, hs
+}
+
+// untokened are the calls daprd v1.16.2 makes without the app token: its app health probe and its
+// questions about what the app subscribes to. They read nothing and change nothing; everything that
+// does (service invocation, event delivery) carries the token.
+var untokened = map[string]bool{
+	"/dapr.proto.runtime.v1.AppCallbackHealthCheck/HealthCheck": true,
+	"/dapr.proto.runtime.v1.AppCallback/ListTopicSubscriptions": true,
+	"/dapr.proto.runtime.v1.AppCallback/ListInputBindings":      true,
+}
+
+// appToken refuses calls that do not carry token as dapr-api-token (none when token is "").
+func appToken(token string) (grpc.UnaryServerInterceptor, grpc.StreamServerInterceptor) {
+	check := func(ctx context.Context, method string) error {
+		if token == "" || untokened[method] || strings.HasPrefix(method, "/grpc.health.v1.Health/") {
+			return nil
+		}
+		md, _ := metadata.FromIncomingContext(ctx)
+		got := md.Get("dapr-api-token")
+		if len(got) != 1 || subtle.ConstantTimeCompare([]byte(got[0]), []byte(token)) != 1 {
+			return status.Error(codes.Unauthenticated, "only this app's sidecar may call it: the app API token is missing or wrong")
+		}
+		return nil
+	}
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+			if err := check(ctx, info.FullMethod); err != nil {
+				return nil, err
+			}
+			return handler(ctx, req)
+		}, func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+			if err := check(ss.Context(), info.FullMethod); err != nil {
+				return err
+			}
+			return handler(srv, ss)
+		}
 }
 
 func requestID(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {

@@ -53,7 +53,12 @@ func run(ctx context.Context, addr, app string, out io.Writer) error {
 		return err
 	}
 	defer conn.Close()
-	ctx = metadata.AppendToOutgoingContext(ctx, "dapr-app-id", app, "acme-caller-id", "system:reindex")
+	// Through search's own sidecar, as search itself: its API token (DAPR_API_TOKEN, as the app has
+	// it) and the platform caller system:search.
+	ctx = metadata.AppendToOutgoingContext(ctx, "dapr-app-id", app, "acme-caller-id", "system:search")
+	if token := os.Getenv("DAPR_API_TOKEN"); token != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "dapr-api-token", token)
+	}
 	start := time.Now()
 	stream, err := searchv1.NewSearchServiceClient(conn).Reindex(ctx, &searchv1.ReindexRequest{})
 	if err != nil {

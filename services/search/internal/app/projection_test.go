@@ -182,7 +182,7 @@ func (f fakeSources) Projects(_ context.Context, page func([]index.Document) err
 func TestReindex_ReplacesContentKeepsEventsMeanwhileAndTombstones(t *testing.T) {
 	ctx := context.Background()
 	s := newService(t)
-	system := caller.Caller{UserID: "system:reindex"}
+	system := caller.Caller{UserID: "system:search"}
 	// The index holds a project, a stale document no source lists any more, and a deleted project.
 	must(t, s, created(1))
 	stale := index.Document{ID: "p-stale", Type: index.TypeProject, Title: "Stale", Visibility: index.Public, Version: 3}
@@ -238,7 +238,7 @@ func TestReindex_ReplacesContentKeepsEventsMeanwhileAndTombstones(t *testing.T) 
 // One rebuild at a time.
 func TestReindex_OneAtATime(t *testing.T) {
 	s := newService(t)
-	system := caller.Caller{UserID: "system:reindex"}
+	system := caller.Caller{UserID: "system:search"}
 	started, release := make(chan struct{}), make(chan struct{})
 	s.Sources = fakeSources{meanwhile: func() { close(started); <-release }}
 	done := make(chan error)

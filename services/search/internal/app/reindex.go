@@ -26,7 +26,7 @@ type Progress struct {
 //     of a deleted aggregate's old events cannot bring it back;
 //   - the swap happens while no event is being written, and a failed rebuild leaves the old index.
 //
-// Only platform services may start one (the reindex command calls as system:reindex).
+// Only platform services may start one (the reindex command calls as system:search, through search's own sidecar).
 func (s *Service) Reindex(ctx context.Context, c caller.Caller, report func(Progress) error) error {
 	if !c.IsSystem() {
 		return errs.PermissionDenied("auth.system_only", "only platform services may rebuild the index")
