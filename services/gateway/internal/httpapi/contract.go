@@ -189,8 +189,11 @@ func checkValue(field string, s *openapi3.Schema, v any) error {
 		}
 		for i, item := range v {
 			name := field // a string item's problem names the list, as the services do
-			if _, ok := item.(map[string]any); ok {
+			if _, ok := item.(map[string]any); ok || item == nil {
 				name = fmt.Sprintf("%s[%d]", field, i)
+			}
+			if item == nil && !s.Items.Value.Type.Includes(openapi3.TypeNull) {
+				return errs.Invalid("request.field_required", name, fmt.Sprintf("the items of %q may not be null", field))
 			}
 			if err := checkValue(name, s.Items.Value, item); err != nil {
 				return err

@@ -59,6 +59,9 @@ func TestContractRules_Body(t *testing.T) {
 		{"one code for both bounds", "POST /v1/projects/:id/webhooks", `{"url":"https://example.com","event_types":[]}`, "webhook.event_types_invalid", "event_types"},
 		{"nested objects", "PUT /v1/users/me/notification-preferences", `{"preferences":[{"channel":"email","event_type":"x"}]}`, "request.field_required", "preferences[0].enabled"},
 		{"nested lengths", "PUT /v1/users/me/notification-preferences", `{"preferences":[{"channel":"email","event_type":"` + strings.Repeat("e", 65) + `","enabled":true}]}`, "request.field_too_long", "preferences[0].event_type"},
+		// Found by schemathesis: a null item reached the handler, which read its fields (500).
+		{"a null item", "PUT /v1/users/me/notification-preferences", `{"preferences":[null]}`, "request.field_required", "preferences[0]"},
+		{"a null string item", "POST /v1/projects", `{"name":"x","tags":["a",null]}`, "request.field_required", "tags[1]"},
 		{"settings stay the service's", "POST /v1/projects", `{"name":"x","settings":{"retention_days":"ten"}}`, "", ""},
 	}
 	for _, tc := range cases {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -451,5 +452,19 @@ func TestMutations_AreAllOrNothing(t *testing.T) {
 	}
 	if st.projects[id].Version != before.Version || !maps.Equal(st.members[id], members) || len(st.published) != 0 {
 		t.Fatal("a failed transaction left changes behind")
+	}
+}
+
+// A search query is refused before the store sees it when it cannot be one: too short, too long, or
+// holding NUL, which PostgreSQL's text refuses (schemathesis found that as a 500).
+func TestSearch_QueryBounds(t *testing.T) {
+	s, _, _ := fixture(t)
+	for _, q := range []string{"a", strings.Repeat("é", 101), "ab\x00cd"} {
+		if _, err := s.Search(context.Background(), as(ownerID), q, 10); errs.As(err).Code != "project.query_invalid" {
+			t.Errorf("%q: %v", q, err)
+		}
+	}
+	if _, err := s.Search(context.Background(), as(ownerID), "apollo", 10); err != nil {
+		t.Fatal(err)
 	}
 }
