@@ -42,6 +42,7 @@ test: infra lint check-generated
 	  export STRIPE_MOCK=$$(deploy/local/gobin.sh $(STRIPE_MOCK)) && \
 	  export KAFKA_CLASSPATH=$$(deploy/local/java.sh kafka) OPENSEARCH_CLASSPATH=$$(deploy/local/java.sh opensearch) && \
 	  export POLYGLOT_PYTHON=$$(deploy/local/venv.sh tests/polyglot/requirements.txt) && \
+	  export SCHEMATHESIS_PYTHON=$$(deploy/local/venv.sh tests/schemathesis/requirements.txt) && \
 	  DAPRD="$$daprd" go test -count=1 -timeout 15m $$(go list ./... | grep -v /tests/e2e) && \
 	  $(MAKE) --no-print-directory fuzz && \
 	  DAPRD="$$daprd" VERSITYGW="$$s3" MAILPIT="$$mail" go test -count=1 -timeout 15m -v ./tests/e2e/... && \
