@@ -22,7 +22,7 @@ KUSTOMIZE_VERSION := v5.8.1
 # Bounded fuzzing per target in make test.
 FUZZTIME ?= 10s
 
-.PHONY: help run test infra sidecar tools proto subscriptions lint check-generated unit e2e fuzz clean
+.PHONY: help run test infra sidecar tools proto subscriptions configs lint check-generated unit e2e fuzz clean
 
 help:
 	@echo "make run    - infrastructure, sidecar, then every app of dapr.yaml with its daprd (Ctrl-C stops all)"
@@ -31,6 +31,7 @@ help:
 	@echo "make sidecar- build daprd v1.16.2 from the module proxy (cached in $(CACHE))"
 	@echo "make proto  - regenerate contracts/gen/go from contracts/proto"
 	@echo "make subscriptions - regenerate components/*/subscriptions.yaml from contracts/consumers/consumers.yaml"
+	@echo "make configs - regenerate each app's sidecar Configuration (components/*/config-<app>.yaml) from config.yaml and components/secret-scopes.yaml"
 
 # The launcher is built and exec'd (not `go run`), so SIGTERM and Ctrl-C reach it directly.
 run: infra
@@ -73,6 +74,9 @@ proto: tools
 # test fails when they are stale.
 subscriptions:
 	go run ./deploy/local/cmd/subscriptions
+
+configs:
+	go run ./deploy/local/cmd/configs
 
 # The committed generated code must be what the generators make of the contracts now.
 check-generated: tools

@@ -26,6 +26,7 @@ import (
 	"github.com/acme/platform/deploy/local/kafkabroker"
 	"github.com/acme/platform/deploy/local/launcher"
 	"github.com/acme/platform/deploy/local/searchnode"
+	"github.com/acme/platform/deploy/local/secretscopes"
 	"github.com/acme/platform/services/platform/events"
 	"github.com/acme/platform/services/platform/postgres"
 )
@@ -239,7 +240,18 @@ func run(m *testing.M) (code int) {
 	}
 	withSink := declared.With("eventsink", events.TopicProjects)
 	resources := filepath.Join(work, "components")
-	err = launcher.CopyResources(filepath.Join(root, "components", "local"), resources, []launcher.Override{
+	scopes, err := secretscopes.Load(root)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	// Every app's own Configuration (its secret scopes) resolves names in the suite's own file too.
+	var configs []launcher.Override
+	for _, app := range scopes.AppIDs() {
+		configs = append(configs, launcher.Override{Kind: "Configuration", Name: "acme-local-" + app, Key: "connectionString",
+			Value: filepath.Join(work, "nameresolution.db")})
+	}
+	err = launcher.CopyResources(filepath.Join(root, "components", "local"), resources, append(configs, []launcher.Override{
 		{Name: "pubsub", Key: "scopes", Value: "eventsink"},
 		{Name: "pubsub", Key: "brokers", Value: env.brokerAddr},
 		{Name: "pubsub", Key: "publishingScopes", Value: withSink.PublishingScopes()},
@@ -250,7 +262,7 @@ func run(m *testing.M) (code int) {
 		{Name: "email", Key: "port", Value: mail.smtpPort},
 		{Name: "secretstore", Key: "secretsFile", Value: secrets},
 		{Kind: "Configuration", Name: "acme-local", Key: "connectionString", Value: filepath.Join(work, "nameresolution.db")},
-	})
+	}...))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1

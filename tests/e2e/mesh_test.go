@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"testing"
 	"time"
 
@@ -120,5 +121,37 @@ func TestMesh_OnlyTheSidecarCallsTheAppAndOnlyTheAppCallsTheSidecar(t *testing.T
 	// With the app's own token its sidecar lets the call through, so the refusals are the tokens'.
 	if err := get(sidecar, "dapr-app-id", "projects", "dapr-api-token", env.topo.App("gateway").APIToken, "acme-caller-id", victim.ID); err != nil {
 		t.Fatalf("through the gateway's sidecar with its token: %v", err)
+	}
+}
+
+// Each sidecar's Configuration scopes the secret store to the secrets its app reads
+// (components/secret-scopes.yaml): users reads the JWT signing key, the gateway cannot; files reads
+// its S3 keys, billing cannot. Each asks with its app's own API token, as the app would.
+func TestMesh_EachAppReadsOnlyItsOwnSecrets(t *testing.T) {
+	read := func(app, secret string) int {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/v1.0/secrets/secretstore/%s", env.topo.App(app).HTTPPort, secret), nil)
+		req.Header.Set("dapr-api-token", env.topo.App(app).APIToken)
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, c := range []struct {
+		app, secret string
+		want        int
+	}{
+		{"users", "jwt-signing-key", http.StatusOK},
+		{"gateway", "jwt-signing-key", http.StatusForbidden},
+		{"files", "files-s3", http.StatusOK},
+		{"billing", "files-s3", http.StatusForbidden},
+		{"billing", "stripe", http.StatusOK},
+		{"files", "stripe", http.StatusForbidden},
+		{"users", "billing-database", http.StatusForbidden},
+	} {
+		if got := read(c.app, c.secret); got != c.want {
+			t.Errorf("%s reading %s: %d, want %d", c.app, c.secret, got, c.want)
+		}
 	}
 }

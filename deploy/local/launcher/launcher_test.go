@@ -65,7 +65,7 @@ func TestDaprdArgs_EveryListenerOnLoopbackNoControlPlane(t *testing.T) {
 		"--dapr-internal-grpc-listen-address 127.0.0.1", "--metrics-listen-address 127.0.0.1",
 		"--placement-host-address  ", "--scheduler-host-address  ", "--app-id " + a.Spec.AppID,
 		"--app-port 1", "--dapr-http-port 2", "--dapr-grpc-port 3", "--metrics-port 4", "--dapr-internal-grpc-port 5",
-		"--resources-path " + filepath.Join(rf.Dir, "components/local"), "--config " + filepath.Join(rf.Dir, "components/local/config.yaml"),
+		"--resources-path " + filepath.Join(rf.Dir, "components/local"), "--config " + filepath.Join(rf.Dir, "components/local/config-"+a.Spec.AppID+".yaml"), // its own Configuration
 	} {
 		if !strings.Contains(args, want) {
 			t.Errorf("daprd args lack %q:\n%s", want, args)
