@@ -102,7 +102,7 @@ func (p Postgres) OfProject(ctx context.Context, projectID string) ([]file.File,
 }
 
 func (p Postgres) Abandoned(ctx context.Context, cutoff, resumableCutoff time.Time, limit int) ([]file.File, error) {
-	return p.query(ctx, `WHERE state = 'quarantined' AND created_at < CASE WHEN upload_id = '' THEN $1 ELSE $2 END
+	return p.query(ctx, `WHERE state = 'quarantined' AND created_at < CASE WHEN upload_id = '' THEN $1::timestamptz ELSE $2::timestamptz END
 		ORDER BY created_at LIMIT $3`, cutoff, resumableCutoff, limit)
 }
 
