@@ -84,9 +84,13 @@ func TestUsers_RefreshRotatesAndAReuseEndsTheSession(t *testing.T) {
 	refresh(t, "not-a-token").expectError(t, http.StatusUnauthorized, "auth.refresh_invalid")
 }
 
+// raceRounds is how often the e2e race tests repeat (issue 11: enough to catch a window like the
+// revoke/refresh one, which 3 of 60 rounds hit).
+const raceRounds = 200
+
 func TestUsers_ConcurrentRefreshWithOneTokenLetsExactlyOneThrough(t *testing.T) {
 	u := registerUser(t, "refresh-race")
-	for round := 0; round < 5; round++ {
+	for round := range raceRounds {
 		s := login(t, u.Email, goodPassword)
 		statuses := make([]int, 2)
 		var wg sync.WaitGroup
@@ -108,7 +112,7 @@ func TestUsers_ConcurrentRefreshWithOneTokenLetsExactlyOneThrough(t *testing.T) 
 func TestUsers_RevokedSessionStaysRevokedWhenARefreshRaces(t *testing.T) {
 	u := registerUser(t, "revoke-race")
 	keeper := login(t, u.Email, goodPassword)
-	for round := range 60 {
+	for round := range raceRounds {
 		s := login(t, u.Email, goodPassword)
 		var list struct {
 			Sessions []struct {
@@ -153,7 +157,7 @@ func TestUsers_RevokedSessionStaysRevokedWhenARefreshRaces(t *testing.T) {
 
 // Two confirms with one reset token at once: exactly one changes the password.
 func TestUsers_ConcurrentResetConfirmsWithOneTokenLetExactlyOneThrough(t *testing.T) {
-	for round := range 10 {
+	for round := range raceRounds {
 		u := registerUser(t, "reset-race")
 		request(t, "POST", "/v1/auth/password-reset", map[string]any{"email": u.Email}, nil).expect(t, http.StatusAccepted)
 		token := tokenFromMail(t, u.Email, "Reset your password")
