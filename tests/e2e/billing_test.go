@@ -571,3 +571,21 @@ func TestBilling_UsageMovesWithOwnership(t *testing.T) {
 	last.expectError(t, http.StatusPaymentRequired, "billing.plan_limit_reached")
 	bob.tus(t, "DELETE", path, nil).expect(t, http.StatusNoContent)
 }
+
+// A transfer asks the new owner's plan, as a create would: a free account that already owns three
+// projects cannot be given a fourth (402), and the project stays its owner's.
+func TestBilling_TransferBeyondTheNewOwnersPlanIsRefused(t *testing.T) {
+	giver, full := newAccount(t, "transfer-giver"), newAccount(t, "transfer-full")
+	for i := range 3 {
+		full.createProject(t, map[string]any{"name": fmt.Sprintf("Full %d", i)})
+	}
+	p, _ := giver.createProject(t, map[string]any{"name": "Given Away"})
+	giver.do(t, "POST", "/v1/projects/"+p.ID+"/members", map[string]any{"user_id": full.ID, "role": "editor"}).expect(t, http.StatusCreated)
+	giver.do(t, "POST", "/v1/projects/"+p.ID+"/transfer", map[string]any{"new_owner_id": full.ID}).
+		expectError(t, http.StatusPaymentRequired, "billing.plan_limit_reached")
+	var out struct{ Project project }
+	giver.do(t, "GET", "/v1/projects/"+p.ID, nil).expect(t, http.StatusOK).decode(t, &out)
+	if out.Project.OwnerID != giver.ID {
+		t.Fatalf("the refused transfer changed the owner: %+v", out.Project)
+	}
+}

@@ -468,3 +468,33 @@ func TestSearch_QueryBounds(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// projectLimit allows each account at most n projects.
+type projectLimit int64
+
+func (l projectLimit) Allow(_ context.Context, _, _ string, total int64) error {
+	if total > int64(l) {
+		return &errs.Error{Kind: errs.KindPaymentRequired, Code: "billing.plan_limit_reached", Message: "the plan's limit"}
+	}
+	return nil
+}
+
+// A transfer asks the new owner's plan for one more project, as a create would: beyond it, 402 and
+// nothing changes.
+func TestTransfer_TheNewOwnersPlanMustAllowTheProject(t *testing.T) {
+	ctx := context.Background()
+	s, st, id := fixture(t)
+	s.Billing = projectLimit(1)
+	if _, err := s.Create(ctx, as(editorID), CreateInput{Name: "Editor's own", Visibility: "private"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.TransferOwnership(ctx, as(ownerID), id, editorID); errs.As(err).Code != "billing.plan_limit_reached" {
+		t.Fatalf("a transfer beyond the plan: %v", err)
+	}
+	if st.members[id][ownerID].Role != project.Owner || st.members[id][editorID].Role != project.Editor {
+		t.Fatalf("a refused transfer changed the members: %v", st.members[id])
+	}
+	if _, err := s.TransferOwnership(ctx, as(ownerID), id, adminID); err != nil {
+		t.Fatalf("a transfer within the plan: %v", err)
+	}
+}

@@ -139,7 +139,8 @@ func (s *Service) RemoveMember(ctx context.Context, c caller.Caller, id, userID 
 	return err
 }
 
-// TransferOwnership makes a member the owner and the caller an admin.
+// TransferOwnership makes a member the owner and the caller an admin, if the new owner's plan allows
+// one more project.
 func (s *Service) TransferOwnership(ctx context.Context, c caller.Caller, id, newOwner string) (WithRole, error) {
 	if err := checkUserID(newOwner); err != nil {
 		return WithRole{}, err
@@ -155,6 +156,18 @@ func (s *Service) TransferOwnership(ctx context.Context, c caller.Caller, id, ne
 		evs, err := p.Transfer(c.UserID, newOwner, current, s.now())
 		if err != nil {
 			return nil, err
+		}
+		// The new owner's plan must allow one more project, as a create would ask (under the same
+		// per-owner lock, so a transfer cannot race a create past the limit). A co-owner already
+		// counts it.
+		if s.Billing != nil && current != project.Owner {
+			owned, err := tx.CountOwned(ctx, newOwner)
+			if err != nil {
+				return nil, err
+			}
+			if err := s.Billing.Allow(ctx, newOwner, "projects", owned+1); err != nil {
+				return nil, err
+			}
 		}
 		if current != project.Owner {
 			if err := tx.PutMember(ctx, id, project.Member{UserID: newOwner, Role: project.Owner}); err != nil {
