@@ -91,14 +91,18 @@ func TestUnfinishedAndReassign(t *testing.T) {
 	}
 }
 
-// One holder of an upload's lock at a time, across connections: 200 rounds of two racing holders,
-// each noting when it is inside; a waiting finish gets in once the holder leaves.
+// One holder of an upload's lock at a time, across connections: 200 rounds of two racing holders.
+// Whoever gets in stays inside until the other's attempt has ended, so the other always tries while
+// the lock is held and must be refused; were both let in, each would wait for the other until the
+// deadline and the round would fail. A waiting finish gets in once the holder leaves.
 func TestExclusive_OneHolderAcrossConnections(t *testing.T) {
 	ctx := context.Background()
 	st := newStore(t)
 	for round := 0; round < 200; round++ {
 		var mu sync.Mutex
 		inside, overlaps, refused := 0, 0, 0
+		returned := make(chan struct{})
+		var once sync.Once
 		var wg sync.WaitGroup
 		for range 2 {
 			wg.Add(1)
@@ -111,7 +115,10 @@ func TestExclusive_OneHolderAcrossConnections(t *testing.T) {
 						overlaps++
 					}
 					mu.Unlock()
-					time.Sleep(time.Millisecond) // the holder's work: a write takes a while
+					select { // hold the lock until the other attempt has ended
+					case <-returned:
+					case <-time.After(5 * time.Second):
+					}
 					mu.Lock()
 					inside--
 					mu.Unlock()
@@ -124,11 +131,12 @@ func TestExclusive_OneHolderAcrossConnections(t *testing.T) {
 				} else if err != nil {
 					t.Error(err)
 				}
+				once.Do(func() { close(returned) })
 			}()
 		}
 		wg.Wait()
-		if overlaps > 0 {
-			t.Fatalf("round %d: two holders at once", round)
+		if overlaps > 0 || refused != 1 {
+			t.Fatalf("round %d: %d overlaps, %d refused, want 0 and 1", round, overlaps, refused)
 		}
 	}
 	held := make(chan struct{})

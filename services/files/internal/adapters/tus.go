@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
@@ -123,12 +124,8 @@ func (u *Uploads) Abort(ctx context.Context, uploadID string) error {
 
 // objectID is the object part of the store's upload id ("<object id>+<multipart id>").
 func objectID(uploadID string) string {
-	for i := 0; i < len(uploadID); i++ {
-		if uploadID[i] == '+' {
-			return uploadID[:i]
-		}
-	}
-	return uploadID
+	id, _, _ := strings.Cut(uploadID, "+")
+	return id
 }
 
 func isNotFound(err error) bool {

@@ -159,7 +159,7 @@ func tusError(ctx context.Context, err error) error {
 	if status == 0 || status >= 500 {
 		return err // tusd answers 500; the access log has the cause
 	}
-	body, _ := json.Marshal(ErrorBody{Error: ErrorDetail{Code: e.Code, Message: e.Message, Field: e.Field, RequestID: requestIDOf(ctx)}})
+	body, _ := json.Marshal(ErrorBody{Error: ErrorDetail{Code: e.Code, Message: e.Message, Field: e.Field, RequestID: telemetry.RequestID(ctx)}})
 	return handler.Error{ErrorCode: e.Code, Message: e.Message, HTTPResponse: handler.HTTPResponse{StatusCode: status, Body: string(body),
 		Header: handler.HTTPHeader{"Content-Type": "application/json; charset=utf-8"}}}
 }
@@ -252,5 +252,3 @@ func (u *tusUpload) Terminate(ctx context.Context) error {
 	_, err := u.files.DeleteFile(ctx, &filesv1.DeleteFileRequest{FileId: u.info.ID})
 	return tusError(ctx, err)
 }
-
-func requestIDOf(ctx context.Context) string { return telemetry.RequestID(ctx) }
