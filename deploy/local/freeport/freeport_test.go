@@ -50,11 +50,19 @@ func TestGet_FreeDistinctPortsOutsideTheEphemeralRange(t *testing.T) {
 
 // A port whose lock file another process of ours holds is not handed out.
 func TestGet_SkipsPortsClaimedByOthers(t *testing.T) {
-	base, _ := belowEphemeral()
-	base += 5000 // away from what the other test took
-	if err := os.MkdirAll(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
+	// A lock directory of this test's own: the shared one is also used by whatever else of ours
+	// runs on the machine (other test packages, make run), which may claim any port of the pool.
+	sharedDir := dir
+	dir = t.TempDir()
+	sharedHeld := held
+	held = map[int]*os.File{}
+	defer func() {
+		for _, f := range held {
+			f.Close()
+		}
+		dir, held = sharedDir, sharedHeld
+	}()
+	base := threeListenablePorts(t)
 	pool = func() (int, int) { return base, base + 2 }
 	defer func() { pool = belowEphemeral }()
 	for _, p := range []int{base, base + 1} {
@@ -75,4 +83,25 @@ func TestGet_SkipsPortsClaimedByOthers(t *testing.T) {
 	if p, err := Get(); err == nil {
 		t.Fatalf("got %d from an exhausted pool", p)
 	}
+}
+
+// threeListenablePorts finds three consecutive ports of the pool no listener holds right now.
+func threeListenablePorts(t *testing.T) int {
+	lo, hi := belowEphemeral()
+	for base := lo + 5000; base+2 <= hi; base += 3 {
+		ok := true
+		for p := base; p <= base+2 && ok; p++ {
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+			if err != nil {
+				ok = false
+				continue
+			}
+			l.Close()
+		}
+		if ok {
+			return base
+		}
+	}
+	t.Fatal("no three consecutive free ports")
+	return 0
 }
