@@ -1,4 +1,4 @@
-// Command search keeps a full-text index of users and projects, fed by their events, and answers
+// Command search keeps a full-text index of users, projects and files, fed by their events, and answers
 // permission-aware searches (acme.search.v1). The index is embedded (bleve) unless
 // SEARCH_BACKEND=elasticsearch names a server.
 package main
@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 
+	filesv1 "github.com/acme/platform/contracts/gen/go/acme/files/v1"
 	opsv1 "github.com/acme/platform/contracts/gen/go/acme/ops/v1"
 	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
 	searchv1 "github.com/acme/platform/contracts/gen/go/acme/search/v1"
@@ -74,6 +75,11 @@ func run(ctx context.Context, a *server.App) error {
 		return err
 	}
 	a.Closes(projectsConn)
+	filesConn, err := sidecar.DialApp("files")
+	if err != nil {
+		return err
+	}
+	a.Closes(filesConn)
 	codec, err := events.NewCodec()
 	if err != nil {
 		return err
@@ -85,7 +91,13 @@ func run(ctx context.Context, a *server.App) error {
 		return err
 	}
 	svc := &app.Service{Index: idx, Freshness: freshness, Now: time.Now,
-		Sources: adapters.Sources{UsersAPI: usersv1.NewUsersServiceClient(usersConn), ProjectsAPI: projectsv1.NewProjectsServiceClient(projectsConn), PageSize: 200}}
+		Sources: adapters.Sources{UsersAPI: usersv1.NewUsersServiceClient(usersConn), ProjectsAPI: projectsv1.NewProjectsServiceClient(projectsConn),
+			FilesAPI: filesv1.NewFilesServiceClient(filesConn), PageSize: 200}}
+
+	if o, ok := idx.(interface{ Outdated() bool }); ok && o.Outdated() {
+		log.Warn("the search index was made with an older mapping; rebuilding it from the sources")
+		a.Go("rebuild-outdated-index", func(ctx context.Context) error { return svc.RebuildWhenReady(ctx, 10*time.Second, log) })
+	}
 
 	srv, health := server.NewGRPC(log)
 	searchv1.RegisterSearchServiceServer(srv, ports.GRPC{App: svc, Log: log})

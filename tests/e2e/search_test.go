@@ -20,14 +20,16 @@ import (
 )
 
 type searchHit struct {
-	ID         string              `json:"id"`
-	Type       string              `json:"type"`
-	Title      string              `json:"title"`
-	Visibility string              `json:"visibility"`
-	Tags       []string            `json:"tags"`
-	OwnerID    string              `json:"owner_id"`
-	Archived   bool                `json:"archived"`
-	Highlights map[string][]string `json:"highlights"`
+	ID          string              `json:"id"`
+	Type        string              `json:"type"`
+	Title       string              `json:"title"`
+	ProjectID   string              `json:"project_id"`
+	ContentType string              `json:"content_type"`
+	Visibility  string              `json:"visibility"`
+	Tags        []string            `json:"tags"`
+	OwnerID     string              `json:"owner_id"`
+	Archived    bool                `json:"archived"`
+	Highlights  map[string][]string `json:"highlights"`
 }
 
 type searchResults struct {
@@ -248,6 +250,8 @@ func TestSearch_RejectsBadInput(t *testing.T) {
 		{"page_token=not-a-token", "page_token"},
 		{"q=" + strings.Repeat("x", 201), "q"},
 		{"tag=" + strings.Repeat("t,", 11), "tags"},
+		{"type=files", "types"},
+		{"project_id=" + strings.Repeat("p", 65), "project_id"},
 	}
 	for _, tc := range cases {
 		body := a.do(t, "GET", "/v1/search?"+tc.query, nil).expect(t, http.StatusBadRequest)
@@ -312,13 +316,15 @@ func TestSearch_EventToSearchableLatency(t *testing.T) {
 	}
 }
 
-// The reindex command rebuilds the index from the users and projects scan APIs through Dapr and
-// reports its progress; every account and project is read, and search answers the same afterwards.
+// The reindex command rebuilds the index from the users, projects and files scan APIs through Dapr
+// and reports its progress; every account, project and clean file is read, and search answers the
+// same afterwards, a file with its project's access.
 func TestSearch_ReindexRebuildsFromTheSources(t *testing.T) {
 	a := newAccount(t, "search-reindex")
 	word := fmt.Sprintf("Reindex%d", time.Now().UnixNano()%100000)
 	p, _ := a.createProject(t, map[string]any{"name": word + " Target", "visibility": "private", "tags": []string{"rebuild"}})
-	searchUntil(t, a.token, url.Values{"q": {word}}, "before the reindex", func(r searchResults) bool { return r.Total == 1 })
+	f := a.uploadOK(t, p.ID, word+"-notes.txt", "text/plain", []byte("rebuilt notes"))
+	searchUntil(t, a.token, url.Values{"q": {word}}, "before the reindex", func(r searchResults) bool { return r.Total == 2 })
 	before := searchAs(t, asAdminToken(t), url.Values{"page_size": {"1"}}).Total
 
 	root, _ := filepath.Abs("../..")
@@ -331,16 +337,25 @@ func TestSearch_ReindexRebuildsFromTheSources(t *testing.T) {
 		t.Fatalf("reindex: %v", err)
 	}
 	users, projects := countRows(t, env.usersDB, "SELECT count(*) FROM users WHERE erased_at IS NULL"), countRows(t, env.projectsDB, "SELECT count(*) FROM projects")
+	files := countRows(t, env.filesDB, "SELECT count(*) FROM files WHERE state = 'clean'")
 	text := string(out)
-	if !strings.Contains(text, fmt.Sprintf("users: %d read", users)) || !strings.Contains(text, fmt.Sprintf("projects: %d read", projects)) {
-		t.Errorf("progress does not show all %d users and %d projects read", users, projects)
+	if !strings.Contains(text, fmt.Sprintf("users: %d read", users)) || !strings.Contains(text, fmt.Sprintf("projects: %d read", projects)) ||
+		!strings.Contains(text, fmt.Sprintf("files: %d read", files)) {
+		t.Errorf("progress does not show all %d users, %d projects and %d files read", users, projects, files)
 	}
 	if !regexp.MustCompile(`done: \d+ documents searchable`).MatchString(text) {
 		t.Errorf("no final line")
 	}
-	res := searchAs(t, a.token, url.Values{"q": {word}})
+	res := searchAs(t, a.token, url.Values{"q": {word}, "type": {"project"}})
 	if res.Total != 1 || res.Results[0].ID != p.ID || !slices.Equal(res.Results[0].Tags, []string{"rebuild"}) {
 		t.Errorf("after the reindex: %+v", res.Results)
+	}
+	res = searchAs(t, a.token, url.Values{"q": {word}, "type": {"file"}})
+	if res.Total != 1 || res.Results[0].ID != f.ID || res.Results[0].ProjectID != p.ID || res.Results[0].Visibility != "private" {
+		t.Errorf("the file after the reindex: %+v", res.Results)
+	}
+	if res := searchAs(t, newAccount(t, "search-reindex-stranger").token, url.Values{"q": {word}}); res.Total != 0 {
+		t.Errorf("a stranger finds %v in a private project after the reindex", res.ids())
 	}
 	if after := searchAs(t, asAdminToken(t), url.Values{"page_size": {"1"}}).Total; after < before {
 		t.Errorf("the admin's total fell from %d to %d", before, after)
@@ -395,4 +410,47 @@ func TestSearch_CatchesUpAfterBeingDown(t *testing.T) {
 		t.Fatalf("found %v", res.ids())
 	}
 	t.Logf("search restarted and caught up in %.1fs", time.Since(start).Seconds())
+}
+
+// Files are found by name by whoever may see their project, and follow the project: a member added
+// finds them, a removed one no longer does, a project made internal shows them to every signed-in
+// caller; a deleted file, and a deleted project's files, are gone from the results.
+func TestSearch_FilesFollowTheirProject(t *testing.T) {
+	owner, other := newAccount(t, "search-files-owner"), newAccount(t, "search-files-other")
+	word := fmt.Sprintf("Flightplan%d", time.Now().UnixNano()%1000000)
+	p, _ := owner.createProject(t, map[string]any{"name": "Files Search", "visibility": "private"})
+	f := owner.uploadOK(t, p.ID, word+".txt", "text/plain", []byte("go for launch"))
+	q := url.Values{"q": {word}, "type": {"file"}}
+	res := searchUntil(t, owner.token, q, "the owner finds the file", func(r searchResults) bool { return r.Total == 1 })
+	if h := res.Results[0]; h.ID != f.ID || h.Type != "file" || h.ProjectID != p.ID || h.ContentType != "text/plain" || h.Title != word+".txt" || h.OwnerID != owner.ID {
+		t.Fatalf("the file's hit: %+v", h)
+	}
+	if res := searchAs(t, owner.token, url.Values{"project_id": {p.ID}}); res.Total != 1 || res.Results[0].ID != f.ID {
+		t.Errorf("the project's files: %v", res.ids())
+	}
+	if res := searchAs(t, other.token, q); res.Total != 0 {
+		t.Fatalf("a stranger finds a private project's file: %v", res.ids())
+	}
+	if res := searchAs(t, "", q); res.Total != 0 {
+		t.Fatalf("an anonymous caller finds a private project's file: %v", res.ids())
+	}
+	owner.do(t, "POST", "/v1/projects/"+p.ID+"/members", map[string]any{"user_id": other.ID, "role": "viewer"}).expect(t, http.StatusCreated)
+	searchUntil(t, other.token, q, "a new member finds the file", func(r searchResults) bool { return r.Total == 1 })
+	owner.do(t, "DELETE", "/v1/projects/"+p.ID+"/members/"+other.ID, nil).expect(t, http.StatusNoContent)
+	searchUntil(t, other.token, q, "a removed member no longer finds the file", func(r searchResults) bool { return r.Total == 0 })
+	owner.do(t, "PATCH", "/v1/projects/"+p.ID, map[string]any{"visibility": "internal"}, "If-Match", `"3"`).expect(t, http.StatusOK)
+	searchUntil(t, other.token, q, "an internal project's file", func(r searchResults) bool { return r.Total == 1 })
+	if res := searchAs(t, "", q); res.Total != 0 {
+		t.Fatalf("an anonymous caller finds an internal project's file: %v", res.ids())
+	}
+
+	owner.do(t, "DELETE", "/v1/files/"+f.ID, nil).expect(t, http.StatusNoContent)
+	searchUntil(t, owner.token, q, "a deleted file", func(r searchResults) bool { return r.Total == 0 })
+
+	g := owner.uploadOK(t, p.ID, word+"-second.txt", "text/plain", []byte("second"))
+	searchUntil(t, other.token, url.Values{"q": {word + "-second"}, "type": {"file"}}, "the second file", func(r searchResults) bool {
+		return r.Total == 1 && r.Results[0].ID == g.ID
+	})
+	owner.do(t, "DELETE", "/v1/projects/"+p.ID, nil).expect(t, http.StatusNoContent)
+	searchUntil(t, asAdminToken(t), url.Values{"project_id": {p.ID}}, "a deleted project's files", func(r searchResults) bool { return r.Total == 0 })
 }

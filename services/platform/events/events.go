@@ -101,6 +101,8 @@ type (
 		UploaderID  string `avro:"uploader_id"`
 		SizeBytes   int64  `avro:"size_bytes"`
 		ContentType string `avro:"content_type"`
+		// Name is the file's sanitised name (v5; "" in older events).
+		Name string `avro:"name"`
 	}
 )
 

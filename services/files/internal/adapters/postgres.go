@@ -77,6 +77,13 @@ func (p Postgres) List(ctx context.Context, projectID string, after *app.Cursor,
 		projectID, after.CreatedAt, after.ID, limit)
 }
 
+func (p Postgres) Scan(ctx context.Context, afterID string, limit int) ([]file.File, error) {
+	if afterID == "" {
+		return p.query(ctx, `WHERE state = 'clean' ORDER BY id LIMIT $1`, limit)
+	}
+	return p.query(ctx, `WHERE state = 'clean' AND id > $1::uuid ORDER BY id LIMIT $2`, afterID, limit)
+}
+
 func (p Postgres) Delete(ctx context.Context, id string, evs ...outbox.Event) error {
 	return pgx.BeginFunc(ctx, p.Pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `DELETE FROM files WHERE id = $1`, id); err != nil {

@@ -2,6 +2,7 @@ package adapters_test
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -9,8 +10,10 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/acme/platform/services/files/internal/adapters"
+	"github.com/acme/platform/services/files/internal/app"
 	"github.com/acme/platform/services/files/internal/domain/file"
 	"github.com/acme/platform/services/files/migrations"
+	"github.com/acme/platform/services/platform/caller"
 	"github.com/acme/platform/services/platform/errs"
 	"github.com/acme/platform/services/platform/events"
 	"github.com/acme/platform/services/platform/outbox"
@@ -88,6 +91,56 @@ func TestUnfinishedAndReassign(t *testing.T) {
 	}
 	if used, _ := st.UsedBytes(ctx, "5f0b6c1e-0000-4000-8000-0000000000bb"); used != 20 {
 		t.Fatalf("the new account uses %d", used)
+	}
+}
+
+// Scan walks every clean file once, in id order, a page at a time; quarantined and infected files
+// are not listed, and only platform services may scan.
+func TestScan_CleanFilesOnlyPageByPage(t *testing.T) {
+	ctx := context.Background()
+	st := newStore(t)
+	svc := &app.Service{Store: st}
+	want := map[string]bool{}
+	for i := range 5 {
+		want[put(t, st, file.File{State: file.Clean, CreatedAt: t0.Add(time.Duration(i) * time.Minute)}).ID] = true
+	}
+	put(t, st, file.File{State: file.Quarantined, CreatedAt: t0})
+	put(t, st, file.File{State: file.Infected, CreatedAt: t0})
+	system := caller.Caller{UserID: caller.SystemPrefix + "search"}
+	var got []string
+	token, pages := "", 0
+	for {
+		fs, next, err := svc.Scan(ctx, system, token, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, f := range fs {
+			got = append(got, f.ID)
+		}
+		if token = next; token == "" {
+			break
+		}
+	}
+	if len(got) != 5 || pages != 3 || !slices.IsSorted(got) {
+		t.Fatalf("scanned %v in %d pages", got, pages)
+	}
+	for _, id := range got {
+		if !want[id] {
+			t.Fatalf("scanned %s, which is not clean", id)
+		}
+	}
+	if _, _, err := svc.Scan(ctx, caller.Caller{UserID: uuid.NewString()}, "", 10); errs.As(err).Kind != errs.KindPermissionDenied {
+		t.Fatalf("a user scanned: %v", err)
+	}
+	for _, bad := range []struct {
+		token string
+		size  int
+		code  string
+	}{{"", 501, "files.page_size_invalid"}, {"", -1, "files.page_size_invalid"}, {"not-an-id", 10, "files.page_token_invalid"}} {
+		if _, _, err := svc.Scan(ctx, system, bad.token, bad.size); errs.As(err).Code != bad.code {
+			t.Errorf("scan(%q, %d): %v, want %s", bad.token, bad.size, err, bad.code)
+		}
 	}
 }
 

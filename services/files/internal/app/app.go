@@ -23,6 +23,7 @@ import (
 	"github.com/acme/platform/services/platform/caller"
 	"github.com/acme/platform/services/platform/errs"
 	"github.com/acme/platform/services/platform/events"
+	"github.com/acme/platform/services/platform/keyset"
 	"github.com/acme/platform/services/platform/outbox"
 )
 
@@ -48,6 +49,8 @@ type Store interface {
 	SetReceived(ctx context.Context, id string, received int64) error
 	// Unfinished lists resumable uploads that received every byte and were not scanned yet.
 	Unfinished(ctx context.Context, limit int) ([]file.File, error)
+	// Scan lists clean files after afterID ("" from the start), in id order.
+	Scan(ctx context.Context, afterID string, limit int) ([]file.File, error)
 	// Reassign makes accountID the account a project's files count in; it answers how many changed.
 	Reassign(ctx context.Context, projectID, accountID string) (int64, error)
 	// Exclusive runs fn while no other caller, in any replica, runs under the same key; a key that is
@@ -121,7 +124,9 @@ type Upload struct {
 	Filename     string
 	DeclaredType string
 	DeclaredSize int64
-	Body         io.Reader
+	// MaxSize is the caller's bound on the bytes (0: none); the smaller of it and MaxUpload applies.
+	MaxSize int64
+	Body    io.Reader
 }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Microsecond) }
@@ -168,8 +173,12 @@ func (s *Service) Upload(ctx context.Context, c caller.Caller, in Upload) (file.
 	if err := checkProject(in.ProjectID); err != nil {
 		return file.File{}, err
 	}
-	if in.DeclaredSize > s.MaxUpload {
-		return file.File{}, file.ErrTooLarge(s.MaxUpload)
+	limit := s.MaxUpload
+	if in.MaxSize > 0 {
+		limit = min(limit, in.MaxSize)
+	}
+	if in.DeclaredSize > limit {
+		return file.File{}, file.ErrTooLarge(limit)
 	}
 	account, err := s.writable(ctx, c, in.ProjectID)
 	if err != nil {
@@ -188,7 +197,7 @@ func (s *Service) Upload(ctx context.Context, c caller.Caller, in Upload) (file.
 	if err := s.Store.Insert(ctx, f); err != nil {
 		return file.File{}, err
 	}
-	clean, verdict, err := s.stream(ctx, &f, in.Body, true)
+	clean, verdict, err := s.stream(ctx, &f, in.Body, limit)
 	if err != nil {
 		s.discard(f)
 		return file.File{}, err
@@ -216,12 +225,15 @@ func (s *Service) quarantineInfected(ctx context.Context, f file.File, actor, ve
 // inspect reads a stored object once into the scanner and the hash, and fills in f's size, digest and
 // sniffed type.
 func (s *Service) inspect(ctx context.Context, f *file.File, r io.Reader) (bool, string, error) {
-	return s.stream(ctx, f, r, false)
+	// A stored upload was bounded as it arrived.
+	return s.stream(ctx, f, r, 0)
 }
 
-// stream reads the body once into the scanner, the hash and (with store) the object store under
-// f.Key, and fills in f's size, digest and sniffed type.
-func (s *Service) stream(ctx context.Context, f *file.File, body io.Reader, store bool) (bool, string, error) {
+// stream reads the body once into the scanner, the hash and (when storing: a limit above 0) the
+// object store under f.Key, and fills in f's size, digest and sniffed type. A stored body of more
+// than limit bytes is refused.
+func (s *Service) stream(ctx context.Context, f *file.File, body io.Reader, limit int64) (bool, string, error) {
+	store := limit > 0
 	br := bufio.NewReaderSize(body, 512)
 	head, err := br.Peek(512)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
@@ -249,9 +261,8 @@ func (s *Service) stream(ctx context.Context, f *file.File, body io.Reader, stor
 		return err
 	})
 	hash := sha256.New()
-	limit := s.MaxUpload
 	if !store {
-		limit = max(s.MaxResumable, f.Size) // a stored upload was bounded as it arrived
+		limit = max(s.MaxResumable, f.Size)
 	}
 	size := &counter{limit: limit}
 	_, copyErr := io.Copy(io.MultiWriter(append([]io.Writer{size, hash}, sinks...)...), br)
@@ -494,7 +505,18 @@ func (s *Service) fileEvent(typ, actor string, f file.File) outbox.Event {
 	return outbox.Event{Topic: events.TopicProjects, Envelope: events.Envelope{EventID: uuid.NewString(), Type: typ, OccurredAt: s.now(),
 		Subject: f.ProjectID, Actor: actor, Region: "us",
 		Payload: events.FileEvent{ProjectID: f.ProjectID, FileID: f.ID, AccountID: f.AccountID, UploaderID: f.OwnerID,
-			SizeBytes: f.Size, ContentType: f.ContentType}}}
+			SizeBytes: f.Size, ContentType: f.ContentType, Name: f.Name}}}
+}
+
+// Scan pages through every clean file, in id order, for the platform's read models (search
+// rebuilding its index). Only platform services may call it.
+func (s *Service) Scan(ctx context.Context, c caller.Caller, pageToken string, pageSize int) ([]file.File, string, error) {
+	if !c.IsSystem() {
+		return nil, "", errs.PermissionDenied("auth.system_only", "only platform services may scan every file")
+	}
+	return keyset.Page(ctx, errs.Invalid("files.page_size_invalid", "page_size", ""),
+		errs.Invalid("files.page_token_invalid", "page_token", "page_token is not one this service issued"),
+		pageToken, pageSize, keyset.Limits{Default: 100, Max: 500}, s.Store.Scan, func(f file.File) string { return f.ID })
 }
 
 // EraseOwner removes the files a user uploaded (on user.erased); running it again finds none.

@@ -76,6 +76,7 @@ func (m *memStore) Abandoned(_ context.Context, cutoff, resumableCutoff time.Tim
 	}
 	return out, nil
 }
+func (m *memStore) Scan(context.Context, string, int) ([]file.File, error) { return nil, nil }
 func (m *memStore) Reassign(_ context.Context, projectID, accountID string) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -245,19 +246,22 @@ func TestUpload(t *testing.T) {
 		size  int64
 		limit int64
 		code  string
+		max   int64 // the caller's max_size
 	}{
-		{"clean text", editor, []byte("hello"), 5, 1 << 30, ""},
-		{"infected", editor, append(bytes.Repeat([]byte("a"), 40000), []byte("xxVIRUSxx")...), 40009, 1 << 30, "files.infected"},
-		{"a viewer", viewer, []byte("hello"), 5, 1 << 30, "files.forbidden"},
-		{"announced too large", editor, []byte("hello"), 2 << 20, 1 << 30, "files.too_large"},
-		{"streams too large", editor, bytes.Repeat([]byte("b"), 1<<20+1), 0, 1 << 30, "files.too_large"},
-		{"beyond the plan's storage", editor, []byte("hello"), 5, 4, "billing.plan_limit_reached"},
+		{"clean text", editor, []byte("hello"), 5, 1 << 30, "", 0},
+		{"infected", editor, append(bytes.Repeat([]byte("a"), 40000), []byte("xxVIRUSxx")...), 40009, 1 << 30, "files.infected", 0},
+		{"a viewer", viewer, []byte("hello"), 5, 1 << 30, "files.forbidden", 0},
+		{"announced too large", editor, []byte("hello"), 2 << 20, 1 << 30, "files.too_large", 0},
+		{"streams too large", editor, bytes.Repeat([]byte("b"), 1<<20+1), 0, 1 << 30, "files.too_large", 0},
+		{"beyond the plan's storage", editor, []byte("hello"), 5, 4, "billing.plan_limit_reached", 0},
+		{"beyond the caller's bound", editor, []byte("hello"), 0, 1 << 30, "files.too_large", 4},
+		{"within the caller's bound", editor, []byte("hello"), 0, 1 << 30, "", 5},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s, st, obj := newService(tc.limit)
 			f, err := s.Upload(ctx, tc.who, Upload{ProjectID: projectID, Filename: "../x.txt", DeclaredType: "image/png",
-				DeclaredSize: tc.size, Body: bytes.NewReader(tc.body)})
+				DeclaredSize: tc.size, MaxSize: tc.max, Body: bytes.NewReader(tc.body)})
 			if tc.code != "" {
 				if errs.As(err).Code != tc.code {
 					t.Fatalf("%v, want %s", err, tc.code)

@@ -71,7 +71,7 @@ func (g GRPC) Upload(stream filesv1.FilesService_UploadServer) error {
 		return errs.ToStatus(errs.Invalid("files.header_missing", "", "an upload starts with its header")).Err()
 	}
 	f, err := g.App.Upload(ctx, c, app.Upload{ProjectID: h.GetProjectId(), Filename: h.GetFilename(), DeclaredType: h.GetDeclaredType(),
-		DeclaredSize: h.GetDeclaredSize(), Body: &chunks[*filesv1.UploadRequest]{stream: stream}})
+		DeclaredSize: h.GetDeclaredSize(), MaxSize: h.GetMaxSize(), Body: &chunks[*filesv1.UploadRequest]{stream: stream}})
 	if err != nil {
 		if e := errs.As(err); e.Kind == errs.KindInternal || e.Kind == errs.KindUnavailable {
 			g.App.Log.ErrorContext(ctx, "upload failed", "code", e.Code, "error", err)
@@ -116,6 +116,22 @@ func (g GRPC) ListFiles(ctx context.Context, in *filesv1.ListFilesRequest) (*fil
 		return nil, err
 	}
 	out := &filesv1.ListFilesResponse{NextPageToken: next}
+	for _, f := range fs {
+		out.Files = append(out.Files, fileProto(f))
+	}
+	return out, nil
+}
+
+func (g GRPC) ScanFiles(ctx context.Context, in *filesv1.ScanFilesRequest) (*filesv1.ScanFilesResponse, error) {
+	c, err := caller.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fs, next, err := g.App.Scan(ctx, c, in.GetPageToken(), int(in.GetPageSize()))
+	if err != nil {
+		return nil, err
+	}
+	out := &filesv1.ScanFilesResponse{NextPageToken: next}
 	for _, f := range fs {
 		out.Files = append(out.Files, fileProto(f))
 	}

@@ -100,16 +100,23 @@ func (a *API) uploadFile(c *gin.Context, ctx context.Context) (answer, error) {
 			if err != nil {
 				return answer{}, err
 			}
-			header := &filesv1.UploadHeader{ProjectId: id, Filename: p.FileName(), DeclaredType: declared, DeclaredSize: c.Request.ContentLength}
+			header := &filesv1.UploadHeader{ProjectId: id, Filename: p.FileName(), DeclaredType: declared, DeclaredSize: c.Request.ContentLength,
+				MaxSize: a.maxUpload()}
 			if err := stream.Send(&filesv1.UploadRequest{Part: &filesv1.UploadRequest_Header{Header: header}}); err != nil {
 				return a.uploadAnswer(stream, err)
 			}
 			buf := make([]byte, 64<<10)
+			var sent int64
 			for {
 				n, rerr := p.Read(buf)
 				if n > 0 {
 					if err := stream.Send(&filesv1.UploadRequest{Part: &filesv1.UploadRequest_Chunk{Chunk: buf[:n]}}); err != nil {
 						return a.uploadAnswer(stream, err) // the service stopped reading: its answer says why
+					}
+					if sent += int64(n); sent > a.maxUpload() {
+						// More than the header's max_size went through: files refuses, and answers once
+						// the partial upload is gone, so the 413 leaves nothing behind.
+						return a.uploadAnswer(stream, nil)
 					}
 				}
 				if errors.Is(rerr, io.EOF) {

@@ -24,6 +24,8 @@ type SearchHit struct {
 	Archived    bool                `json:"archived"`
 	CreatedAt   *time.Time          `json:"created_at,omitempty"`
 	UpdatedAt   *time.Time          `json:"updated_at,omitempty"`
+	ProjectID   string              `json:"project_id,omitempty"`
+	ContentType string              `json:"content_type,omitempty"`
 	Score       float64             `json:"score"`
 	Highlights  map[string][]string `json:"highlights"`
 }
@@ -68,7 +70,7 @@ func (a *API) search(c *gin.Context, ctx context.Context) (answer, error) {
 		return answer{}, err
 	}
 	in := &searchv1.SearchRequest{Q: c.Query("q"), Types: multi(c, "type"), Visibility: multi(c, "visibility"),
-		Tags: multi(c, "tag"), OwnerId: c.Query("owner"), CreatedFrom: from, CreatedTo: to, Sort: c.Query("sort"),
+		Tags: multi(c, "tag"), OwnerId: c.Query("owner"), ProjectId: c.Query("project_id"), CreatedFrom: from, CreatedTo: to, Sort: c.Query("sort"),
 		Order: c.Query("order"), PageSize: int32(queryInt(c, "page_size")), PageToken: c.Query("page_token")}
 	if b, ok := queryBool(c, "archived"); ok {
 		in.Archived = &b
@@ -81,7 +83,8 @@ func (a *API) search(c *gin.Context, ctx context.Context) (answer, error) {
 	for _, h := range resp.GetHits() {
 		hit := SearchHit{ID: h.GetId(), Type: h.GetType(), Title: h.GetTitle(), Description: h.GetDescription(), Slug: h.GetSlug(),
 			Tags: h.GetTags(), Visibility: h.GetVisibility(), OwnerID: h.GetOwnerId(), Archived: h.GetArchived(),
-			CreatedAt: optTime(h.GetCreatedAt()), UpdatedAt: optTime(h.GetUpdatedAt()), Score: h.GetScore(), Highlights: map[string][]string{}}
+			CreatedAt: optTime(h.GetCreatedAt()), UpdatedAt: optTime(h.GetUpdatedAt()), Score: h.GetScore(), Highlights: map[string][]string{},
+			ProjectID: h.GetProjectId(), ContentType: h.GetContentType()}
 		if hit.Tags == nil {
 			hit.Tags = []string{}
 		}

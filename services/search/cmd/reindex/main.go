@@ -1,4 +1,4 @@
-// Command reindex rebuilds the search index from the users and projects services and prints its
+// Command reindex rebuilds the search index from the users, projects and files services and prints its
 // progress. It calls the running search app through a Dapr sidecar (service invocation, app id
 // search), so queries keep being answered from the old index until the new one is complete.
 //

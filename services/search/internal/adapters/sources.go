@@ -1,11 +1,12 @@
-// Package adapters holds what the search app reaches outside itself besides the index: the users
-// and projects scan APIs, called through Dapr service invocation as system:search.
+// Package adapters holds what the search app reaches outside itself besides the index: the users,
+// projects and files scan APIs, called through Dapr service invocation as system:search.
 package adapters
 
 import (
 	"context"
 	"strings"
 
+	filesv1 "github.com/acme/platform/contracts/gen/go/acme/files/v1"
 	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
 	"github.com/acme/platform/services/platform/caller"
@@ -15,10 +16,11 @@ import (
 // Self is the caller the search service presents to the sources.
 var Self = caller.Caller{UserID: caller.SystemPrefix + "search"}
 
-// Sources reads users and projects through their gRPC scan APIs.
+// Sources reads users, projects and files through their gRPC scan APIs.
 type Sources struct {
 	UsersAPI    usersv1.UsersServiceClient
 	ProjectsAPI projectsv1.ProjectsServiceClient
+	FilesAPI    filesv1.FilesServiceClient
 	PageSize    int32
 }
 
@@ -73,6 +75,30 @@ func (s Sources) Projects(ctx context.Context, page func([]index.Document) error
 				}
 			}
 			docs = append(docs, d)
+		}
+		if err := page(docs); err != nil {
+			return err
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			return nil
+		}
+	}
+}
+
+// Files pages through every clean file (without its project's access: the app copies that).
+func (s Sources) Files(ctx context.Context, page func([]index.Document) error) error {
+	ctx = caller.Outgoing(ctx, Self)
+	token := ""
+	for {
+		resp, err := s.FilesAPI.ScanFiles(ctx, &filesv1.ScanFilesRequest{PageSize: s.PageSize, PageToken: token})
+		if err != nil {
+			return err
+		}
+		docs := make([]index.Document, 0, len(resp.GetFiles()))
+		for _, f := range resp.GetFiles() {
+			at := f.GetCreatedAt().AsTime()
+			docs = append(docs, index.Document{ID: f.GetId(), Type: index.TypeFile, Title: f.GetName(), ProjectID: f.GetProjectId(),
+				ContentType: f.GetContentType(), OwnerID: f.GetOwnerId(), CreatedAt: at, UpdatedAt: at, Version: 1, EventTime: at})
 		}
 		if err := page(docs); err != nil {
 			return err

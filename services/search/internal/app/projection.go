@@ -1,5 +1,5 @@
-// Package app is the search service's use cases: keeping the index in step with the users and
-// projects events, answering searches with the caller's permissions, and rebuilding the index from
+// Package app is the search service's use cases: keeping the index in step with the users, projects
+// and files events, answering searches with the caller's permissions, and rebuilding the index from
 // the source services.
 package app
 
@@ -21,6 +21,8 @@ import (
 type Sources interface {
 	Users(ctx context.Context, page func([]index.Document) error) error
 	Projects(ctx context.Context, page func([]index.Document) error) error
+	// Files lists clean files without their project's access (the rebuild copies it).
+	Files(ctx context.Context, page func([]index.Document) error) error
 }
 
 // Service keeps the index and answers queries.
@@ -75,7 +77,7 @@ func (s *Service) Handle(ctx context.Context, e events.Envelope) error {
 		}
 		return s.forgetMember(ctx, p.UserID, e)
 	case events.ProjectCreated:
-		return s.apply(ctx, p.ProjectID, e, func(d *index.Document) bool {
+		return s.project(ctx, p.ProjectID, e, func(d *index.Document) bool {
 			if d.ID != "" && !versionOf(d).Accepts(e.AggregateVersion) {
 				return false
 			}
@@ -96,7 +98,7 @@ func (s *Service) Handle(ctx context.Context, e events.Envelope) error {
 			*d = index.Document{ID: d.ID, Type: index.TypeProject, Deleted: true, Version: d.Version}
 		})
 	case events.MemberChanged:
-		return s.apply(ctx, p.ProjectID, e, func(d *index.Document) bool {
+		return s.project(ctx, p.ProjectID, e, func(d *index.Document) bool {
 			v := versionOf(d)
 			if !v.AcceptsPart(p.UserID, e.AggregateVersion) {
 				return false
@@ -116,13 +118,153 @@ func (s *Service) Handle(ctx context.Context, e events.Envelope) error {
 			d.UpdatedAt = e.OccurredAt
 			return true
 		})
+	case events.FileEvent:
+		switch e.Type {
+		case "file.uploaded":
+			return s.file(ctx, p, e, func(d *index.Document) bool {
+				if d.Version >= fileStored {
+					return false
+				}
+				*d = index.Document{ID: p.FileID, Type: index.TypeFile, Title: p.Name, ProjectID: p.ProjectID,
+					ContentType: p.ContentType, OwnerID: p.UploaderID, CreatedAt: e.OccurredAt, UpdatedAt: e.OccurredAt, Version: fileStored}
+				return true
+			})
+		case "file.deleted":
+			return s.file(ctx, p, e, func(d *index.Document) bool {
+				if d.Version >= fileDeleted {
+					return false
+				}
+				*d = index.Document{ID: p.FileID, Type: index.TypeFile, ProjectID: p.ProjectID, Deleted: true, Version: fileDeleted}
+				return true
+			})
+		}
 	}
 	return nil
 }
 
+// A file's document has two versions: stored, then deleted (files publishes no versions of its own,
+// and a file is never stored again once deleted). A replayed upload never revives a deleted file.
+const (
+	fileStored  = 1
+	fileDeleted = 2
+)
+
+// project applies a project event and then gives the project's files its access; both happen under
+// the project's lock, which file events take too, so a file never keeps a project's old access.
+func (s *Service) project(ctx context.Context, id string, e events.Envelope, change func(*index.Document) bool) error {
+	defer s.lock(id)()
+	if err := s.applyLocked(ctx, id, e, change); err != nil {
+		return err
+	}
+	return s.shareWithFiles(ctx, id)
+}
+
+// shareWithFiles copies the project's visibility, members and archived flag to its files, in the
+// searched index and in a rebuild's, each from its own copy of the project. Called under the
+// project's lock.
+func (s *Service) shareWithFiles(ctx context.Context, projectID string) error {
+	p, ok, err := s.Index.Get(ctx, projectID)
+	if err != nil {
+		return err
+	}
+	files, err := s.Index.InProject(ctx, projectID)
+	if err != nil {
+		return err
+	}
+	if err := s.Index.Put(ctx, withAccess(files, p, ok)...); err != nil {
+		return err
+	}
+	s.buildMu.RLock()
+	defer s.buildMu.RUnlock()
+	if s.build == nil {
+		return nil
+	}
+	have, err := s.build.Get(ctx, []string{projectID})
+	if err != nil {
+		return err
+	}
+	bp, ok := have[projectID]
+	files, err = s.build.InProject(ctx, projectID)
+	if err != nil {
+		return err
+	}
+	return s.build.Put(ctx, withAccess(files, bp, ok)...)
+}
+
+// withAccess returns the files whose access differs from the project's, with the project's.
+func withAccess(files []index.Document, p index.Document, found bool) []index.Document {
+	var changed []index.Document
+	for _, f := range files {
+		g := f
+		shareAccess(&g, p, found)
+		if g.Visibility != f.Visibility || g.Archived != f.Archived || g.Deleted != f.Deleted || !slices.Equal(g.Members, f.Members) {
+			changed = append(changed, g)
+		}
+	}
+	return changed
+}
+
+// shareAccess gives a file its project's access. A file of a project not (yet) indexed is visible
+// to nobody but platform admins until the project's events arrive; a deleted project's files are
+// deleted with it.
+func shareAccess(f *index.Document, p index.Document, found bool) {
+	switch {
+	case !found:
+		f.Visibility, f.Members, f.Archived = index.Private, nil, false
+	case p.Deleted:
+		f.Visibility, f.Members, f.Archived, f.Deleted = index.Private, nil, false, true
+	default:
+		f.Visibility, f.Members, f.Archived = p.Visibility, slices.Clone(p.Members), p.Archived
+	}
+	f.Members = index.Document{Members: f.Members}.Normalize().Members
+}
+
+// file applies a file event, under its project's lock, in the searched index and in a rebuild's:
+// change edits the file's document in each, which then takes that index's copy of the project's access.
+func (s *Service) file(ctx context.Context, p events.FileEvent, e events.Envelope, change func(*index.Document) bool) error {
+	defer s.lock(p.ProjectID)()
+	d, _, err := s.Index.Get(ctx, p.FileID)
+	if err != nil {
+		return err
+	}
+	if change(&d) {
+		proj, ok, err := s.Index.Get(ctx, p.ProjectID)
+		if err != nil {
+			return err
+		}
+		d.EventTime = e.OccurredAt
+		if !d.Deleted {
+			shareAccess(&d, proj, ok)
+		}
+		if err := s.Index.Put(ctx, d); err != nil {
+			return err
+		}
+		s.observe(ctx, e.OccurredAt)
+	}
+	s.buildMu.RLock()
+	defer s.buildMu.RUnlock()
+	if s.build == nil {
+		return nil
+	}
+	have, err := s.build.Get(ctx, []string{p.FileID, p.ProjectID})
+	if err != nil {
+		return err
+	}
+	bd := have[p.FileID]
+	if !change(&bd) {
+		return nil
+	}
+	bd.EventTime = e.OccurredAt
+	if !bd.Deleted {
+		bp, ok := have[p.ProjectID]
+		shareAccess(&bd, bp, ok)
+	}
+	return s.build.Put(ctx, bd)
+}
+
 // applyProject changes a project's fields if the event is newer than the document.
 func (s *Service) applyProject(ctx context.Context, id string, e events.Envelope, change func(*index.Document)) error {
-	return s.apply(ctx, id, e, func(d *index.Document) bool {
+	return s.project(ctx, id, e, func(d *index.Document) bool {
 		v := versionOf(d)
 		if !v.Accepts(e.AggregateVersion) {
 			return false
@@ -153,6 +295,11 @@ func setVersion(d *index.Document, v projection.Version) {
 // says it changed; it records the freshness of what it stored.
 func (s *Service) apply(ctx context.Context, id string, e events.Envelope, change func(*index.Document) bool) error {
 	defer s.lock(id)()
+	return s.applyLocked(ctx, id, e, change)
+}
+
+// applyLocked is apply, for a caller holding the document's lock.
+func (s *Service) applyLocked(ctx context.Context, id string, e events.Envelope, change func(*index.Document) bool) error {
 	d, _, err := s.Index.Get(ctx, id)
 	if err != nil {
 		return err
@@ -181,15 +328,19 @@ func (s *Service) observe(ctx context.Context, at time.Time) {
 	}
 }
 
-// forgetMember removes an erased user from every project that lists them. The membership keeps the
-// version it had, so an older member_added replayed later cannot bring the user back.
+// forgetMember removes an erased user from every project that lists them, and so from the projects'
+// files. The membership keeps the version it had, so an older member_added replayed later cannot
+// bring the user back.
 func (s *Service) forgetMember(ctx context.Context, userID string, e events.Envelope) error {
 	docs, err := s.Index.WithMember(ctx, userID)
 	if err != nil {
 		return err
 	}
 	for _, doc := range docs {
-		if err := s.apply(ctx, doc.ID, e, func(d *index.Document) bool {
+		if doc.Type == index.TypeFile {
+			continue // a file's members are its project's: it follows when its project is done
+		}
+		if err := s.project(ctx, doc.ID, e, func(d *index.Document) bool {
 			if !slices.Contains(d.Members, userID) {
 				return false
 			}

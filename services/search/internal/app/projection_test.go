@@ -3,13 +3,17 @@ package app
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/acme/platform/services/platform/caller"
 	"github.com/acme/platform/services/platform/events"
+	"github.com/acme/platform/services/platform/poll"
 	"github.com/acme/platform/services/search/internal/adapters/bleveindex"
 	"github.com/acme/platform/services/search/internal/index"
 )
@@ -157,9 +161,21 @@ func TestReindex_OnlyForPlatformServices(t *testing.T) {
 // fakeSources lists documents as the users and projects scan APIs would; during the scan of
 // projects it runs meanwhile (an event arriving while the rebuild copies).
 type fakeSources struct {
-	users, projects []index.Document
-	meanwhile       func()
-	fail            error
+	users, projects, files []index.Document
+	meanwhile              func()
+	// afterFiles runs once the files are copied (an event arriving before the swap).
+	afterFiles func()
+	fail       error
+}
+
+func (f fakeSources) Files(_ context.Context, page func([]index.Document) error) error {
+	if err := page(f.files); err != nil {
+		return err
+	}
+	if f.afterFiles != nil {
+		f.afterFiles()
+	}
+	return nil
 }
 
 func (f fakeSources) Users(_ context.Context, page func([]index.Document) error) error {
@@ -251,5 +267,143 @@ func TestReindex_OneAtATime(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+const fid = "88888888-8888-8888-8888-888888888888"
+
+func fileEvent(typ string) events.Envelope {
+	return ev(typ, 0, events.FileEvent{ProjectID: pid, FileID: fid, AccountID: owner, UploaderID: owner, SizeBytes: 10,
+		ContentType: "application/pdf", Name: "flight-plan.pdf"})
+}
+
+// visibleTo runs a search for the file's name as the viewer and says whether the file was found.
+func visibleTo(t *testing.T, s *Service, c *caller.Caller) bool {
+	t.Helper()
+	page, err := s.Search(context.Background(), c, Request{Text: "flight", Types: []string{index.TypeFile}, ProjectID: pid})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page.Total == 1 && page.Hits[0].Document.ID == fid
+}
+
+// A file is found by name by whoever may see its project, and follows the project: members added
+// and removed, visibility changed, the project archived and deleted, a member erased. A replayed
+// upload never revives a deleted file.
+func TestHandle_FilesFollowTheirProject(t *testing.T) {
+	s := newService(t)
+	stranger := &caller.Caller{UserID: "33333333-3333-3333-3333-333333333333"}
+	ownerC, friendC := &caller.Caller{UserID: owner}, &caller.Caller{UserID: friend}
+	must(t, s, created(1), fileEvent("file.uploaded"))
+	d := doc(t, s, fid)
+	if d.Type != index.TypeFile || d.Title != "flight-plan.pdf" || d.ProjectID != pid || d.ContentType != "application/pdf" || d.OwnerID != owner {
+		t.Fatalf("the file's document: %+v", d)
+	}
+	if !visibleTo(t, s, ownerC) || visibleTo(t, s, friendC) || visibleTo(t, s, nil) {
+		t.Fatal("a private project's file: only its member finds it")
+	}
+	must(t, s, member("project.member_added", 2, friend, "viewer"))
+	if !visibleTo(t, s, friendC) {
+		t.Fatal("a new member does not find the project's file")
+	}
+	must(t, s, member("project.member_removed", 3, friend, "viewer"))
+	if visibleTo(t, s, friendC) {
+		t.Fatal("a removed member still finds the project's file")
+	}
+	must(t, s, ev("project.updated", 4, events.ProjectUpdated{ProjectID: pid, Name: "Apollo", Visibility: "public"}))
+	if !visibleTo(t, s, nil) || !visibleTo(t, s, stranger) {
+		t.Fatal("a public project's file is hidden")
+	}
+	must(t, s, ev("project.archived", 5, events.ProjectArchived{ProjectID: pid, Archived: true}))
+	if d := doc(t, s, fid); !d.Archived || d.Visibility != index.Public {
+		t.Fatalf("the archived project's file: %+v", d)
+	}
+	must(t, s, ev("project.updated", 6, events.ProjectUpdated{ProjectID: pid, Name: "Apollo", Visibility: "private"}),
+		member("project.member_added", 7, friend, "editor"))
+	must(t, s, ev("user.erased", 2, events.UserErased{UserID: friend}))
+	if d := doc(t, s, fid); slices.Contains(d.Members, friend) || !slices.Contains(d.Members, owner) {
+		t.Fatalf("the erased member stays on the file: %+v", d)
+	}
+	must(t, s, fileEvent("file.deleted"), fileEvent("file.uploaded"))
+	if d := doc(t, s, fid); !d.Deleted || visibleTo(t, s, ownerC) {
+		t.Fatalf("a replayed upload revived a deleted file: %+v", d)
+	}
+
+	// A deleted project's files go with it.
+	s = newService(t)
+	must(t, s, created(1), fileEvent("file.uploaded"), ev("project.deleted", 2, events.ProjectDeleted{ProjectID: pid}))
+	if d := doc(t, s, fid); !d.Deleted {
+		t.Fatalf("a deleted project's file: %+v", d)
+	}
+	// A file whose project is not indexed yet is visible to nobody until the project arrives.
+	s = newService(t)
+	must(t, s, fileEvent("file.uploaded"))
+	if visibleTo(t, s, ownerC) || visibleTo(t, s, nil) {
+		t.Fatal("a file of an unknown project is visible")
+	}
+	must(t, s, created(1))
+	if !visibleTo(t, s, ownerC) {
+		t.Fatal("the project's creation did not reach its file")
+	}
+}
+
+// A rebuild copies files with their project's access in the new index, and a project event applied
+// after the files were copied, before the swap, reaches the new index's files too.
+func TestReindex_FilesTakeTheirProjectsAccess(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t)
+	must(t, s, created(1))
+	proj := doc(t, s, pid)
+	s.Sources = fakeSources{projects: []index.Document{proj},
+		files:      []index.Document{{ID: fid, Type: index.TypeFile, Title: "flight-plan.pdf", ProjectID: pid, OwnerID: owner, Version: 1}},
+		afterFiles: func() { must(t, s, member("project.member_added", 2, friend, "viewer")) },
+	}
+	var last Progress
+	if err := s.Reindex(ctx, caller.Caller{UserID: "system:search"}, func(p Progress) error { last = p; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !last.Finished || last.Documents != 2 {
+		t.Fatalf("last progress %+v", last)
+	}
+	if d := doc(t, s, fid); d.Visibility != index.Private || !slices.Equal(d.Members, []string{owner, friend}) {
+		t.Fatalf("the rebuilt file's access: %+v", d)
+	}
+	if !visibleTo(t, s, &caller.Caller{UserID: friend}) {
+		t.Fatal("the member added during the rebuild does not find the file")
+	}
+}
+
+// failingOnce fails its first scan of projects (a source still starting), then lists as fakeSources.
+type failingOnce struct {
+	fakeSources
+	failed *atomic.Bool
+}
+
+func (f failingOnce) Projects(ctx context.Context, page func([]index.Document) error) error {
+	if f.failed.CompareAndSwap(false, true) {
+		return errors.New("projects is starting")
+	}
+	return f.fakeSources.Projects(ctx, page)
+}
+
+// An outdated index is rebuilt in the background, retried until the sources answer.
+func TestRebuildWhenReady_RetriesUntilTheSourcesAnswer(t *testing.T) {
+	s := newService(t)
+	must(t, s, created(1))
+	s.Sources = failingOnce{fakeSources: fakeSources{projects: []index.Document{doc(t, s, pid)},
+		users: []index.Document{{ID: owner, Type: index.TypeUser, Title: "Olga Owner", Visibility: index.Internal, Version: 1}}},
+		failed: &atomic.Bool{}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() {
+		done <- s.RebuildWhenReady(ctx, time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
+	rebuilt := poll.Until(10*time.Second, time.Millisecond, func() bool {
+		n, err := s.Index.Count(context.Background())
+		return err == nil && n == 2
+	})
+	cancel()
+	if err := <-done; err != nil || !rebuilt {
+		t.Fatalf("rebuilt %v, %v", rebuilt, err)
 	}
 }

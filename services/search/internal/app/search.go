@@ -19,6 +19,7 @@ type Request struct {
 	Types, Visibility      []string
 	Tags                   []string
 	OwnerID                string
+	ProjectID              string
 	CreatedFrom, CreatedTo time.Time
 	Archived               *bool
 	Sort, Order            string
@@ -27,7 +28,7 @@ type Request struct {
 }
 
 var (
-	validTypes      = []string{index.TypeUser, index.TypeProject}
+	validTypes      = []string{index.TypeUser, index.TypeProject, index.TypeFile}
 	validVisibility = []string{index.Private, index.Internal, index.Public}
 	validSorts      = []string{index.SortRelevance, index.SortCreated, index.SortUpdated, index.SortTitle}
 )
@@ -46,7 +47,7 @@ func oneOf(code, field string, values, allowed []string) error {
 // query validates r and turns it into an index query for the viewer.
 func (r Request) query(v index.Viewer) (index.Query, error) {
 	q := index.Query{Viewer: v, Text: strings.TrimSpace(r.Text), Types: r.Types, Visibility: r.Visibility, OwnerID: r.OwnerID,
-		CreatedFrom: r.CreatedFrom, CreatedTo: r.CreatedTo, Archived: r.Archived, Sort: r.Sort, Size: r.PageSize}
+		ProjectID: r.ProjectID, CreatedFrom: r.CreatedFrom, CreatedTo: r.CreatedTo, Archived: r.Archived, Sort: r.Sort, Size: r.PageSize}
 	switch {
 	case !utf8.ValidString(q.Text) || utf8.RuneCountInString(q.Text) > 200:
 		return q, errs.Invalid("search.q_invalid", "q", "q must be valid text of at most 200 characters")
@@ -54,6 +55,8 @@ func (r Request) query(v index.Viewer) (index.Query, error) {
 		return q, errs.Invalid("search.tags_invalid", "tags", "at most 10 tags")
 	case len(r.OwnerID) > 64:
 		return q, errs.Invalid("search.owner_id_invalid", "owner_id", "owner_id is not an id")
+	case len(r.ProjectID) > 64:
+		return q, errs.Invalid("search.project_id_invalid", "project_id", "project_id is not an id")
 	case outOfRange(r.CreatedFrom):
 		return q, errs.Invalid("search.created_range_invalid", "created_from", "created_from must be between 1900 and 2200")
 	case outOfRange(r.CreatedTo):

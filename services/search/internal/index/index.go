@@ -16,6 +16,7 @@ import (
 const (
 	TypeUser    = "user"
 	TypeProject = "project"
+	TypeFile    = "file"
 )
 
 // Visibilities. Users are "internal": any signed-in caller may find them.
@@ -48,6 +49,11 @@ type Document struct {
 	MemberVersions map[string]int64 `json:"member_versions"`
 	// EventTime is when the newest applied event happened; the freshness metric measures from it.
 	EventTime time.Time `json:"event_time"`
+	// ProjectID is, for a file, the project it belongs to: a file is visible to whoever may see its
+	// project, so it carries a copy of the project's visibility, members and archived flag, which
+	// the app keeps in step with the project's events. ContentType is a file's sniffed type.
+	ProjectID   string `json:"project_id,omitempty"`
+	ContentType string `json:"content_type,omitempty"`
 }
 
 // Viewer is who searches. A zero Viewer is anonymous.
@@ -72,6 +78,8 @@ type Query struct {
 	Visibility []string
 	Tags       []string
 	OwnerID    string
+	// ProjectID keeps only the files of one project when set.
+	ProjectID string
 	// CreatedFrom (inclusive) and CreatedTo (exclusive) bound created_at when set.
 	CreatedFrom, CreatedTo time.Time
 	// Archived filters on the archived flag when set; nil matches both.
@@ -154,6 +162,8 @@ type Index interface {
 	Search(ctx context.Context, q Query) (Result, error)
 	// WithMember returns the live documents that list userID as a member.
 	WithMember(ctx context.Context, userID string) ([]Document, error)
+	// InProject returns the live documents (files) that belong to the project.
+	InProject(ctx context.Context, projectID string) ([]Document, error)
 	// Count is the number of live (not deleted) documents.
 	Count(ctx context.Context) (int, error)
 	// Tombstones calls fn with the deleted documents, a page at a time.
@@ -171,6 +181,8 @@ type Build interface {
 	Put(ctx context.Context, docs ...Document) error
 	// Get reads from the new index the documents among ids that it holds (tombstones included).
 	Get(ctx context.Context, ids []string) (map[string]Document, error)
+	// InProject returns the live documents (files) of the new index that belong to the project.
+	InProject(ctx context.Context, projectID string) ([]Document, error)
 	// Swap makes the new index the one searched and drops the old one.
 	Swap(ctx context.Context) error
 	// Abort drops the new index; the current one stays as it was.

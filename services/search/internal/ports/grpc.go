@@ -1,4 +1,4 @@
-// Package ports serves acme.search.v1 and receives the users and projects events.
+// Package ports serves acme.search.v1.
 package ports
 
 import (
@@ -32,7 +32,7 @@ func (g GRPC) Search(ctx context.Context, in *searchv1.SearchRequest) (*searchv1
 		return nil, err
 	}
 	r := app.Request{Text: in.GetQ(), Types: in.GetTypes(), Visibility: in.GetVisibility(), Tags: in.GetTags(),
-		OwnerID: in.GetOwnerId(), Archived: in.Archived, Sort: in.GetSort(), Order: in.GetOrder(),
+		OwnerID: in.GetOwnerId(), ProjectID: in.GetProjectId(), Archived: in.Archived, Sort: in.GetSort(), Order: in.GetOrder(),
 		PageSize: int(in.GetPageSize()), PageToken: in.GetPageToken()}
 	if in.CreatedFrom != nil {
 		r.CreatedFrom = in.GetCreatedFrom().AsTime()
@@ -49,7 +49,8 @@ func (g GRPC) Search(ctx context.Context, in *searchv1.SearchRequest) (*searchv1
 		d := h.Document
 		hit := &searchv1.Hit{Id: d.ID, Type: d.Type, Title: d.Title, Description: d.Description, Slug: d.Slug, Tags: d.Tags,
 			Visibility: d.Visibility, OwnerId: d.OwnerID, Archived: d.Archived, CreatedAt: ts(d.CreatedAt),
-			UpdatedAt: ts(d.UpdatedAt), Score: h.Score, Highlights: map[string]*searchv1.Snippets{}}
+			UpdatedAt: ts(d.UpdatedAt), Score: h.Score, Highlights: map[string]*searchv1.Snippets{},
+			ProjectId: d.ProjectID, ContentType: d.ContentType}
 		for field, frags := range h.Highlights {
 			hit.Highlights[field] = &searchv1.Snippets{Fragments: frags}
 		}

@@ -27,6 +27,8 @@ import (
 // Index is the bleve adapter of index.Index.
 type Index struct {
 	dir string // "" keeps everything in memory
+	// outdated: the index on disk was made by a build with an older mapping (see Outdated).
+	outdated bool
 
 	mu      sync.RWMutex
 	live    bleve.Index
@@ -39,7 +41,7 @@ var _ index.Index = (*Index)(nil)
 func Open(dir string) (*Index, error) {
 	x := &Index{dir: dir}
 	if dir == "" {
-		idx, err := bleve.NewMemOnly(newMapping())
+		idx, err := newIndex("")
 		if err != nil {
 			return nil, err
 		}
@@ -58,13 +60,47 @@ func Open(dir string) (*Index, error) {
 		return nil, err
 	}
 	x.live, x.liveDir = idx, path
+	v, err := idx.GetInternal(mappingKey)
+	if err != nil {
+		return nil, err
+	}
+	x.outdated = string(v) != mappingVersion
 	return x, os.WriteFile(filepath.Join(dir, "CURRENT"), []byte(filepath.Base(path)), 0o644)
+}
+
+// mappingVersion names newMapping's shape; an index records the version it was made with. Version 2
+// added files (project_id).
+const mappingVersion = "2"
+
+var mappingKey = []byte("acme_mapping_version")
+
+// Outdated reports that the index on disk was made with an older mapping than this build's: fields
+// added since are not indexed in it, and it needs a rebuild (which makes the new index with the
+// current mapping). Queries keep being answered from it meanwhile.
+func (x *Index) Outdated() bool { return x.outdated }
+
+func newIndex(path string) (bleve.Index, error) {
+	var idx bleve.Index
+	var err error
+	if path == "" {
+		idx, err = bleve.NewMemOnly(newMapping())
+	} else {
+		idx, err = bleve.New(path, newMapping())
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := idx.SetInternal(mappingKey, []byte(mappingVersion)); err != nil {
+		_ = idx.Close()
+		return nil, err
+	}
+	return idx, nil
 }
 
 func openOrCreate(path string) (bleve.Index, string, error) {
 	idx, err := bleve.Open(path)
 	if errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
-		idx, err = bleve.New(path, newMapping())
+		idx, err = newIndex(path)
 	}
 	return idx, path, err
 }
@@ -86,7 +122,7 @@ func newMapping() mapping.IndexMapping {
 		return f
 	}
 	doc := bleve.NewDocumentStaticMapping()
-	for _, name := range []string{"type", "visibility", "owner_id", "members", "tags", "slug", "title_key"} {
+	for _, name := range []string{"type", "visibility", "owner_id", "members", "tags", "slug", "title_key", "project_id"} {
 		doc.AddFieldMappingsAt(name, keywordField())
 	}
 	doc.AddFieldMappingsAt("title", textField())
@@ -122,7 +158,7 @@ func fields(d index.Document) (map[string]any, error) {
 		"type": d.Type, "visibility": d.Visibility, "owner_id": d.OwnerID, "members": d.Members, "tags": d.Tags,
 		"slug": d.Slug, "title_key": index.TitleKey(d.Title), "title": d.Title, "description": d.Description,
 		"archived": d.Archived, "deleted": d.Deleted, "created_at": d.CreatedAt, "updated_at": d.UpdatedAt,
-		"source": string(src),
+		"project_id": d.ProjectID, "source": string(src),
 	}, nil
 }
 
@@ -241,6 +277,9 @@ func buildQuery(q index.Query) query.Query {
 	}
 	if q.OwnerID != "" {
 		must = append(must, term("owner_id", q.OwnerID))
+	}
+	if q.ProjectID != "" {
+		must = append(must, term("project_id", q.ProjectID))
 	}
 	if !q.CreatedFrom.IsZero() || !q.CreatedTo.IsZero() {
 		yes, no := true, false
@@ -384,6 +423,22 @@ func (x *Index) WithMember(_ context.Context, userID string) ([]index.Document, 
 	return out, err
 }
 
+// InProject returns the live documents that belong to the project.
+func (x *Index) InProject(_ context.Context, projectID string) ([]index.Document, error) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return inProject(x.live, projectID)
+}
+
+func inProject(idx bleve.Index, projectID string) ([]index.Document, error) {
+	var out []index.Document
+	err := each(idx, bleve.NewConjunctionQuery(term("project_id", projectID), boolean("deleted", false)), func(docs []index.Document) error {
+		out = append(out, docs...)
+		return nil
+	})
+	return out, err
+}
+
 // Count is the number of live documents.
 func (x *Index) Count(_ context.Context) (int, error) {
 	x.mu.RLock()
@@ -434,10 +489,15 @@ func (b *build) Get(_ context.Context, ids []string) (map[string]index.Document,
 	return out, nil
 }
 
+func (b *build) InProject(_ context.Context, projectID string) ([]index.Document, error) {
+	return inProject(b.idx, projectID)
+}
+
 // Swap makes the new index the live one, records it as current on disk, and removes the old one.
 func (b *build) Swap(context.Context) error {
 	x := b.x
 	x.mu.Lock()
+	x.outdated = false
 	old, oldDir := x.live, x.liveDir
 	x.live, x.liveDir = b.idx, b.dir
 	var err error
@@ -457,11 +517,11 @@ func (b *build) Abort(context.Context) error {
 
 func (x *Index) create() (bleve.Index, string, error) {
 	if x.dir == "" {
-		idx, err := bleve.NewMemOnly(newMapping())
+		idx, err := newIndex("")
 		return idx, "", err
 	}
 	path := filepath.Join(x.dir, "index-"+strconv.FormatInt(time.Now().UnixNano(), 36))
-	idx, err := bleve.New(path, newMapping())
+	idx, err := newIndex(path)
 	return idx, path, err
 }
 

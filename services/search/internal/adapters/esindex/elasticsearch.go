@@ -61,7 +61,23 @@ func Open(ctx context.Context, url, alias string) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("elasticsearch: alias %s: %w", alias, err)
 	}
+	// The template shapes only indexes created after it; fields a newer build added (the mapping is
+	// strict) are put on the current index too. Adding fields is the only change made this way.
+	if _, err := x.do(ctx, esapi.IndicesPutMappingRequest{Index: []string{alias}, Body: bytes.NewReader(mappings())}); err != nil {
+		return nil, fmt.Errorf("elasticsearch: mapping of %s: %w", alias, err)
+	}
 	return x, nil
+}
+
+// mappings is the template's mappings, as the put-mapping API takes them.
+func mappings() []byte {
+	var t struct {
+		Template struct {
+			Mappings json.RawMessage `json:"mappings"`
+		} `json:"template"`
+	}
+	_ = json.Unmarshal(template, &t)
+	return t.Template.Mappings
 }
 
 // templateFor points the template at this alias's indexes (alias-*).
@@ -233,6 +249,9 @@ func buildQuery(q index.Query) map[string]any {
 	}
 	if q.OwnerID != "" {
 		filter = append(filter, term("owner_id", q.OwnerID))
+	}
+	if q.ProjectID != "" {
+		filter = append(filter, term("project_id", q.ProjectID))
 	}
 	if !q.CreatedFrom.IsZero() || !q.CreatedTo.IsZero() {
 		r := map[string]any{}
@@ -412,6 +431,20 @@ func (x *Index) WithMember(ctx context.Context, userID string) ([]index.Document
 	return out, err
 }
 
+// InProject returns the live documents that belong to the project.
+func (x *Index) InProject(ctx context.Context, projectID string) ([]index.Document, error) {
+	return x.inProject(ctx, x.alias, projectID)
+}
+
+func (x *Index) inProject(ctx context.Context, target, projectID string) ([]index.Document, error) {
+	var out []index.Document
+	err := x.each(ctx, target, []any{term("project_id", projectID), term("deleted", false)}, func(docs []index.Document) error {
+		out = append(out, docs...)
+		return nil
+	})
+	return out, err
+}
+
 // Count is the number of live documents.
 func (x *Index) Count(ctx context.Context) (int, error) {
 	b, _ := json.Marshal(map[string]any{"query": term("deleted", false)})
@@ -478,6 +511,14 @@ func (b *build) Put(ctx context.Context, docs ...index.Document) error {
 // Get reads in real time (mget), so it sees what this rebuild wrote before any refresh.
 func (b *build) Get(ctx context.Context, ids []string) (map[string]index.Document, error) {
 	return b.x.mget(ctx, b.name, ids)
+}
+
+// InProject searches the new index, so it first refreshes it: a rebuild's writes skip the refresh.
+func (b *build) InProject(ctx context.Context, projectID string) ([]index.Document, error) {
+	if _, err := b.x.do(ctx, esapi.IndicesRefreshRequest{Index: []string{b.name}}); err != nil {
+		return nil, err
+	}
+	return b.x.inProject(ctx, b.name, projectID)
 }
 
 // Swap refreshes the new index and moves the alias to it in one atomic call, then deletes the old.

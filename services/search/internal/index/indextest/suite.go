@@ -107,6 +107,7 @@ func Run(t *testing.T, open Open) {
 		{"Sort_AndCursorPagesCoverEverythingOnce", testPaging},
 		{"Tombstones_AreNeverReturned", testTombstones},
 		{"WithMember_FindsMemberships", testWithMember},
+		{"Files_FoundByProjectWithTheProjectsAccess", testFiles},
 		{"Rebuild_BuildsBesideTheCurrentIndexAndSwaps", testRebuild},
 	}
 	for _, tc := range tests {
@@ -369,6 +370,56 @@ func testWithMember(t *testing.T, x index.Index) {
 	slices.Sort(names)
 	if want := []string{"p-internal", "p-private-a", "p-public-1", "p-public-2"}; !slices.Equal(names, want) {
 		t.Errorf("alice is a member of %v, want %v", names, want)
+	}
+}
+
+func file(id, name, projectID string, access index.Document) index.Document {
+	return index.Document{ID: id, Type: index.TypeFile, Title: name, ProjectID: projectID, ContentType: "application/pdf",
+		Visibility: access.Visibility, Members: access.Members, OwnerID: access.OwnerID, CreatedAt: day, UpdatedAt: day,
+		Version: 1, EventTime: day}
+}
+
+// Files carry their project's id and its access: they are searchable by name like anything else,
+// filtered by project, visible exactly as their project is, and listed by project (live ones only)
+// both in the index and in a build.
+func testFiles(t *testing.T, x index.Index) {
+	ctx := context.Background()
+	docs := corpus()
+	public, private := docs[0], docs[3]
+	gone := file("f-gone", "old-budget.pdf", private.ID, private)
+	gone.Deleted = true
+	seed(t, x, append(docs, file("f-public", "budget-2027.pdf", public.ID, public),
+		file("f-private", "budget-secret.pdf", private.ID, private), gone)...)
+
+	got, ok, err := x.Get(ctx, "f-private")
+	if err != nil || !ok || got.ProjectID != private.ID || got.ContentType != "application/pdf" || got.Type != index.TypeFile {
+		t.Fatalf("get: %+v %v %v", got, ok, err)
+	}
+	expectIDs(t, "anonymous: the public project's file", search(t, x, index.Query{Text: "budget", Types: []string{index.TypeFile}, Size: 10}), "f-public")
+	expectIDs(t, "the private project's member", search(t, x, index.Query{Viewer: index.Viewer{UserID: alice}, Text: "budget", Size: 10}), "f-public", "f-private")
+	expectIDs(t, "a stranger", search(t, x, index.Query{Viewer: index.Viewer{UserID: carol}, Text: "budget", Size: 10}), "f-public")
+	expectIDs(t, "one project's files", search(t, x, index.Query{Viewer: index.Viewer{UserID: alice}, ProjectID: private.ID, Size: 10}), "f-private")
+	expectIDs(t, "another project's files", search(t, x, index.Query{Viewer: index.Viewer{UserID: alice}, ProjectID: public.ID, Size: 10}), "f-public")
+
+	in, err := x.InProject(ctx, private.ID)
+	if err != nil || len(in) != 1 || in[0].ID != "f-private" {
+		t.Fatalf("in the private project: %+v %v", in, err)
+	}
+	if in, err := x.InProject(ctx, "p-internal"); err != nil || len(in) != 0 {
+		t.Fatalf("in a project without files: %+v %v", in, err)
+	}
+
+	b, err := x.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = b.Abort(ctx) }()
+	if err := b.Put(ctx, file("f-new", "plan.pdf", public.ID, public), file("f-other", "other.pdf", private.ID, private)); err != nil {
+		t.Fatal(err)
+	}
+	in, err = b.InProject(ctx, public.ID)
+	if err != nil || len(in) != 1 || in[0].ID != "f-new" {
+		t.Fatalf("in the build: %+v %v", in, err)
 	}
 }
 

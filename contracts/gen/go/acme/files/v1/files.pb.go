@@ -22,6 +22,111 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ScanFilesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// 1..500, default 100.
+	PageSize      int32  `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScanFilesRequest) Reset() {
+	*x = ScanFilesRequest{}
+	mi := &file_acme_files_v1_files_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScanFilesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScanFilesRequest) ProtoMessage() {}
+
+func (x *ScanFilesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_files_v1_files_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScanFilesRequest.ProtoReflect.Descriptor instead.
+func (*ScanFilesRequest) Descriptor() ([]byte, []int) {
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ScanFilesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ScanFilesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+type ScanFilesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Files         []*File                `protobuf:"bytes,1,rep,name=files,proto3" json:"files,omitempty"`
+	NextPageToken string                 `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScanFilesResponse) Reset() {
+	*x = ScanFilesResponse{}
+	mi := &file_acme_files_v1_files_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScanFilesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScanFilesResponse) ProtoMessage() {}
+
+func (x *ScanFilesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_files_v1_files_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScanFilesResponse.ProtoReflect.Descriptor instead.
+func (*ScanFilesResponse) Descriptor() ([]byte, []int) {
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ScanFilesResponse) GetFiles() []*File {
+	if x != nil {
+		return x.Files
+	}
+	return nil
+}
+
+func (x *ScanFilesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 type CreateUploadRequest struct {
 	state        protoimpl.MessageState `protogen:"open.v1"`
 	ProjectId    string                 `protobuf:"bytes,1,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
@@ -35,7 +140,7 @@ type CreateUploadRequest struct {
 
 func (x *CreateUploadRequest) Reset() {
 	*x = CreateUploadRequest{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[0]
+	mi := &file_acme_files_v1_files_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -47,7 +152,7 @@ func (x *CreateUploadRequest) String() string {
 func (*CreateUploadRequest) ProtoMessage() {}
 
 func (x *CreateUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[0]
+	mi := &file_acme_files_v1_files_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -60,7 +165,7 @@ func (x *CreateUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUploadRequest.ProtoReflect.Descriptor instead.
 func (*CreateUploadRequest) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{0}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CreateUploadRequest) GetProjectId() string {
@@ -106,7 +211,7 @@ type ResumableUpload struct {
 
 func (x *ResumableUpload) Reset() {
 	*x = ResumableUpload{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[1]
+	mi := &file_acme_files_v1_files_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -118,7 +223,7 @@ func (x *ResumableUpload) String() string {
 func (*ResumableUpload) ProtoMessage() {}
 
 func (x *ResumableUpload) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[1]
+	mi := &file_acme_files_v1_files_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -131,7 +236,7 @@ func (x *ResumableUpload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResumableUpload.ProtoReflect.Descriptor instead.
 func (*ResumableUpload) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{1}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ResumableUpload) GetId() string {
@@ -171,7 +276,7 @@ type GetUploadRequest struct {
 
 func (x *GetUploadRequest) Reset() {
 	*x = GetUploadRequest{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[2]
+	mi := &file_acme_files_v1_files_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -183,7 +288,7 @@ func (x *GetUploadRequest) String() string {
 func (*GetUploadRequest) ProtoMessage() {}
 
 func (x *GetUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[2]
+	mi := &file_acme_files_v1_files_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -196,7 +301,7 @@ func (x *GetUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUploadRequest.ProtoReflect.Descriptor instead.
 func (*GetUploadRequest) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{2}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetUploadRequest) GetUploadId() string {
@@ -217,7 +322,7 @@ type WriteUploadHeader struct {
 
 func (x *WriteUploadHeader) Reset() {
 	*x = WriteUploadHeader{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[3]
+	mi := &file_acme_files_v1_files_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -229,7 +334,7 @@ func (x *WriteUploadHeader) String() string {
 func (*WriteUploadHeader) ProtoMessage() {}
 
 func (x *WriteUploadHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[3]
+	mi := &file_acme_files_v1_files_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -242,7 +347,7 @@ func (x *WriteUploadHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteUploadHeader.ProtoReflect.Descriptor instead.
 func (*WriteUploadHeader) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{3}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *WriteUploadHeader) GetUploadId() string {
@@ -272,7 +377,7 @@ type WriteUploadRequest struct {
 
 func (x *WriteUploadRequest) Reset() {
 	*x = WriteUploadRequest{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[4]
+	mi := &file_acme_files_v1_files_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -284,7 +389,7 @@ func (x *WriteUploadRequest) String() string {
 func (*WriteUploadRequest) ProtoMessage() {}
 
 func (x *WriteUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[4]
+	mi := &file_acme_files_v1_files_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -297,7 +402,7 @@ func (x *WriteUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteUploadRequest.ProtoReflect.Descriptor instead.
 func (*WriteUploadRequest) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{4}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *WriteUploadRequest) GetPart() isWriteUploadRequest_Part {
@@ -350,7 +455,7 @@ type FinishUploadRequest struct {
 
 func (x *FinishUploadRequest) Reset() {
 	*x = FinishUploadRequest{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[5]
+	mi := &file_acme_files_v1_files_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -362,7 +467,7 @@ func (x *FinishUploadRequest) String() string {
 func (*FinishUploadRequest) ProtoMessage() {}
 
 func (x *FinishUploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[5]
+	mi := &file_acme_files_v1_files_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -375,7 +480,7 @@ func (x *FinishUploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishUploadRequest.ProtoReflect.Descriptor instead.
 func (*FinishUploadRequest) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{5}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *FinishUploadRequest) GetUploadId() string {
@@ -394,14 +499,18 @@ type UploadHeader struct {
 	DeclaredType string `protobuf:"bytes,3,opt,name=declared_type,json=declaredType,proto3" json:"declared_type,omitempty"`
 	// An upper bound the client announced (the request's length), checked against limits before a
 	// byte is stored; the bytes actually sent are counted too.
-	DeclaredSize  int64 `protobuf:"varint,4,opt,name=declared_size,json=declaredSize,proto3" json:"declared_size,omitempty"`
+	DeclaredSize int64 `protobuf:"varint,4,opt,name=declared_size,json=declaredSize,proto3" json:"declared_size,omitempty"`
+	// The caller's own bound on the file's bytes (the gateway's); files applies the smaller of it and
+	// its own. A caller that counted more than this many bytes through then closes the stream and
+	// gets the refusal, after the partial upload is gone. 0: files' own bound.
+	MaxSize       int64 `protobuf:"varint,5,opt,name=max_size,json=maxSize,proto3" json:"max_size,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *UploadHeader) Reset() {
 	*x = UploadHeader{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[6]
+	mi := &file_acme_files_v1_files_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -413,7 +522,7 @@ func (x *UploadHeader) String() string {
 func (*UploadHeader) ProtoMessage() {}
 
 func (x *UploadHeader) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[6]
+	mi := &file_acme_files_v1_files_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -426,7 +535,7 @@ func (x *UploadHeader) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadHeader.ProtoReflect.Descriptor instead.
 func (*UploadHeader) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{6}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *UploadHeader) GetProjectId() string {
@@ -457,6 +566,13 @@ func (x *UploadHeader) GetDeclaredSize() int64 {
 	return 0
 }
 
+func (x *UploadHeader) GetMaxSize() int64 {
+	if x != nil {
+		return x.MaxSize
+	}
+	return 0
+}
+
 type UploadRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Part:
@@ -470,7 +586,7 @@ type UploadRequest struct {
 
 func (x *UploadRequest) Reset() {
 	*x = UploadRequest{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[7]
+	mi := &file_acme_files_v1_files_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -482,7 +598,7 @@ func (x *UploadRequest) String() string {
 func (*UploadRequest) ProtoMessage() {}
 
 func (x *UploadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[7]
+	mi := &file_acme_files_v1_files_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -495,7 +611,7 @@ func (x *UploadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadRequest.ProtoReflect.Descriptor instead.
 func (*UploadRequest) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{7}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *UploadRequest) GetPart() isUploadRequest_Part {
@@ -560,7 +676,7 @@ type File struct {
 
 func (x *File) Reset() {
 	*x = File{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[8]
+	mi := &file_acme_files_v1_files_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -572,7 +688,7 @@ func (x *File) String() string {
 func (*File) ProtoMessage() {}
 
 func (x *File) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[8]
+	mi := &file_acme_files_v1_files_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -585,7 +701,7 @@ func (x *File) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use File.ProtoReflect.Descriptor instead.
 func (*File) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{8}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *File) GetId() string {
@@ -674,7 +790,7 @@ type UploadResponse struct {
 
 func (x *UploadResponse) Reset() {
 	*x = UploadResponse{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[9]
+	mi := &file_acme_files_v1_files_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -686,7 +802,7 @@ func (x *UploadResponse) String() string {
 func (*UploadResponse) ProtoMessage() {}
 
 func (x *UploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[9]
+	mi := &file_acme_files_v1_files_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -699,7 +815,7 @@ func (x *UploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadResponse.ProtoReflect.Descriptor instead.
 func (*UploadResponse) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{9}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *UploadResponse) GetFile() *File {
@@ -718,7 +834,7 @@ type GetFileRequest struct {
 
 func (x *GetFileRequest) Reset() {
 	*x = GetFileRequest{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[10]
+	mi := &file_acme_files_v1_files_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -730,7 +846,7 @@ func (x *GetFileRequest) String() string {
 func (*GetFileRequest) ProtoMessage() {}
 
 func (x *GetFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[10]
+	mi := &file_acme_files_v1_files_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -743,7 +859,7 @@ func (x *GetFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFileRequest.ProtoReflect.Descriptor instead.
 func (*GetFileRequest) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{10}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetFileRequest) GetFileId() string {
@@ -762,7 +878,7 @@ type GetFileResponse struct {
 
 func (x *GetFileResponse) Reset() {
 	*x = GetFileResponse{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[11]
+	mi := &file_acme_files_v1_files_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -774,7 +890,7 @@ func (x *GetFileResponse) String() string {
 func (*GetFileResponse) ProtoMessage() {}
 
 func (x *GetFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[11]
+	mi := &file_acme_files_v1_files_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -787,7 +903,7 @@ func (x *GetFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetFileResponse.ProtoReflect.Descriptor instead.
 func (*GetFileResponse) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{11}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetFileResponse) GetFile() *File {
@@ -808,7 +924,7 @@ type DownloadLinkRequest struct {
 
 func (x *DownloadLinkRequest) Reset() {
 	*x = DownloadLinkRequest{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[12]
+	mi := &file_acme_files_v1_files_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -820,7 +936,7 @@ func (x *DownloadLinkRequest) String() string {
 func (*DownloadLinkRequest) ProtoMessage() {}
 
 func (x *DownloadLinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[12]
+	mi := &file_acme_files_v1_files_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -833,7 +949,7 @@ func (x *DownloadLinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadLinkRequest.ProtoReflect.Descriptor instead.
 func (*DownloadLinkRequest) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{12}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *DownloadLinkRequest) GetFileId() string {
@@ -863,7 +979,7 @@ type DownloadLinkResponse struct {
 
 func (x *DownloadLinkResponse) Reset() {
 	*x = DownloadLinkResponse{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[13]
+	mi := &file_acme_files_v1_files_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -875,7 +991,7 @@ func (x *DownloadLinkResponse) String() string {
 func (*DownloadLinkResponse) ProtoMessage() {}
 
 func (x *DownloadLinkResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[13]
+	mi := &file_acme_files_v1_files_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -888,7 +1004,7 @@ func (x *DownloadLinkResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DownloadLinkResponse.ProtoReflect.Descriptor instead.
 func (*DownloadLinkResponse) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{13}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *DownloadLinkResponse) GetUrl() string {
@@ -930,7 +1046,7 @@ type ListFilesRequest struct {
 
 func (x *ListFilesRequest) Reset() {
 	*x = ListFilesRequest{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[14]
+	mi := &file_acme_files_v1_files_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -942,7 +1058,7 @@ func (x *ListFilesRequest) String() string {
 func (*ListFilesRequest) ProtoMessage() {}
 
 func (x *ListFilesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[14]
+	mi := &file_acme_files_v1_files_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -955,7 +1071,7 @@ func (x *ListFilesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFilesRequest.ProtoReflect.Descriptor instead.
 func (*ListFilesRequest) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{14}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ListFilesRequest) GetProjectId() string {
@@ -989,7 +1105,7 @@ type ListFilesResponse struct {
 
 func (x *ListFilesResponse) Reset() {
 	*x = ListFilesResponse{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[15]
+	mi := &file_acme_files_v1_files_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1001,7 +1117,7 @@ func (x *ListFilesResponse) String() string {
 func (*ListFilesResponse) ProtoMessage() {}
 
 func (x *ListFilesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[15]
+	mi := &file_acme_files_v1_files_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1014,7 +1130,7 @@ func (x *ListFilesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListFilesResponse.ProtoReflect.Descriptor instead.
 func (*ListFilesResponse) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{15}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListFilesResponse) GetFiles() []*File {
@@ -1040,7 +1156,7 @@ type DeleteFileRequest struct {
 
 func (x *DeleteFileRequest) Reset() {
 	*x = DeleteFileRequest{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[16]
+	mi := &file_acme_files_v1_files_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1052,7 +1168,7 @@ func (x *DeleteFileRequest) String() string {
 func (*DeleteFileRequest) ProtoMessage() {}
 
 func (x *DeleteFileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[16]
+	mi := &file_acme_files_v1_files_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1065,7 +1181,7 @@ func (x *DeleteFileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFileRequest.ProtoReflect.Descriptor instead.
 func (*DeleteFileRequest) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{16}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *DeleteFileRequest) GetFileId() string {
@@ -1083,7 +1199,7 @@ type DeleteFileResponse struct {
 
 func (x *DeleteFileResponse) Reset() {
 	*x = DeleteFileResponse{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[17]
+	mi := &file_acme_files_v1_files_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1095,7 +1211,7 @@ func (x *DeleteFileResponse) String() string {
 func (*DeleteFileResponse) ProtoMessage() {}
 
 func (x *DeleteFileResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[17]
+	mi := &file_acme_files_v1_files_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1108,7 +1224,7 @@ func (x *DeleteFileResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteFileResponse.ProtoReflect.Descriptor instead.
 func (*DeleteFileResponse) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{17}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{19}
 }
 
 type CreateUploadResponse struct {
@@ -1120,7 +1236,7 @@ type CreateUploadResponse struct {
 
 func (x *CreateUploadResponse) Reset() {
 	*x = CreateUploadResponse{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[18]
+	mi := &file_acme_files_v1_files_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1132,7 +1248,7 @@ func (x *CreateUploadResponse) String() string {
 func (*CreateUploadResponse) ProtoMessage() {}
 
 func (x *CreateUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[18]
+	mi := &file_acme_files_v1_files_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1145,7 +1261,7 @@ func (x *CreateUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateUploadResponse.ProtoReflect.Descriptor instead.
 func (*CreateUploadResponse) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{18}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *CreateUploadResponse) GetUpload() *ResumableUpload {
@@ -1164,7 +1280,7 @@ type GetUploadResponse struct {
 
 func (x *GetUploadResponse) Reset() {
 	*x = GetUploadResponse{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[19]
+	mi := &file_acme_files_v1_files_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1176,7 +1292,7 @@ func (x *GetUploadResponse) String() string {
 func (*GetUploadResponse) ProtoMessage() {}
 
 func (x *GetUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[19]
+	mi := &file_acme_files_v1_files_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1189,7 +1305,7 @@ func (x *GetUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUploadResponse.ProtoReflect.Descriptor instead.
 func (*GetUploadResponse) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{19}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GetUploadResponse) GetUpload() *ResumableUpload {
@@ -1208,7 +1324,7 @@ type WriteUploadResponse struct {
 
 func (x *WriteUploadResponse) Reset() {
 	*x = WriteUploadResponse{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[20]
+	mi := &file_acme_files_v1_files_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1220,7 +1336,7 @@ func (x *WriteUploadResponse) String() string {
 func (*WriteUploadResponse) ProtoMessage() {}
 
 func (x *WriteUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[20]
+	mi := &file_acme_files_v1_files_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1233,7 +1349,7 @@ func (x *WriteUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteUploadResponse.ProtoReflect.Descriptor instead.
 func (*WriteUploadResponse) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{20}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WriteUploadResponse) GetUpload() *ResumableUpload {
@@ -1252,7 +1368,7 @@ type FinishUploadResponse struct {
 
 func (x *FinishUploadResponse) Reset() {
 	*x = FinishUploadResponse{}
-	mi := &file_acme_files_v1_files_proto_msgTypes[21]
+	mi := &file_acme_files_v1_files_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1264,7 +1380,7 @@ func (x *FinishUploadResponse) String() string {
 func (*FinishUploadResponse) ProtoMessage() {}
 
 func (x *FinishUploadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_files_v1_files_proto_msgTypes[21]
+	mi := &file_acme_files_v1_files_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1277,7 +1393,7 @@ func (x *FinishUploadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FinishUploadResponse.ProtoReflect.Descriptor instead.
 func (*FinishUploadResponse) Descriptor() ([]byte, []int) {
-	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{21}
+	return file_acme_files_v1_files_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *FinishUploadResponse) GetUpload() *ResumableUpload {
@@ -1291,7 +1407,14 @@ var File_acme_files_v1_files_proto protoreflect.FileDescriptor
 
 const file_acme_files_v1_files_proto_rawDesc = "" +
 	"\n" +
-	"\x19acme/files/v1/files.proto\x12\racme.files.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x89\x01\n" +
+	"\x19acme/files/v1/files.proto\x12\racme.files.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"N\n" +
+	"\x10ScanFilesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"f\n" +
+	"\x11ScanFilesResponse\x12)\n" +
+	"\x05files\x18\x01 \x03(\v2\x13.acme.files.v1.FileR\x05files\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x89\x01\n" +
 	"\x13CreateUploadRequest\x12\x1d\n" +
 	"\n" +
 	"project_id\x18\x01 \x01(\tR\tprojectId\x12\x1a\n" +
@@ -1313,13 +1436,14 @@ const file_acme_files_v1_files_proto_rawDesc = "" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
 	"\x04part\"2\n" +
 	"\x13FinishUploadRequest\x12\x1b\n" +
-	"\tupload_id\x18\x01 \x01(\tR\buploadId\"\x93\x01\n" +
+	"\tupload_id\x18\x01 \x01(\tR\buploadId\"\xae\x01\n" +
 	"\fUploadHeader\x12\x1d\n" +
 	"\n" +
 	"project_id\x18\x01 \x01(\tR\tprojectId\x12\x1a\n" +
 	"\bfilename\x18\x02 \x01(\tR\bfilename\x12#\n" +
 	"\rdeclared_type\x18\x03 \x01(\tR\fdeclaredType\x12#\n" +
-	"\rdeclared_size\x18\x04 \x01(\x03R\fdeclaredSize\"f\n" +
+	"\rdeclared_size\x18\x04 \x01(\x03R\fdeclaredSize\x12\x19\n" +
+	"\bmax_size\x18\x05 \x01(\x03R\amaxSize\"f\n" +
 	"\rUploadRequest\x125\n" +
 	"\x06header\x18\x01 \x01(\v2\x1b.acme.files.v1.UploadHeaderH\x00R\x06header\x12\x16\n" +
 	"\x05chunk\x18\x02 \x01(\fH\x00R\x05chunkB\x06\n" +
@@ -1374,7 +1498,7 @@ const file_acme_files_v1_files_proto_rawDesc = "" +
 	"\x13WriteUploadResponse\x126\n" +
 	"\x06upload\x18\x01 \x01(\v2\x1e.acme.files.v1.ResumableUploadR\x06upload\"N\n" +
 	"\x14FinishUploadResponse\x126\n" +
-	"\x06upload\x18\x01 \x01(\v2\x1e.acme.files.v1.ResumableUploadR\x06upload2\xf7\x05\n" +
+	"\x06upload\x18\x01 \x01(\v2\x1e.acme.files.v1.ResumableUploadR\x06upload2\xc7\x06\n" +
 	"\fFilesService\x12G\n" +
 	"\x06Upload\x12\x1c.acme.files.v1.UploadRequest\x1a\x1d.acme.files.v1.UploadResponse(\x01\x12H\n" +
 	"\aGetFile\x12\x1d.acme.files.v1.GetFileRequest\x1a\x1e.acme.files.v1.GetFileResponse\x12W\n" +
@@ -1385,7 +1509,8 @@ const file_acme_files_v1_files_proto_rawDesc = "" +
 	"\fCreateUpload\x12\".acme.files.v1.CreateUploadRequest\x1a#.acme.files.v1.CreateUploadResponse\x12N\n" +
 	"\tGetUpload\x12\x1f.acme.files.v1.GetUploadRequest\x1a .acme.files.v1.GetUploadResponse\x12V\n" +
 	"\vWriteUpload\x12!.acme.files.v1.WriteUploadRequest\x1a\".acme.files.v1.WriteUploadResponse(\x01\x12W\n" +
-	"\fFinishUpload\x12\".acme.files.v1.FinishUploadRequest\x1a#.acme.files.v1.FinishUploadResponseBAZ?github.com/acme/platform/contracts/gen/go/acme/files/v1;filesv1b\x06proto3"
+	"\fFinishUpload\x12\".acme.files.v1.FinishUploadRequest\x1a#.acme.files.v1.FinishUploadResponse\x12N\n" +
+	"\tScanFiles\x12\x1f.acme.files.v1.ScanFilesRequest\x1a .acme.files.v1.ScanFilesResponseBAZ?github.com/acme/platform/contracts/gen/go/acme/files/v1;filesv1b\x06proto3"
 
 var (
 	file_acme_files_v1_files_proto_rawDescOnce sync.Once
@@ -1399,68 +1524,73 @@ func file_acme_files_v1_files_proto_rawDescGZIP() []byte {
 	return file_acme_files_v1_files_proto_rawDescData
 }
 
-var file_acme_files_v1_files_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_acme_files_v1_files_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_acme_files_v1_files_proto_goTypes = []any{
-	(*CreateUploadRequest)(nil),   // 0: acme.files.v1.CreateUploadRequest
-	(*ResumableUpload)(nil),       // 1: acme.files.v1.ResumableUpload
-	(*GetUploadRequest)(nil),      // 2: acme.files.v1.GetUploadRequest
-	(*WriteUploadHeader)(nil),     // 3: acme.files.v1.WriteUploadHeader
-	(*WriteUploadRequest)(nil),    // 4: acme.files.v1.WriteUploadRequest
-	(*FinishUploadRequest)(nil),   // 5: acme.files.v1.FinishUploadRequest
-	(*UploadHeader)(nil),          // 6: acme.files.v1.UploadHeader
-	(*UploadRequest)(nil),         // 7: acme.files.v1.UploadRequest
-	(*File)(nil),                  // 8: acme.files.v1.File
-	(*UploadResponse)(nil),        // 9: acme.files.v1.UploadResponse
-	(*GetFileRequest)(nil),        // 10: acme.files.v1.GetFileRequest
-	(*GetFileResponse)(nil),       // 11: acme.files.v1.GetFileResponse
-	(*DownloadLinkRequest)(nil),   // 12: acme.files.v1.DownloadLinkRequest
-	(*DownloadLinkResponse)(nil),  // 13: acme.files.v1.DownloadLinkResponse
-	(*ListFilesRequest)(nil),      // 14: acme.files.v1.ListFilesRequest
-	(*ListFilesResponse)(nil),     // 15: acme.files.v1.ListFilesResponse
-	(*DeleteFileRequest)(nil),     // 16: acme.files.v1.DeleteFileRequest
-	(*DeleteFileResponse)(nil),    // 17: acme.files.v1.DeleteFileResponse
-	(*CreateUploadResponse)(nil),  // 18: acme.files.v1.CreateUploadResponse
-	(*GetUploadResponse)(nil),     // 19: acme.files.v1.GetUploadResponse
-	(*WriteUploadResponse)(nil),   // 20: acme.files.v1.WriteUploadResponse
-	(*FinishUploadResponse)(nil),  // 21: acme.files.v1.FinishUploadResponse
-	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
+	(*ScanFilesRequest)(nil),      // 0: acme.files.v1.ScanFilesRequest
+	(*ScanFilesResponse)(nil),     // 1: acme.files.v1.ScanFilesResponse
+	(*CreateUploadRequest)(nil),   // 2: acme.files.v1.CreateUploadRequest
+	(*ResumableUpload)(nil),       // 3: acme.files.v1.ResumableUpload
+	(*GetUploadRequest)(nil),      // 4: acme.files.v1.GetUploadRequest
+	(*WriteUploadHeader)(nil),     // 5: acme.files.v1.WriteUploadHeader
+	(*WriteUploadRequest)(nil),    // 6: acme.files.v1.WriteUploadRequest
+	(*FinishUploadRequest)(nil),   // 7: acme.files.v1.FinishUploadRequest
+	(*UploadHeader)(nil),          // 8: acme.files.v1.UploadHeader
+	(*UploadRequest)(nil),         // 9: acme.files.v1.UploadRequest
+	(*File)(nil),                  // 10: acme.files.v1.File
+	(*UploadResponse)(nil),        // 11: acme.files.v1.UploadResponse
+	(*GetFileRequest)(nil),        // 12: acme.files.v1.GetFileRequest
+	(*GetFileResponse)(nil),       // 13: acme.files.v1.GetFileResponse
+	(*DownloadLinkRequest)(nil),   // 14: acme.files.v1.DownloadLinkRequest
+	(*DownloadLinkResponse)(nil),  // 15: acme.files.v1.DownloadLinkResponse
+	(*ListFilesRequest)(nil),      // 16: acme.files.v1.ListFilesRequest
+	(*ListFilesResponse)(nil),     // 17: acme.files.v1.ListFilesResponse
+	(*DeleteFileRequest)(nil),     // 18: acme.files.v1.DeleteFileRequest
+	(*DeleteFileResponse)(nil),    // 19: acme.files.v1.DeleteFileResponse
+	(*CreateUploadResponse)(nil),  // 20: acme.files.v1.CreateUploadResponse
+	(*GetUploadResponse)(nil),     // 21: acme.files.v1.GetUploadResponse
+	(*WriteUploadResponse)(nil),   // 22: acme.files.v1.WriteUploadResponse
+	(*FinishUploadResponse)(nil),  // 23: acme.files.v1.FinishUploadResponse
+	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
 }
 var file_acme_files_v1_files_proto_depIdxs = []int32{
-	8,  // 0: acme.files.v1.ResumableUpload.file:type_name -> acme.files.v1.File
-	3,  // 1: acme.files.v1.WriteUploadRequest.header:type_name -> acme.files.v1.WriteUploadHeader
-	6,  // 2: acme.files.v1.UploadRequest.header:type_name -> acme.files.v1.UploadHeader
-	22, // 3: acme.files.v1.File.created_at:type_name -> google.protobuf.Timestamp
-	8,  // 4: acme.files.v1.UploadResponse.file:type_name -> acme.files.v1.File
-	8,  // 5: acme.files.v1.GetFileResponse.file:type_name -> acme.files.v1.File
-	22, // 6: acme.files.v1.DownloadLinkResponse.expires_at:type_name -> google.protobuf.Timestamp
-	8,  // 7: acme.files.v1.ListFilesResponse.files:type_name -> acme.files.v1.File
-	1,  // 8: acme.files.v1.CreateUploadResponse.upload:type_name -> acme.files.v1.ResumableUpload
-	1,  // 9: acme.files.v1.GetUploadResponse.upload:type_name -> acme.files.v1.ResumableUpload
-	1,  // 10: acme.files.v1.WriteUploadResponse.upload:type_name -> acme.files.v1.ResumableUpload
-	1,  // 11: acme.files.v1.FinishUploadResponse.upload:type_name -> acme.files.v1.ResumableUpload
-	7,  // 12: acme.files.v1.FilesService.Upload:input_type -> acme.files.v1.UploadRequest
-	10, // 13: acme.files.v1.FilesService.GetFile:input_type -> acme.files.v1.GetFileRequest
-	12, // 14: acme.files.v1.FilesService.DownloadLink:input_type -> acme.files.v1.DownloadLinkRequest
-	14, // 15: acme.files.v1.FilesService.ListFiles:input_type -> acme.files.v1.ListFilesRequest
-	16, // 16: acme.files.v1.FilesService.DeleteFile:input_type -> acme.files.v1.DeleteFileRequest
-	0,  // 17: acme.files.v1.FilesService.CreateUpload:input_type -> acme.files.v1.CreateUploadRequest
-	2,  // 18: acme.files.v1.FilesService.GetUpload:input_type -> acme.files.v1.GetUploadRequest
-	4,  // 19: acme.files.v1.FilesService.WriteUpload:input_type -> acme.files.v1.WriteUploadRequest
-	5,  // 20: acme.files.v1.FilesService.FinishUpload:input_type -> acme.files.v1.FinishUploadRequest
-	9,  // 21: acme.files.v1.FilesService.Upload:output_type -> acme.files.v1.UploadResponse
-	11, // 22: acme.files.v1.FilesService.GetFile:output_type -> acme.files.v1.GetFileResponse
-	13, // 23: acme.files.v1.FilesService.DownloadLink:output_type -> acme.files.v1.DownloadLinkResponse
-	15, // 24: acme.files.v1.FilesService.ListFiles:output_type -> acme.files.v1.ListFilesResponse
-	17, // 25: acme.files.v1.FilesService.DeleteFile:output_type -> acme.files.v1.DeleteFileResponse
-	18, // 26: acme.files.v1.FilesService.CreateUpload:output_type -> acme.files.v1.CreateUploadResponse
-	19, // 27: acme.files.v1.FilesService.GetUpload:output_type -> acme.files.v1.GetUploadResponse
-	20, // 28: acme.files.v1.FilesService.WriteUpload:output_type -> acme.files.v1.WriteUploadResponse
-	21, // 29: acme.files.v1.FilesService.FinishUpload:output_type -> acme.files.v1.FinishUploadResponse
-	21, // [21:30] is the sub-list for method output_type
-	12, // [12:21] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	10, // 0: acme.files.v1.ScanFilesResponse.files:type_name -> acme.files.v1.File
+	10, // 1: acme.files.v1.ResumableUpload.file:type_name -> acme.files.v1.File
+	5,  // 2: acme.files.v1.WriteUploadRequest.header:type_name -> acme.files.v1.WriteUploadHeader
+	8,  // 3: acme.files.v1.UploadRequest.header:type_name -> acme.files.v1.UploadHeader
+	24, // 4: acme.files.v1.File.created_at:type_name -> google.protobuf.Timestamp
+	10, // 5: acme.files.v1.UploadResponse.file:type_name -> acme.files.v1.File
+	10, // 6: acme.files.v1.GetFileResponse.file:type_name -> acme.files.v1.File
+	24, // 7: acme.files.v1.DownloadLinkResponse.expires_at:type_name -> google.protobuf.Timestamp
+	10, // 8: acme.files.v1.ListFilesResponse.files:type_name -> acme.files.v1.File
+	3,  // 9: acme.files.v1.CreateUploadResponse.upload:type_name -> acme.files.v1.ResumableUpload
+	3,  // 10: acme.files.v1.GetUploadResponse.upload:type_name -> acme.files.v1.ResumableUpload
+	3,  // 11: acme.files.v1.WriteUploadResponse.upload:type_name -> acme.files.v1.ResumableUpload
+	3,  // 12: acme.files.v1.FinishUploadResponse.upload:type_name -> acme.files.v1.ResumableUpload
+	9,  // 13: acme.files.v1.FilesService.Upload:input_type -> acme.files.v1.UploadRequest
+	12, // 14: acme.files.v1.FilesService.GetFile:input_type -> acme.files.v1.GetFileRequest
+	14, // 15: acme.files.v1.FilesService.DownloadLink:input_type -> acme.files.v1.DownloadLinkRequest
+	16, // 16: acme.files.v1.FilesService.ListFiles:input_type -> acme.files.v1.ListFilesRequest
+	18, // 17: acme.files.v1.FilesService.DeleteFile:input_type -> acme.files.v1.DeleteFileRequest
+	2,  // 18: acme.files.v1.FilesService.CreateUpload:input_type -> acme.files.v1.CreateUploadRequest
+	4,  // 19: acme.files.v1.FilesService.GetUpload:input_type -> acme.files.v1.GetUploadRequest
+	6,  // 20: acme.files.v1.FilesService.WriteUpload:input_type -> acme.files.v1.WriteUploadRequest
+	7,  // 21: acme.files.v1.FilesService.FinishUpload:input_type -> acme.files.v1.FinishUploadRequest
+	0,  // 22: acme.files.v1.FilesService.ScanFiles:input_type -> acme.files.v1.ScanFilesRequest
+	11, // 23: acme.files.v1.FilesService.Upload:output_type -> acme.files.v1.UploadResponse
+	13, // 24: acme.files.v1.FilesService.GetFile:output_type -> acme.files.v1.GetFileResponse
+	15, // 25: acme.files.v1.FilesService.DownloadLink:output_type -> acme.files.v1.DownloadLinkResponse
+	17, // 26: acme.files.v1.FilesService.ListFiles:output_type -> acme.files.v1.ListFilesResponse
+	19, // 27: acme.files.v1.FilesService.DeleteFile:output_type -> acme.files.v1.DeleteFileResponse
+	20, // 28: acme.files.v1.FilesService.CreateUpload:output_type -> acme.files.v1.CreateUploadResponse
+	21, // 29: acme.files.v1.FilesService.GetUpload:output_type -> acme.files.v1.GetUploadResponse
+	22, // 30: acme.files.v1.FilesService.WriteUpload:output_type -> acme.files.v1.WriteUploadResponse
+	23, // 31: acme.files.v1.FilesService.FinishUpload:output_type -> acme.files.v1.FinishUploadResponse
+	1,  // 32: acme.files.v1.FilesService.ScanFiles:output_type -> acme.files.v1.ScanFilesResponse
+	23, // [23:33] is the sub-list for method output_type
+	13, // [13:23] is the sub-list for method input_type
+	13, // [13:13] is the sub-list for extension type_name
+	13, // [13:13] is the sub-list for extension extendee
+	0,  // [0:13] is the sub-list for field type_name
 }
 
 func init() { file_acme_files_v1_files_proto_init() }
@@ -1468,11 +1598,11 @@ func file_acme_files_v1_files_proto_init() {
 	if File_acme_files_v1_files_proto != nil {
 		return
 	}
-	file_acme_files_v1_files_proto_msgTypes[4].OneofWrappers = []any{
+	file_acme_files_v1_files_proto_msgTypes[6].OneofWrappers = []any{
 		(*WriteUploadRequest_Header)(nil),
 		(*WriteUploadRequest_Chunk)(nil),
 	}
-	file_acme_files_v1_files_proto_msgTypes[7].OneofWrappers = []any{
+	file_acme_files_v1_files_proto_msgTypes[9].OneofWrappers = []any{
 		(*UploadRequest_Header)(nil),
 		(*UploadRequest_Chunk)(nil),
 	}
@@ -1482,7 +1612,7 @@ func file_acme_files_v1_files_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_acme_files_v1_files_proto_rawDesc), len(file_acme_files_v1_files_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,7 @@ const (
 	FilesService_GetUpload_FullMethodName    = "/acme.files.v1.FilesService/GetUpload"
 	FilesService_WriteUpload_FullMethodName  = "/acme.files.v1.FilesService/WriteUpload"
 	FilesService_FinishUpload_FullMethodName = "/acme.files.v1.FilesService/FinishUpload"
+	FilesService_ScanFiles_FullMethodName    = "/acme.files.v1.FilesService/ScanFiles"
 )
 
 // FilesServiceClient is the client API for FilesService service.
@@ -59,6 +60,9 @@ type FilesServiceClient interface {
 	GetUpload(ctx context.Context, in *GetUploadRequest, opts ...grpc.CallOption) (*GetUploadResponse, error)
 	WriteUpload(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[WriteUploadRequest, WriteUploadResponse], error)
 	FinishUpload(ctx context.Context, in *FinishUploadRequest, opts ...grpc.CallOption) (*FinishUploadResponse, error)
+	// ScanFiles pages through every clean file, in id order, for search's rebuild of its index. Only
+	// system callers (acme-caller-id system:<name>) may call it; the gateway never sends one.
+	ScanFiles(ctx context.Context, in *ScanFilesRequest, opts ...grpc.CallOption) (*ScanFilesResponse, error)
 }
 
 type filesServiceClient struct {
@@ -165,6 +169,16 @@ func (c *filesServiceClient) FinishUpload(ctx context.Context, in *FinishUploadR
 	return out, nil
 }
 
+func (c *filesServiceClient) ScanFiles(ctx context.Context, in *ScanFilesRequest, opts ...grpc.CallOption) (*ScanFilesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ScanFilesResponse)
+	err := c.cc.Invoke(ctx, FilesService_ScanFiles_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // FilesServiceServer is the server API for FilesService service.
 // All implementations must embed UnimplementedFilesServiceServer
 // for forward compatibility.
@@ -194,6 +208,9 @@ type FilesServiceServer interface {
 	GetUpload(context.Context, *GetUploadRequest) (*GetUploadResponse, error)
 	WriteUpload(grpc.ClientStreamingServer[WriteUploadRequest, WriteUploadResponse]) error
 	FinishUpload(context.Context, *FinishUploadRequest) (*FinishUploadResponse, error)
+	// ScanFiles pages through every clean file, in id order, for search's rebuild of its index. Only
+	// system callers (acme-caller-id system:<name>) may call it; the gateway never sends one.
+	ScanFiles(context.Context, *ScanFilesRequest) (*ScanFilesResponse, error)
 	mustEmbedUnimplementedFilesServiceServer()
 }
 
@@ -230,6 +247,9 @@ func (UnimplementedFilesServiceServer) WriteUpload(grpc.ClientStreamingServer[Wr
 }
 func (UnimplementedFilesServiceServer) FinishUpload(context.Context, *FinishUploadRequest) (*FinishUploadResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method FinishUpload not implemented")
+}
+func (UnimplementedFilesServiceServer) ScanFiles(context.Context, *ScanFilesRequest) (*ScanFilesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ScanFiles not implemented")
 }
 func (UnimplementedFilesServiceServer) mustEmbedUnimplementedFilesServiceServer() {}
 func (UnimplementedFilesServiceServer) testEmbeddedByValue()                      {}
@@ -392,6 +412,24 @@ func _FilesService_FinishUpload_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _FilesService_ScanFiles_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ScanFilesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FilesServiceServer).ScanFiles(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FilesService_ScanFiles_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FilesServiceServer).ScanFiles(ctx, req.(*ScanFilesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // FilesService_ServiceDesc is the grpc.ServiceDesc for FilesService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -426,6 +464,10 @@ var FilesService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "FinishUpload",
 			Handler:    _FilesService_FinishUpload_Handler,
+		},
+		{
+			MethodName: "ScanFiles",
+			Handler:    _FilesService_ScanFiles_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -26,7 +26,7 @@ type SearchRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Full text, typo tolerant; empty matches everything.
 	Q string `protobuf:"bytes,1,opt,name=q,proto3" json:"q,omitempty"`
-	// user and/or project.
+	// user, project and/or file.
 	Types []string `protobuf:"bytes,2,rep,name=types,proto3" json:"types,omitempty"`
 	// private, internal and/or public.
 	Visibility []string `protobuf:"bytes,3,rep,name=visibility,proto3" json:"visibility,omitempty"`
@@ -42,8 +42,10 @@ type SearchRequest struct {
 	// asc or desc; relevance is always best first. Default: desc for dates, asc for title.
 	Order string `protobuf:"bytes,10,opt,name=order,proto3" json:"order,omitempty"`
 	// 1..100, default 20.
-	PageSize      int32  `protobuf:"varint,11,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	PageToken     string `protobuf:"bytes,12,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageSize  int32  `protobuf:"varint,11,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageToken string `protobuf:"bytes,12,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	// Only files of this project (files carry the project they belong to).
+	ProjectId     string `protobuf:"bytes,13,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -162,6 +164,13 @@ func (x *SearchRequest) GetPageToken() string {
 	return ""
 }
 
+func (x *SearchRequest) GetProjectId() string {
+	if x != nil {
+		return x.ProjectId
+	}
+	return ""
+}
+
 type Snippets struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Fragments     []string               `protobuf:"bytes,1,rep,name=fragments,proto3" json:"fragments,omitempty"`
@@ -221,7 +230,10 @@ type Hit struct {
 	UpdatedAt   *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=updated_at,json=updatedAt,proto3" json:"updated_at,omitempty"`
 	Score       float64                `protobuf:"fixed64,12,opt,name=score,proto3" json:"score,omitempty"`
 	// Highlighted fragments by field; matched terms are wrapped in <mark></mark>.
-	Highlights    map[string]*Snippets `protobuf:"bytes,13,rep,name=highlights,proto3" json:"highlights,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Highlights map[string]*Snippets `protobuf:"bytes,13,rep,name=highlights,proto3" json:"highlights,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Files: the project the file belongs to and its sniffed content type.
+	ProjectId     string `protobuf:"bytes,14,opt,name=project_id,json=projectId,proto3" json:"project_id,omitempty"`
+	ContentType   string `protobuf:"bytes,15,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -345,6 +357,20 @@ func (x *Hit) GetHighlights() map[string]*Snippets {
 		return x.Highlights
 	}
 	return nil
+}
+
+func (x *Hit) GetProjectId() string {
+	if x != nil {
+		return x.ProjectId
+	}
+	return ""
+}
+
+func (x *Hit) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
 }
 
 type FacetCount struct {
@@ -551,7 +577,7 @@ func (*ReindexRequest) Descriptor() ([]byte, []int) {
 // ReindexResponse is one progress report.
 type ReindexResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// users or projects.
+	// users, projects or files.
 	Source string `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
 	// Documents read from the source so far.
 	Done int64 `protobuf:"varint,2,opt,name=done,proto3" json:"done,omitempty"`
@@ -624,7 +650,7 @@ var File_acme_search_v1_search_proto protoreflect.FileDescriptor
 
 const file_acme_search_v1_search_proto_rawDesc = "" +
 	"\n" +
-	"\x1bacme/search/v1/search.proto\x12\x0eacme.search.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x90\x03\n" +
+	"\x1bacme/search/v1/search.proto\x12\x0eacme.search.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xaf\x03\n" +
 	"\rSearchRequest\x12\f\n" +
 	"\x01q\x18\x01 \x01(\tR\x01q\x12\x14\n" +
 	"\x05types\x18\x02 \x03(\tR\x05types\x12\x1e\n" +
@@ -642,10 +668,12 @@ const file_acme_search_v1_search_proto_rawDesc = "" +
 	" \x01(\tR\x05order\x12\x1b\n" +
 	"\tpage_size\x18\v \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\f \x01(\tR\tpageTokenB\v\n" +
+	"page_token\x18\f \x01(\tR\tpageToken\x12\x1d\n" +
+	"\n" +
+	"project_id\x18\r \x01(\tR\tprojectIdB\v\n" +
 	"\t_archived\"(\n" +
 	"\bSnippets\x12\x1c\n" +
-	"\tfragments\x18\x01 \x03(\tR\tfragments\"\x8a\x04\n" +
+	"\tfragments\x18\x01 \x03(\tR\tfragments\"\xcc\x04\n" +
 	"\x03Hit\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12\x14\n" +
@@ -666,7 +694,10 @@ const file_acme_search_v1_search_proto_rawDesc = "" +
 	"\x05score\x18\f \x01(\x01R\x05score\x12C\n" +
 	"\n" +
 	"highlights\x18\r \x03(\v2#.acme.search.v1.Hit.HighlightsEntryR\n" +
-	"highlights\x1aW\n" +
+	"highlights\x12\x1d\n" +
+	"\n" +
+	"project_id\x18\x0e \x01(\tR\tprojectId\x12!\n" +
+	"\fcontent_type\x18\x0f \x01(\tR\vcontentType\x1aW\n" +
 	"\x0fHighlightsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12.\n" +
 	"\x05value\x18\x02 \x01(\v2\x18.acme.search.v1.SnippetsR\x05value:\x028\x01\"8\n" +

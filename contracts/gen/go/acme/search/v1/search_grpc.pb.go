@@ -27,7 +27,7 @@ const (
 //
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
-// SearchService answers full-text searches over users and projects. The caller travels as gRPC
+// SearchService answers full-text searches over users, projects and files. The caller travels as gRPC
 // metadata from the gateway (acme-caller-id, acme-caller-roles); a call without one is anonymous and
 // sees only public projects. Permissions are part of the query, so totals and facets never count
 // what the caller may not see.
@@ -80,7 +80,7 @@ type SearchService_ReindexClient = grpc.ServerStreamingClient[ReindexResponse]
 // All implementations must embed UnimplementedSearchServiceServer
 // for forward compatibility.
 //
-// SearchService answers full-text searches over users and projects. The caller travels as gRPC
+// SearchService answers full-text searches over users, projects and files. The caller travels as gRPC
 // metadata from the gateway (acme-caller-id, acme-caller-roles); a call without one is anonymous and
 // sees only public projects. Permissions are part of the query, so totals and facets never count
 // what the caller may not see.
