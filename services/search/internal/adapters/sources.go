@@ -24,14 +24,32 @@ type Sources struct {
 	PageSize    int32
 }
 
-// Users pages through every account.
-func (s Sources) Users(ctx context.Context, page func([]index.Document) error) error {
+// scan pages through one scan API as search: fetch reads the page after token and answers its
+// documents and the next token ("" after the last page).
+func scan(ctx context.Context, page func([]index.Document) error,
+	fetch func(ctx context.Context, token string) ([]index.Document, string, error)) error {
 	ctx = caller.Outgoing(ctx, Self)
 	token := ""
 	for {
-		resp, err := s.UsersAPI.ScanUsers(ctx, &usersv1.ScanUsersRequest{PageSize: s.PageSize, PageToken: token})
+		docs, next, err := fetch(ctx, token)
 		if err != nil {
 			return err
+		}
+		if err := page(docs); err != nil {
+			return err
+		}
+		if token = next; token == "" {
+			return nil
+		}
+	}
+}
+
+// Users pages through every account.
+func (s Sources) Users(ctx context.Context, page func([]index.Document) error) error {
+	return scan(ctx, page, func(ctx context.Context, token string) ([]index.Document, string, error) {
+		resp, err := s.UsersAPI.ScanUsers(ctx, &usersv1.ScanUsersRequest{PageSize: s.PageSize, PageToken: token})
+		if err != nil {
+			return nil, "", err
 		}
 		docs := make([]index.Document, 0, len(resp.GetUsers()))
 		for _, u := range resp.GetUsers() {
@@ -39,13 +57,8 @@ func (s Sources) Users(ctx context.Context, page func([]index.Document) error) e
 			docs = append(docs, index.Document{ID: u.GetId(), Type: index.TypeUser, Title: u.GetDisplayName(),
 				Visibility: index.Internal, OwnerID: u.GetId(), CreatedAt: at, UpdatedAt: at, Version: u.GetVersion(), EventTime: at})
 		}
-		if err := page(docs); err != nil {
-			return err
-		}
-		if token = resp.GetNextPageToken(); token == "" {
-			return nil
-		}
-	}
+		return docs, resp.GetNextPageToken(), nil
+	})
 }
 
 var visibility = map[projectsv1.Visibility]string{projectsv1.Visibility_VISIBILITY_PRIVATE: index.Private,
@@ -53,12 +66,10 @@ var visibility = map[projectsv1.Visibility]string{projectsv1.Visibility_VISIBILI
 
 // Projects pages through every project with its members.
 func (s Sources) Projects(ctx context.Context, page func([]index.Document) error) error {
-	ctx = caller.Outgoing(ctx, Self)
-	token := ""
-	for {
+	return scan(ctx, page, func(ctx context.Context, token string) ([]index.Document, string, error) {
 		resp, err := s.ProjectsAPI.ScanProjects(ctx, &projectsv1.ScanProjectsRequest{PageSize: s.PageSize, PageToken: token})
 		if err != nil {
-			return err
+			return nil, "", err
 		}
 		docs := make([]index.Document, 0, len(resp.GetProjects()))
 		for _, sp := range resp.GetProjects() {
@@ -76,23 +87,16 @@ func (s Sources) Projects(ctx context.Context, page func([]index.Document) error
 			}
 			docs = append(docs, d)
 		}
-		if err := page(docs); err != nil {
-			return err
-		}
-		if token = resp.GetNextPageToken(); token == "" {
-			return nil
-		}
-	}
+		return docs, resp.GetNextPageToken(), nil
+	})
 }
 
 // Files pages through every clean file (without its project's access: the app copies that).
 func (s Sources) Files(ctx context.Context, page func([]index.Document) error) error {
-	ctx = caller.Outgoing(ctx, Self)
-	token := ""
-	for {
+	return scan(ctx, page, func(ctx context.Context, token string) ([]index.Document, string, error) {
 		resp, err := s.FilesAPI.ScanFiles(ctx, &filesv1.ScanFilesRequest{PageSize: s.PageSize, PageToken: token})
 		if err != nil {
-			return err
+			return nil, "", err
 		}
 		docs := make([]index.Document, 0, len(resp.GetFiles()))
 		for _, f := range resp.GetFiles() {
@@ -100,11 +104,6 @@ func (s Sources) Files(ctx context.Context, page func([]index.Document) error) e
 			docs = append(docs, index.Document{ID: f.GetId(), Type: index.TypeFile, Title: f.GetName(), ProjectID: f.GetProjectId(),
 				ContentType: f.GetContentType(), OwnerID: f.GetOwnerId(), CreatedAt: at, UpdatedAt: at, Version: 1, EventTime: at})
 		}
-		if err := page(docs); err != nil {
-			return err
-		}
-		if token = resp.GetNextPageToken(); token == "" {
-			return nil
-		}
-	}
+		return docs, resp.GetNextPageToken(), nil
+	})
 }
