@@ -24,11 +24,12 @@ KUSTOMIZE_VERSION := v5.8.1
 # its deadline on a loaded machine ("context deadline exceeded" with no failing input, seen here).
 FUZZTIME ?= 50000x
 
-.PHONY: help run test infra sidecar tools proto subscriptions configs lint check-generated unit e2e fuzz clean
+.PHONY: help run test bench infra sidecar tools proto subscriptions configs lint check-generated unit e2e fuzz clean
 
 help:
 	@echo "make run    - infrastructure, sidecar, then every app of dapr.yaml with its daprd (Ctrl-C stops all)"
 	@echo "make test   - infrastructure, sidecar, lint, unit and repository tests, fuzzing, e2e against the real topology"
+	@echo "make bench  - the request path's load harness: bare two-sidecar ceiling vs the gateway's authenticated reads (not a test)"
 	@echo "make infra  - PostgreSQL, Redis, Apache Kafka, S3, mail and stripe-mock on 127.0.0.1, dev secrets, databases"
 	@echo "make sidecar- build daprd v1.16.2 from the module proxy (cached in $(CACHE))"
 	@echo "make proto  - regenerate contracts/gen/go from contracts/proto"
@@ -52,6 +53,11 @@ test: infra lint check-generated
 	  echo "e2e: the search tests again, with search on its Elasticsearch adapter against OpenSearch" && \
 	  E2E_SEARCH_BACKEND=elasticsearch DAPRD="$$daprd" VERSITYGW="$$s3" MAILPIT="$$mail" \
 	    go test -count=1 -timeout 15m -v -run '^TestSearch_' ./tests/e2e/
+
+# The request path's load harness (tests/load): the topology beside a bare two-sidecar path, measured
+# alternately; prints rps, p50/p99 and the ratio to the bare path. A benchmark: never part of make test.
+bench: infra
+	@daprd=$$(deploy/local/sidecar.sh) && go build ./services/... && DAPRD="$$daprd" go run ./tests/load
 
 infra:
 	@deploy/local/infra.sh

@@ -1,0 +1,268 @@
+// Command load is make bench: it starts the topology the way the e2e suite does (every app of
+// dapr.yaml with its daprd, on free ports, against make infra's PostgreSQL, Redis and Kafka) and,
+// beside it, the bare two-sidecar path: a trivial HTTP app behind its daprd, called through a
+// second daprd's invoke API. Then, alternately in one run, it puts the same closed-loop load on the
+// bare path and on the platform's authenticated reads through the gateway, and prints each route's
+// throughput and latency and its ratio to the bare path measured in the same round.
+//
+// It is a benchmark, never a test: nothing here passes or fails on a timing. It is bounded: every
+// measurement runs for -duration, the whole run gives up after -timeout.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/acme/platform/deploy/local/launcher"
+)
+
+func main() {
+	daprd := flag.String("daprd", os.Getenv("DAPRD"), "daprd binary (make sidecar builds it)")
+	duration := flag.Duration("duration", 8*time.Second, "how long each measurement runs")
+	rounds := flag.Int("rounds", 2, "how many times each route is measured, alternating with the others")
+	timeout := flag.Duration("timeout", 12*time.Minute, "give up after this long")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	if err := run(ctx, *daprd, *duration, *rounds); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, daprd string, duration time.Duration, rounds int) error {
+	if daprd == "" {
+		return fmt.Errorf("no daprd: run make bench (it builds the sidecar)")
+	}
+	logDir := filepath.Join(".data", "bench", "logs", time.Now().Format("20060102-150405"))
+	echo := func(id string, port int) launcher.AppSpec {
+		return launcher.AppSpec{AppID: id, AppDirPath: "tests/load/echo", AppPort: port, AppProtocol: "http",
+			Command: []string{"go", "run", "."}}
+	}
+	start := time.Now()
+	topo, err := launcher.Start(ctx, "dapr.yaml", launcher.Options{
+		Daprd: daprd, LogDir: logDir, Console: io.Discard, FreePorts: true,
+		// The routes are measured, not the rate limiter: limits far above what two cores can serve.
+		Env:   map[string]map[string]string{"gateway": {"RATE_LIMIT_API": "10000000/m", "RATE_LIMIT_AUTH": "10000000/m", "LOG_LEVEL": "warn"}},
+		Extra: []launcher.AppSpec{echo("bench-echo", 50198), echo("bench-caller", 50197)},
+	})
+	if err != nil {
+		return fmt.Errorf("topology: %w (logs in %s)", err, logDir)
+	}
+	defer topo.Stop()
+	fmt.Printf("topology healthy in %.1fs; logs in %s\n", time.Since(start).Seconds(), logDir)
+
+	gateway := fmt.Sprintf("http://127.0.0.1:%d", topo.App("gateway").AppPort)
+	token, projectID, err := signUp(ctx, gateway)
+	if err != nil {
+		return err
+	}
+	caller := topo.App("bench-caller")
+	bearer := map[string]string{"Authorization": "Bearer " + token}
+	routes := []route{
+		{name: "bare two-sidecar path", url: fmt.Sprintf("http://127.0.0.1:%d/v1.0/invoke/bench-echo/method/ping", caller.HTTPPort),
+			header: map[string]string{"dapr-api-token": caller.APIToken}},
+		{name: "GET /v1/projects/{id}", url: gateway + "/v1/projects/" + projectID, header: bearer},
+		{name: "GET /v1/users/me", url: gateway + "/v1/users/me", header: bearer},
+		{name: "GET /v1/projects", url: gateway + "/v1/projects", header: bearer},
+	}
+	results := map[int]map[string][]result{}
+	for _, c := range []int{1, 16} {
+		results[c] = map[string][]result{}
+		for r := range rounds {
+			for _, rt := range routes {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				res, err := measure(ctx, rt, c, duration)
+				if err != nil {
+					return fmt.Errorf("%s at c=%d: %w", rt.name, c, err)
+				}
+				fmt.Printf("round %d c=%-2d %-24s %7.0f rps  p50 %6.2f ms  p99 %6.2f ms\n", r+1, c, rt.name, res.rps, ms(res.p50), ms(res.p99))
+				results[c][rt.name] = append(results[c][rt.name], res)
+			}
+		}
+	}
+	fmt.Println()
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(w, "load\troute\trps\tp50 ms\tp99 ms\tratio to bare")
+	for _, c := range []int{1, 16} {
+		bare := best(results[c][routes[0].name])
+		for _, rt := range routes {
+			b := best(results[c][rt.name])
+			fmt.Fprintf(w, "c=%d\t%s\t%.0f\t%.2f\t%.2f\t%.2f\n", c, rt.name, b.rps, ms(b.p50), ms(b.p99), b.rps/bare.rps)
+		}
+	}
+	_ = w.Flush()
+	fmt.Printf("\nEach figure is the best of %d rounds of %s, the routes alternating; ratio = route rps / bare rps at the same load.\n", rounds, duration)
+	return nil
+}
+
+type route struct {
+	name, url string
+	header    map[string]string
+}
+
+type result struct {
+	rps      float64
+	p50, p99 time.Duration
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// best is the round with the most throughput (the least disturbed by the machine's other work).
+func best(rs []result) result {
+	return slices.MaxFunc(rs, func(a, b result) int {
+		switch {
+		case a.rps < b.rps:
+			return -1
+		case a.rps > b.rps:
+			return 1
+		}
+		return 0
+	})
+}
+
+// measure runs c workers, each sending the next request when the last is answered, for d after a
+// short warm-up, and answers the throughput and the latency percentiles. Any answer but 200 fails
+// the measurement: a refused request is no data point.
+func measure(ctx context.Context, rt route, c int, d time.Duration) (result, error) {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c, MaxConnsPerHost: c}, Timeout: 10 * time.Second}
+	defer client.CloseIdleConnections()
+	warm := time.Now().Add(d / 8)
+	end := warm.Add(d)
+	var mu sync.Mutex
+	var lat []time.Duration
+	var firstErr error
+	var wg sync.WaitGroup
+	for range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				if t0.After(end) {
+					break
+				}
+				err := get(ctx, client, rt)
+				if err != nil {
+					mu.Lock()
+					firstErr = cmpOr(firstErr, err)
+					mu.Unlock()
+					return
+				}
+				if t0.After(warm) {
+					mine = append(mine, time.Since(t0))
+				}
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return result{}, firstErr
+	}
+	if len(lat) == 0 {
+		return result{}, fmt.Errorf("no request completed")
+	}
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
+	return result{rps: float64(len(lat)) / d.Seconds(), p50: pct(0.50), p99: pct(0.99)}, nil
+}
+
+func cmpOr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+func get(ctx context.Context, client *http.Client, rt route) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", rt.url, nil)
+	if err != nil {
+		return err
+	}
+	for k, v := range rt.header {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%d %s", resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+// signUp registers an account, signs in and creates a project: what the routes read.
+func signUp(ctx context.Context, gateway string) (token, projectID string, err error) {
+	email := fmt.Sprintf("bench-%d@example.com", time.Now().UnixNano())
+	const password = "bench-horse-battery-staple-42"
+	if err := call(ctx, "POST", gateway+"/v1/users", "", map[string]any{"email": email, "password": password,
+		"display_name": "Bench", "region": "eu"}, http.StatusCreated, nil); err != nil {
+		return "", "", err
+	}
+	var session struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := call(ctx, "POST", gateway+"/v1/auth/login", "", map[string]any{"email": email, "password": password}, http.StatusOK, &session); err != nil {
+		return "", "", err
+	}
+	var created struct {
+		Project struct {
+			ID string `json:"id"`
+		} `json:"project"`
+	}
+	if err := call(ctx, "POST", gateway+"/v1/projects", session.AccessToken, map[string]any{"name": "Bench", "visibility": "private"},
+		http.StatusCreated, &created); err != nil {
+		return "", "", err
+	}
+	return session.AccessToken, created.Project.ID, nil
+}
+
+func call(ctx context.Context, method, url, token string, body any, want int, out any) error {
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, raw)
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
