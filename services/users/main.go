@@ -69,7 +69,7 @@ func run(ctx context.Context, a *server.App) error {
 			"acct": {Max: accountFailures, Window: failureWindow}, "ip": {Max: addressFailures, Window: failureWindow},
 			"reset": {Max: resetsPerHour, Window: time.Hour}}},
 		adapters.DaprResetTokens{Client: dc, Store: stateStore},
-		adapters.DefaultArgon2id, tokens)
+		adapters.DefaultArgon2id, tokens, adapters.PostgresRevocations{Pool: pool})
 	if err != nil {
 		return err
 	}
@@ -80,10 +80,11 @@ func run(ctx context.Context, a *server.App) error {
 		}
 	}
 
+	a.Go("purge revocations", func(ctx context.Context) error { return svc.PurgeRevocations(ctx, 10*time.Minute) })
 	a.Go("outbox relay", (&outbox.Relay{Pool: pool, Publisher: outbox.DaprPublisher{Client: dc, PubSub: pubsub}, Log: log}).Run)
 
 	srv, health := server.NewGRPC(log)
-	usersv1.RegisterUsersServiceServer(srv, ports.GRPC{App: svc})
+	usersv1.RegisterUsersServiceServer(srv, ports.GRPC{App: svc, Keys: tokens.PublicKeys})
 	privacyv1.RegisterPersonalDataServiceServer(srv, ports.Privacy{App: svc})
 	return server.ServeGRPC(ctx, log, addr, srv, health)
 }

@@ -7,19 +7,21 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	dapr "github.com/dapr/go-sdk/client"
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/acme/platform/services/platform/accesstoken"
 	"github.com/acme/platform/services/users/internal/app"
 )
 
 // Token issuer and audiences: a token of another issuer or for another audience never passes, so an
 // action token (mailed in a link) can never be used as an access token, nor the other way round.
 const (
-	Issuer         = "acme-users"
-	Audience       = "acme-platform"
+	Issuer         = accesstoken.Issuer
+	Audience       = accesstoken.Audience
 	ActionAudience = "acme-users-actions"
 )
 
@@ -64,13 +66,6 @@ func LoadJWTTokens(ctx context.Context, client dapr.Client, store string) (*JWTT
 	return NewJWTTokens(sec["kid"], sec["private-key"])
 }
 
-type accessClaims struct {
-	jwt.RegisteredClaims
-	SessionID string   `json:"sid"`
-	Roles     []string `json:"roles"`
-	Region    string   `json:"region"`
-}
-
 // key picks the verification key by the token's kid, so keys can rotate.
 func (t *JWTTokens) key(tok *jwt.Token) (any, error) {
 	kid, _ := tok.Header["kid"].(string)
@@ -84,7 +79,7 @@ func (t *JWTTokens) key(tok *jwt.Token) (any, error) {
 // Issue signs an access token for c.
 func (t *JWTTokens) Issue(c app.Claims) (string, error) {
 	now := t.now()
-	claims := accessClaims{
+	claims := accesstoken.JWTClaims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer: Issuer, Subject: c.UserID, Audience: jwt.ClaimStrings{Audience},
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(c.ExpiresAt),
@@ -96,25 +91,18 @@ func (t *JWTTokens) Issue(c app.Claims) (string, error) {
 	return tok.SignedString(t.private)
 }
 
-// Parse verifies an access token: EdDSA only (so "none" and HMAC tricks fail), a known kid, our
-// issuer and audience, an expiry in the future.
+// Parse verifies an access token (accesstoken.Verify: EdDSA only, a known kid, our issuer and
+// audience, an expiry in the future).
 func (t *JWTTokens) Parse(token string) (app.Claims, error) {
-	var claims accessClaims
-	_, err := jwt.ParseWithClaims(token, &claims, t.key,
-		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
-		jwt.WithIssuer(Issuer), jwt.WithAudience(Audience),
-		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(t.now),
-		jwt.WithLeeway(5*time.Second),
-	)
+	c, err := accesstoken.Verify(token, t.public, t.now)
 	if err != nil {
 		return app.Claims{}, err
 	}
-	if claims.Subject == "" || claims.SessionID == "" {
-		return app.Claims{}, errors.New("token lacks subject or session")
-	}
-	return app.Claims{UserID: claims.Subject, SessionID: claims.SessionID, Roles: claims.Roles, Region: claims.Region,
-		ExpiresAt: claims.ExpiresAt.Time}, nil
+	return app.Claims{UserID: c.UserID, SessionID: c.SessionID, Roles: c.Roles, Region: c.Region, ExpiresAt: c.ExpiresAt}, nil
 }
+
+// PublicKeys are the verification keys by kid, for GetTokenKeys.
+func (t *JWTTokens) PublicKeys() map[string]ed25519.PublicKey { return maps.Clone(t.public) }
 
 type actionClaims struct {
 	jwt.RegisteredClaims

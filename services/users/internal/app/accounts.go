@@ -62,7 +62,7 @@ func (s *Service) bootstrap(ctx context.Context, u user.User) (user.User, error)
 		u.Roles = []string{user.RoleMember}
 		return u, err
 	}
-	return u, s.Sessions.DeleteAllForUser(ctx, u.ID, "")
+	return u, s.endSessions(ctx, u.ID, "")
 }
 
 // SetRoles replaces a user's platform roles. Platform admins only; an admin cannot drop its own
@@ -88,7 +88,7 @@ func (s *Service) SetRoles(ctx context.Context, c caller.Caller, userID string, 
 	if err := s.Users.SetRoles(ctx, u.ID, u.Roles, published(evs)); err != nil {
 		return user.User{}, err
 	}
-	if err := s.Sessions.DeleteAllForUser(ctx, u.ID, ""); err != nil {
+	if err := s.endSessions(ctx, u.ID, ""); err != nil {
 		return user.User{}, err
 	}
 	return u, nil
@@ -109,7 +109,7 @@ func (s *Service) Erase(ctx context.Context, c caller.Caller) error {
 	if err != nil {
 		return err
 	}
-	return s.Sessions.DeleteAllForUser(ctx, u.ID, "")
+	return s.endSessions(ctx, u.ID, "")
 }
 
 // PersonalData is everything users holds about a person, for an export.

@@ -121,6 +121,7 @@ type Service struct {
 	ResetTokens ResetTokens
 	Hasher      Hasher
 	Tokens      Tokens
+	Revocations Revocations
 	AccessTTL   time.Duration
 	SessionTTL  time.Duration
 	// BootstrapAdmins: the first of these addresses to be verified becomes the platform's first
@@ -132,13 +133,13 @@ type Service struct {
 }
 
 // New returns the service with the platform's lifetimes: 15-minute access tokens, 30-day sessions.
-func New(users Users, sessions Sessions, attempts Attempts, resets ResetTokens, hasher Hasher, tokens Tokens) (*Service, error) {
+func New(users Users, sessions Sessions, attempts Attempts, resets ResetTokens, hasher Hasher, tokens Tokens, revocations Revocations) (*Service, error) {
 	dummy, err := hasher.Hash("not-a-real-password-" + uuid.NewString())
 	if err != nil {
 		return nil, err
 	}
 	return &Service{Users: users, Sessions: sessions, Attempts: attempts, ResetTokens: resets, Hasher: hasher, Tokens: tokens,
-		AccessTTL: 15 * time.Minute, SessionTTL: 30 * 24 * time.Hour, Now: time.Now, dummyHash: dummy}, nil
+		Revocations: revocations, AccessTTL: 15 * time.Minute, SessionTTL: 30 * 24 * time.Hour, Now: time.Now, dummyHash: dummy}, nil
 }
 
 const source = "users"
@@ -305,7 +306,7 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Sessions.Delete(ctx, c.UserID, c.SessionID); err != nil {
+	if err := s.endSession(ctx, c.UserID, c.SessionID); err != nil {
 		return err
 	}
 	return s.Users.Record(ctx, []outbox.Event{audit("session.ended", c.SessionID, c.UserID, c.Region, s.Now().UTC(), "session", "success", nil)})

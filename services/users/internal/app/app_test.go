@@ -283,9 +283,56 @@ func (plainHasher) Hash(p string) (string, error)          { return "plain:" + p
 func (plainHasher) Verify(p, encoded string) (bool, error) { return encoded == "plain:"+p, nil }
 
 type world struct {
-	svc      *app.Service
-	users    *memUsers
-	sessions *memSessions
+	svc         *app.Service
+	users       *memUsers
+	sessions    *memSessions
+	revocations *memRevocations
+}
+
+// memRevocations is the revocation feed in memory.
+type memRevocations struct {
+	mu   sync.Mutex
+	rows []app.Revocation
+}
+
+func (m *memRevocations) Record(_ context.Context, ids []string, until time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, id := range ids {
+		m.rows = append(m.rows, app.Revocation{SessionID: id, RevokedAt: time.Now(), ExpiresAt: until})
+	}
+	return nil
+}
+
+func (m *memRevocations) Since(_ context.Context, since time.Time, limit int) ([]app.Revocation, time.Time, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []app.Revocation
+	for _, r := range m.rows {
+		if !r.RevokedAt.Before(since) && len(out) < limit {
+			out = append(out, r)
+		}
+	}
+	return out, time.Now(), nil
+}
+
+func (m *memRevocations) Purge(context.Context, time.Time) (int64, error) { return 0, nil }
+
+// revoked reports whether the session's revocation was recorded.
+func (m *memRevocations) revoked(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.ContainsFunc(m.rows, func(r app.Revocation) bool { return r.SessionID == id })
+}
+
+// sessionOf is the session id an access token belongs to.
+func (w world) sessionOf(t *testing.T, token string) string {
+	t.Helper()
+	c, err := w.svc.Validate(context.Background(), token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.SessionID
 }
 
 func newWorld(t *testing.T) world {
@@ -303,9 +350,9 @@ func newWorld(t *testing.T) world {
 		t.Fatal(err)
 	}
 	w := world{users: &memUsers{byID: map[string]user.User{}, hashes: map[string]string{}},
-		sessions: &memSessions{sessions: map[string]app.Session{}, versions: map[string]int{}}}
+		sessions: &memSessions{sessions: map[string]app.Session{}, versions: map[string]int{}}, revocations: &memRevocations{}}
 	w.svc, err = app.New(w.users, w.sessions, &memAttempts{fails: map[string]int{}, max: 3},
-		&memResets{tokens: map[string]string{}}, plainHasher{}, tokens)
+		&memResets{tokens: map[string]string{}}, plainHasher{}, tokens, w.revocations)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,8 +520,20 @@ func TestLogout_EndsTheSessionOfTheToken(t *testing.T) {
 	ctx := context.Background()
 	w.register(t, "ada@example.com")
 	a, b := w.login(t, "ada@example.com", password), w.login(t, "ada@example.com", password)
+	sa, sb := w.sessionOf(t, a.AccessToken), w.sessionOf(t, b.AccessToken)
 	if err := w.svc.Logout(ctx, a.AccessToken); err != nil {
 		t.Fatal(err)
+	}
+	// The gateways' feed: the ended session is listed, the other not; only platform services read it.
+	if !w.revocations.revoked(sa) || w.revocations.revoked(sb) {
+		t.Fatalf("revocations after a logout: %+v", w.revocations.rows)
+	}
+	rows, more, _, err := w.svc.ListRevocations(ctx, caller.Caller{UserID: "system:gateway"}, time.Time{})
+	if err != nil || more || len(rows) != 1 || rows[0].SessionID != sa || rows[0].ExpiresAt.Before(time.Now().Add(15*time.Minute)) {
+		t.Fatalf("the feed: %+v %v %v", rows, more, err)
+	}
+	if _, _, _, err := w.svc.ListRevocations(ctx, caller.Caller{UserID: sb}, time.Time{}); codeOf(err) != "auth.system_only" {
+		t.Fatalf("a user read the feed: %v", err)
 	}
 	if _, err := w.svc.Validate(ctx, a.AccessToken); codeOf(err) != "auth.invalid_token" {
 		t.Fatalf("after logout: %v", err)
@@ -501,11 +560,15 @@ func TestPasswords_ChangeAndResetEndSessions(t *testing.T) {
 	if err := w.svc.ChangePassword(ctx, me, password, password); codeOf(err) != "user.password_unchanged" {
 		t.Fatalf("the same password: %v", err)
 	}
+	otherSession := w.sessionOf(t, other.AccessToken)
 	if err := w.svc.ChangePassword(ctx, me, password, "a new passphrase"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := w.svc.Validate(ctx, other.AccessToken); err == nil {
 		t.Fatal("another session survived a password change")
+	}
+	if !w.revocations.revoked(otherSession) || w.revocations.revoked(c.SessionID) {
+		t.Fatalf("revocations after a password change: %+v", w.revocations.rows)
 	}
 	if _, err := w.svc.Validate(ctx, keep.AccessToken); err != nil {
 		t.Fatalf("the changing session ended: %v", err)
@@ -536,6 +599,9 @@ func TestPasswords_ChangeAndResetEndSessions(t *testing.T) {
 	}
 	if _, err := w.svc.Validate(ctx, keep.AccessToken); err == nil {
 		t.Fatal("a session survived a reset")
+	}
+	if !w.revocations.revoked(c.SessionID) {
+		t.Fatal("the reset's ended session is not in the feed")
 	}
 	w.login(t, "ada@example.com", "the reset passphrase")
 }

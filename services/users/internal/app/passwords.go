@@ -39,7 +39,7 @@ func (s *Service) ChangePassword(ctx context.Context, c caller.Caller, current, 
 	if err := s.ResetTokens.RevokeAll(ctx, u.ID); err != nil { // a reset link mailed before no longer works
 		return err
 	}
-	return s.Sessions.DeleteAllForUser(ctx, u.ID, c.SessionID)
+	return s.endSessions(ctx, u.ID, c.SessionID)
 }
 
 func (s *Service) setPassword(ctx context.Context, u user.User, password, auditType string) error {
@@ -120,7 +120,7 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, token, password stri
 	if err := s.ResetTokens.RevokeAll(ctx, u.ID); err != nil {
 		return err
 	}
-	return s.Sessions.DeleteAllForUser(ctx, u.ID, "")
+	return s.endSessions(ctx, u.ID, "")
 }
 
 // Mail token purposes.

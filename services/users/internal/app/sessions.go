@@ -55,7 +55,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (LoginResult, error
 
 // endReused ends a session whose refresh token was presented twice and audits why.
 func (s *Service) endReused(ctx context.Context, sess Session, evs []user.Event) error {
-	if err := s.Sessions.Delete(ctx, sess.UserID, sess.ID); err != nil {
+	if err := s.endSession(ctx, sess.UserID, sess.ID); err != nil {
 		return err
 	}
 	_ = s.Users.Record(ctx, published(evs))
@@ -91,7 +91,7 @@ func (s *Service) RevokeSession(ctx context.Context, c caller.Caller, id string)
 	if err != nil {
 		return err
 	}
-	if err := s.Sessions.Delete(ctx, c.UserID, id); err != nil {
+	if err := s.endSession(ctx, c.UserID, id); err != nil {
 		return err
 	}
 	return s.Users.Record(ctx, []outbox.Event{audit("session.revoked", id, c.UserID, c.Region, s.Now().UTC(), "session", "success", nil)})

@@ -3,6 +3,7 @@ package ports
 
 import (
 	"context"
+	"crypto/ed25519"
 	"time"
 
 	"google.golang.org/protobuf/types/known/structpb"
@@ -20,6 +21,8 @@ import (
 type GRPC struct {
 	usersv1.UnimplementedUsersServiceServer
 	App *app.Service
+	// Keys are the access tokens' public keys by kid.
+	Keys func() map[string]ed25519.PublicKey
 }
 
 var regionToProto = map[string]usersv1.Region{user.RegionUS: usersv1.Region_REGION_US, user.RegionEU: usersv1.Region_REGION_EU}
@@ -69,6 +72,35 @@ func (g GRPC) ValidateToken(ctx context.Context, in *usersv1.ValidateTokenReques
 	}
 	return &usersv1.ValidateTokenResponse{UserId: c.UserID, SessionId: c.SessionID, Roles: c.Roles,
 		Region: regionToProto[c.Region], ExpiresAt: timestamppb.New(c.ExpiresAt)}, nil
+}
+
+func (g GRPC) GetTokenKeys(context.Context, *usersv1.GetTokenKeysRequest) (*usersv1.GetTokenKeysResponse, error) {
+	out := &usersv1.GetTokenKeysResponse{}
+	for kid, k := range g.Keys() {
+		out.Keys = append(out.Keys, &usersv1.TokenKey{Kid: kid, Alg: "EdDSA", PublicKey: k})
+	}
+	return out, nil
+}
+
+func (g GRPC) ListRevocations(ctx context.Context, in *usersv1.ListRevocationsRequest) (*usersv1.ListRevocationsResponse, error) {
+	c, err := caller.From(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var since time.Time
+	if in.Since != nil {
+		since = in.GetSince().AsTime()
+	}
+	rows, more, asOf, err := g.App.ListRevocations(ctx, c, since)
+	if err != nil {
+		return nil, err
+	}
+	out := &usersv1.ListRevocationsResponse{More: more, AsOf: timestamppb.New(asOf)}
+	for _, r := range rows {
+		out.Revocations = append(out.Revocations, &usersv1.Revocation{SessionId: r.SessionID,
+			RevokedAt: timestamppb.New(r.RevokedAt), ExpiresAt: timestamppb.New(r.ExpiresAt)})
+	}
+	return out, nil
 }
 
 func (g GRPC) IssueMailToken(ctx context.Context, in *usersv1.IssueMailTokenRequest) (*usersv1.IssueMailTokenResponse, error) {

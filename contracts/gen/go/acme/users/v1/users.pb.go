@@ -604,6 +604,316 @@ func (x *ValidateTokenResponse) GetExpiresAt() *timestamppb.Timestamp {
 	return nil
 }
 
+type GetTokenKeysRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTokenKeysRequest) Reset() {
+	*x = GetTokenKeysRequest{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTokenKeysRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTokenKeysRequest) ProtoMessage() {}
+
+func (x *GetTokenKeysRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTokenKeysRequest.ProtoReflect.Descriptor instead.
+func (*GetTokenKeysRequest) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{9}
+}
+
+// TokenKey is one Ed25519 public key (alg EdDSA) of access tokens.
+type TokenKey struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kid   string                 `protobuf:"bytes,1,opt,name=kid,proto3" json:"kid,omitempty"`
+	Alg   string                 `protobuf:"bytes,2,opt,name=alg,proto3" json:"alg,omitempty"`
+	// The 32 bytes of the Ed25519 public key.
+	PublicKey     []byte `protobuf:"bytes,3,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TokenKey) Reset() {
+	*x = TokenKey{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TokenKey) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TokenKey) ProtoMessage() {}
+
+func (x *TokenKey) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TokenKey.ProtoReflect.Descriptor instead.
+func (*TokenKey) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *TokenKey) GetKid() string {
+	if x != nil {
+		return x.Kid
+	}
+	return ""
+}
+
+func (x *TokenKey) GetAlg() string {
+	if x != nil {
+		return x.Alg
+	}
+	return ""
+}
+
+func (x *TokenKey) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+type GetTokenKeysResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Keys          []*TokenKey            `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTokenKeysResponse) Reset() {
+	*x = GetTokenKeysResponse{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTokenKeysResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTokenKeysResponse) ProtoMessage() {}
+
+func (x *GetTokenKeysResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTokenKeysResponse.ProtoReflect.Descriptor instead.
+func (*GetTokenKeysResponse) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GetTokenKeysResponse) GetKeys() []*TokenKey {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+type ListRevocationsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Revocations recorded at or after this time; unset for every one still relevant.
+	Since         *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRevocationsRequest) Reset() {
+	*x = ListRevocationsRequest{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRevocationsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRevocationsRequest) ProtoMessage() {}
+
+func (x *ListRevocationsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRevocationsRequest.ProtoReflect.Descriptor instead.
+func (*ListRevocationsRequest) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ListRevocationsRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+type Revocation struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	SessionId string                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
+	RevokedAt *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=revoked_at,json=revokedAt,proto3" json:"revoked_at,omitempty"`
+	// After this, no access token of the session is valid anyway: the revocation can be forgotten.
+	ExpiresAt     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Revocation) Reset() {
+	*x = Revocation{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Revocation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Revocation) ProtoMessage() {}
+
+func (x *Revocation) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Revocation.ProtoReflect.Descriptor instead.
+func (*Revocation) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Revocation) GetSessionId() string {
+	if x != nil {
+		return x.SessionId
+	}
+	return ""
+}
+
+func (x *Revocation) GetRevokedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevokedAt
+	}
+	return nil
+}
+
+func (x *Revocation) GetExpiresAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpiresAt
+	}
+	return nil
+}
+
+type ListRevocationsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Oldest first, at most 5,000; more is set when there are more after the last.
+	Revocations []*Revocation `protobuf:"bytes,1,rep,name=revocations,proto3" json:"revocations,omitempty"`
+	More        bool          `protobuf:"varint,2,opt,name=more,proto3" json:"more,omitempty"`
+	// The service's clock when it read them: the next call asks since a little before this.
+	AsOf          *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=as_of,json=asOf,proto3" json:"as_of,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListRevocationsResponse) Reset() {
+	*x = ListRevocationsResponse{}
+	mi := &file_acme_users_v1_users_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListRevocationsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListRevocationsResponse) ProtoMessage() {}
+
+func (x *ListRevocationsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_acme_users_v1_users_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListRevocationsResponse.ProtoReflect.Descriptor instead.
+func (*ListRevocationsResponse) Descriptor() ([]byte, []int) {
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ListRevocationsResponse) GetRevocations() []*Revocation {
+	if x != nil {
+		return x.Revocations
+	}
+	return nil
+}
+
+func (x *ListRevocationsResponse) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
+func (x *ListRevocationsResponse) GetAsOf() *timestamppb.Timestamp {
+	if x != nil {
+		return x.AsOf
+	}
+	return nil
+}
+
 type GetUserRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	UserId        string                 `protobuf:"bytes,1,opt,name=user_id,json=userId,proto3" json:"user_id,omitempty"`
@@ -613,7 +923,7 @@ type GetUserRequest struct {
 
 func (x *GetUserRequest) Reset() {
 	*x = GetUserRequest{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[9]
+	mi := &file_acme_users_v1_users_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -625,7 +935,7 @@ func (x *GetUserRequest) String() string {
 func (*GetUserRequest) ProtoMessage() {}
 
 func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[9]
+	mi := &file_acme_users_v1_users_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -638,7 +948,7 @@ func (x *GetUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserRequest.ProtoReflect.Descriptor instead.
 func (*GetUserRequest) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{9}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetUserRequest) GetUserId() string {
@@ -657,7 +967,7 @@ type GetUserResponse struct {
 
 func (x *GetUserResponse) Reset() {
 	*x = GetUserResponse{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[10]
+	mi := &file_acme_users_v1_users_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -669,7 +979,7 @@ func (x *GetUserResponse) String() string {
 func (*GetUserResponse) ProtoMessage() {}
 
 func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[10]
+	mi := &file_acme_users_v1_users_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -682,7 +992,7 @@ func (x *GetUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetUserResponse.ProtoReflect.Descriptor instead.
 func (*GetUserResponse) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{10}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetUserResponse) GetUser() *User {
@@ -701,7 +1011,7 @@ type RefreshRequest struct {
 
 func (x *RefreshRequest) Reset() {
 	*x = RefreshRequest{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[11]
+	mi := &file_acme_users_v1_users_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -713,7 +1023,7 @@ func (x *RefreshRequest) String() string {
 func (*RefreshRequest) ProtoMessage() {}
 
 func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[11]
+	mi := &file_acme_users_v1_users_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -726,7 +1036,7 @@ func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshRequest.ProtoReflect.Descriptor instead.
 func (*RefreshRequest) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{11}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RefreshRequest) GetRefreshToken() string {
@@ -748,7 +1058,7 @@ type RefreshResponse struct {
 
 func (x *RefreshResponse) Reset() {
 	*x = RefreshResponse{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[12]
+	mi := &file_acme_users_v1_users_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -760,7 +1070,7 @@ func (x *RefreshResponse) String() string {
 func (*RefreshResponse) ProtoMessage() {}
 
 func (x *RefreshResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[12]
+	mi := &file_acme_users_v1_users_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -773,7 +1083,7 @@ func (x *RefreshResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshResponse.ProtoReflect.Descriptor instead.
 func (*RefreshResponse) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{12}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RefreshResponse) GetAccessToken() string {
@@ -813,7 +1123,7 @@ type VerifyEmailRequest struct {
 
 func (x *VerifyEmailRequest) Reset() {
 	*x = VerifyEmailRequest{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[13]
+	mi := &file_acme_users_v1_users_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -825,7 +1135,7 @@ func (x *VerifyEmailRequest) String() string {
 func (*VerifyEmailRequest) ProtoMessage() {}
 
 func (x *VerifyEmailRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[13]
+	mi := &file_acme_users_v1_users_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -838,7 +1148,7 @@ func (x *VerifyEmailRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyEmailRequest.ProtoReflect.Descriptor instead.
 func (*VerifyEmailRequest) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{13}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *VerifyEmailRequest) GetToken() string {
@@ -857,7 +1167,7 @@ type VerifyEmailResponse struct {
 
 func (x *VerifyEmailResponse) Reset() {
 	*x = VerifyEmailResponse{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[14]
+	mi := &file_acme_users_v1_users_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -869,7 +1179,7 @@ func (x *VerifyEmailResponse) String() string {
 func (*VerifyEmailResponse) ProtoMessage() {}
 
 func (x *VerifyEmailResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[14]
+	mi := &file_acme_users_v1_users_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -882,7 +1192,7 @@ func (x *VerifyEmailResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use VerifyEmailResponse.ProtoReflect.Descriptor instead.
 func (*VerifyEmailResponse) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{14}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *VerifyEmailResponse) GetUser() *User {
@@ -906,7 +1216,7 @@ type Session struct {
 
 func (x *Session) Reset() {
 	*x = Session{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[15]
+	mi := &file_acme_users_v1_users_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -918,7 +1228,7 @@ func (x *Session) String() string {
 func (*Session) ProtoMessage() {}
 
 func (x *Session) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[15]
+	mi := &file_acme_users_v1_users_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -931,7 +1241,7 @@ func (x *Session) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Session.ProtoReflect.Descriptor instead.
 func (*Session) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{15}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *Session) GetId() string {
@@ -977,7 +1287,7 @@ type ListSessionsRequest struct {
 
 func (x *ListSessionsRequest) Reset() {
 	*x = ListSessionsRequest{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[16]
+	mi := &file_acme_users_v1_users_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -989,7 +1299,7 @@ func (x *ListSessionsRequest) String() string {
 func (*ListSessionsRequest) ProtoMessage() {}
 
 func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[16]
+	mi := &file_acme_users_v1_users_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1002,7 +1312,7 @@ func (x *ListSessionsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsRequest.ProtoReflect.Descriptor instead.
 func (*ListSessionsRequest) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{16}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{22}
 }
 
 type ListSessionsResponse struct {
@@ -1014,7 +1324,7 @@ type ListSessionsResponse struct {
 
 func (x *ListSessionsResponse) Reset() {
 	*x = ListSessionsResponse{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[17]
+	mi := &file_acme_users_v1_users_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1026,7 +1336,7 @@ func (x *ListSessionsResponse) String() string {
 func (*ListSessionsResponse) ProtoMessage() {}
 
 func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[17]
+	mi := &file_acme_users_v1_users_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1039,7 +1349,7 @@ func (x *ListSessionsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListSessionsResponse.ProtoReflect.Descriptor instead.
 func (*ListSessionsResponse) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{17}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ListSessionsResponse) GetSessions() []*Session {
@@ -1058,7 +1368,7 @@ type RevokeSessionRequest struct {
 
 func (x *RevokeSessionRequest) Reset() {
 	*x = RevokeSessionRequest{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[18]
+	mi := &file_acme_users_v1_users_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1070,7 +1380,7 @@ func (x *RevokeSessionRequest) String() string {
 func (*RevokeSessionRequest) ProtoMessage() {}
 
 func (x *RevokeSessionRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[18]
+	mi := &file_acme_users_v1_users_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1083,7 +1393,7 @@ func (x *RevokeSessionRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSessionRequest.ProtoReflect.Descriptor instead.
 func (*RevokeSessionRequest) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{18}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RevokeSessionRequest) GetSessionId() string {
@@ -1101,7 +1411,7 @@ type RevokeSessionResponse struct {
 
 func (x *RevokeSessionResponse) Reset() {
 	*x = RevokeSessionResponse{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[19]
+	mi := &file_acme_users_v1_users_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1113,7 +1423,7 @@ func (x *RevokeSessionResponse) String() string {
 func (*RevokeSessionResponse) ProtoMessage() {}
 
 func (x *RevokeSessionResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[19]
+	mi := &file_acme_users_v1_users_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1126,7 +1436,7 @@ func (x *RevokeSessionResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeSessionResponse.ProtoReflect.Descriptor instead.
 func (*RevokeSessionResponse) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{19}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{25}
 }
 
 type ChangePasswordRequest struct {
@@ -1139,7 +1449,7 @@ type ChangePasswordRequest struct {
 
 func (x *ChangePasswordRequest) Reset() {
 	*x = ChangePasswordRequest{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[20]
+	mi := &file_acme_users_v1_users_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1151,7 +1461,7 @@ func (x *ChangePasswordRequest) String() string {
 func (*ChangePasswordRequest) ProtoMessage() {}
 
 func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[20]
+	mi := &file_acme_users_v1_users_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1164,7 +1474,7 @@ func (x *ChangePasswordRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordRequest.ProtoReflect.Descriptor instead.
 func (*ChangePasswordRequest) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{20}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ChangePasswordRequest) GetCurrentPassword() string {
@@ -1189,7 +1499,7 @@ type ChangePasswordResponse struct {
 
 func (x *ChangePasswordResponse) Reset() {
 	*x = ChangePasswordResponse{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[21]
+	mi := &file_acme_users_v1_users_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1201,7 +1511,7 @@ func (x *ChangePasswordResponse) String() string {
 func (*ChangePasswordResponse) ProtoMessage() {}
 
 func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[21]
+	mi := &file_acme_users_v1_users_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1214,7 +1524,7 @@ func (x *ChangePasswordResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChangePasswordResponse.ProtoReflect.Descriptor instead.
 func (*ChangePasswordResponse) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{21}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{27}
 }
 
 type RequestPasswordResetRequest struct {
@@ -1226,7 +1536,7 @@ type RequestPasswordResetRequest struct {
 
 func (x *RequestPasswordResetRequest) Reset() {
 	*x = RequestPasswordResetRequest{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[22]
+	mi := &file_acme_users_v1_users_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1238,7 +1548,7 @@ func (x *RequestPasswordResetRequest) String() string {
 func (*RequestPasswordResetRequest) ProtoMessage() {}
 
 func (x *RequestPasswordResetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[22]
+	mi := &file_acme_users_v1_users_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1251,7 +1561,7 @@ func (x *RequestPasswordResetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestPasswordResetRequest.ProtoReflect.Descriptor instead.
 func (*RequestPasswordResetRequest) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{22}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *RequestPasswordResetRequest) GetEmail() string {
@@ -1269,7 +1579,7 @@ type RequestPasswordResetResponse struct {
 
 func (x *RequestPasswordResetResponse) Reset() {
 	*x = RequestPasswordResetResponse{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[23]
+	mi := &file_acme_users_v1_users_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1281,7 +1591,7 @@ func (x *RequestPasswordResetResponse) String() string {
 func (*RequestPasswordResetResponse) ProtoMessage() {}
 
 func (x *RequestPasswordResetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[23]
+	mi := &file_acme_users_v1_users_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1294,7 +1604,7 @@ func (x *RequestPasswordResetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestPasswordResetResponse.ProtoReflect.Descriptor instead.
 func (*RequestPasswordResetResponse) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{23}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{29}
 }
 
 type ConfirmPasswordResetRequest struct {
@@ -1307,7 +1617,7 @@ type ConfirmPasswordResetRequest struct {
 
 func (x *ConfirmPasswordResetRequest) Reset() {
 	*x = ConfirmPasswordResetRequest{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[24]
+	mi := &file_acme_users_v1_users_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1319,7 +1629,7 @@ func (x *ConfirmPasswordResetRequest) String() string {
 func (*ConfirmPasswordResetRequest) ProtoMessage() {}
 
 func (x *ConfirmPasswordResetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[24]
+	mi := &file_acme_users_v1_users_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1332,7 +1642,7 @@ func (x *ConfirmPasswordResetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmPasswordResetRequest.ProtoReflect.Descriptor instead.
 func (*ConfirmPasswordResetRequest) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{24}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ConfirmPasswordResetRequest) GetToken() string {
@@ -1357,7 +1667,7 @@ type ConfirmPasswordResetResponse struct {
 
 func (x *ConfirmPasswordResetResponse) Reset() {
 	*x = ConfirmPasswordResetResponse{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[25]
+	mi := &file_acme_users_v1_users_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1369,7 +1679,7 @@ func (x *ConfirmPasswordResetResponse) String() string {
 func (*ConfirmPasswordResetResponse) ProtoMessage() {}
 
 func (x *ConfirmPasswordResetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[25]
+	mi := &file_acme_users_v1_users_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1382,7 +1692,7 @@ func (x *ConfirmPasswordResetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfirmPasswordResetResponse.ProtoReflect.Descriptor instead.
 func (*ConfirmPasswordResetResponse) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{25}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{31}
 }
 
 type SetRolesRequest struct {
@@ -1395,7 +1705,7 @@ type SetRolesRequest struct {
 
 func (x *SetRolesRequest) Reset() {
 	*x = SetRolesRequest{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[26]
+	mi := &file_acme_users_v1_users_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1407,7 +1717,7 @@ func (x *SetRolesRequest) String() string {
 func (*SetRolesRequest) ProtoMessage() {}
 
 func (x *SetRolesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[26]
+	mi := &file_acme_users_v1_users_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1420,7 +1730,7 @@ func (x *SetRolesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRolesRequest.ProtoReflect.Descriptor instead.
 func (*SetRolesRequest) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{26}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *SetRolesRequest) GetUserId() string {
@@ -1446,7 +1756,7 @@ type SetRolesResponse struct {
 
 func (x *SetRolesResponse) Reset() {
 	*x = SetRolesResponse{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[27]
+	mi := &file_acme_users_v1_users_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1458,7 +1768,7 @@ func (x *SetRolesResponse) String() string {
 func (*SetRolesResponse) ProtoMessage() {}
 
 func (x *SetRolesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[27]
+	mi := &file_acme_users_v1_users_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1471,7 +1781,7 @@ func (x *SetRolesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetRolesResponse.ProtoReflect.Descriptor instead.
 func (*SetRolesResponse) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{27}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *SetRolesResponse) GetUser() *User {
@@ -1489,7 +1799,7 @@ type EraseUserRequest struct {
 
 func (x *EraseUserRequest) Reset() {
 	*x = EraseUserRequest{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[28]
+	mi := &file_acme_users_v1_users_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1501,7 +1811,7 @@ func (x *EraseUserRequest) String() string {
 func (*EraseUserRequest) ProtoMessage() {}
 
 func (x *EraseUserRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[28]
+	mi := &file_acme_users_v1_users_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1514,7 +1824,7 @@ func (x *EraseUserRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseUserRequest.ProtoReflect.Descriptor instead.
 func (*EraseUserRequest) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{28}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{34}
 }
 
 type EraseUserResponse struct {
@@ -1525,7 +1835,7 @@ type EraseUserResponse struct {
 
 func (x *EraseUserResponse) Reset() {
 	*x = EraseUserResponse{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[29]
+	mi := &file_acme_users_v1_users_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1537,7 +1847,7 @@ func (x *EraseUserResponse) String() string {
 func (*EraseUserResponse) ProtoMessage() {}
 
 func (x *EraseUserResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[29]
+	mi := &file_acme_users_v1_users_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1550,7 +1860,7 @@ func (x *EraseUserResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EraseUserResponse.ProtoReflect.Descriptor instead.
 func (*EraseUserResponse) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{29}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{35}
 }
 
 type ScanUsersRequest struct {
@@ -1564,7 +1874,7 @@ type ScanUsersRequest struct {
 
 func (x *ScanUsersRequest) Reset() {
 	*x = ScanUsersRequest{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[30]
+	mi := &file_acme_users_v1_users_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1576,7 +1886,7 @@ func (x *ScanUsersRequest) String() string {
 func (*ScanUsersRequest) ProtoMessage() {}
 
 func (x *ScanUsersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[30]
+	mi := &file_acme_users_v1_users_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1589,7 +1899,7 @@ func (x *ScanUsersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanUsersRequest.ProtoReflect.Descriptor instead.
 func (*ScanUsersRequest) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{30}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ScanUsersRequest) GetPageSize() int32 {
@@ -1619,7 +1929,7 @@ type ScannedUser struct {
 
 func (x *ScannedUser) Reset() {
 	*x = ScannedUser{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[31]
+	mi := &file_acme_users_v1_users_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1631,7 +1941,7 @@ func (x *ScannedUser) String() string {
 func (*ScannedUser) ProtoMessage() {}
 
 func (x *ScannedUser) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[31]
+	mi := &file_acme_users_v1_users_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1644,7 +1954,7 @@ func (x *ScannedUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScannedUser.ProtoReflect.Descriptor instead.
 func (*ScannedUser) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{31}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ScannedUser) GetId() string {
@@ -1685,7 +1995,7 @@ type ScanUsersResponse struct {
 
 func (x *ScanUsersResponse) Reset() {
 	*x = ScanUsersResponse{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[32]
+	mi := &file_acme_users_v1_users_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1697,7 +2007,7 @@ func (x *ScanUsersResponse) String() string {
 func (*ScanUsersResponse) ProtoMessage() {}
 
 func (x *ScanUsersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[32]
+	mi := &file_acme_users_v1_users_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1710,7 +2020,7 @@ func (x *ScanUsersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanUsersResponse.ProtoReflect.Descriptor instead.
 func (*ScanUsersResponse) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{32}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ScanUsersResponse) GetUsers() []*ScannedUser {
@@ -1737,7 +2047,7 @@ type IssueMailTokenRequest struct {
 
 func (x *IssueMailTokenRequest) Reset() {
 	*x = IssueMailTokenRequest{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[33]
+	mi := &file_acme_users_v1_users_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1749,7 +2059,7 @@ func (x *IssueMailTokenRequest) String() string {
 func (*IssueMailTokenRequest) ProtoMessage() {}
 
 func (x *IssueMailTokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[33]
+	mi := &file_acme_users_v1_users_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1762,7 +2072,7 @@ func (x *IssueMailTokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueMailTokenRequest.ProtoReflect.Descriptor instead.
 func (*IssueMailTokenRequest) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{33}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *IssueMailTokenRequest) GetUserId() string {
@@ -1789,7 +2099,7 @@ type IssueMailTokenResponse struct {
 
 func (x *IssueMailTokenResponse) Reset() {
 	*x = IssueMailTokenResponse{}
-	mi := &file_acme_users_v1_users_proto_msgTypes[34]
+	mi := &file_acme_users_v1_users_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1801,7 +2111,7 @@ func (x *IssueMailTokenResponse) String() string {
 func (*IssueMailTokenResponse) ProtoMessage() {}
 
 func (x *IssueMailTokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_acme_users_v1_users_proto_msgTypes[34]
+	mi := &file_acme_users_v1_users_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1814,7 +2124,7 @@ func (x *IssueMailTokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IssueMailTokenResponse.ProtoReflect.Descriptor instead.
 func (*IssueMailTokenResponse) Descriptor() ([]byte, []int) {
-	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{34}
+	return file_acme_users_v1_users_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *IssueMailTokenResponse) GetToken() string {
@@ -1874,7 +2184,29 @@ const file_acme_users_v1_users_proto_rawDesc = "" +
 	"\x05roles\x18\x03 \x03(\tR\x05roles\x12-\n" +
 	"\x06region\x18\x04 \x01(\x0e2\x15.acme.users.v1.RegionR\x06region\x129\n" +
 	"\n" +
-	"expires_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\")\n" +
+	"expires_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\x15\n" +
+	"\x13GetTokenKeysRequest\"M\n" +
+	"\bTokenKey\x12\x10\n" +
+	"\x03kid\x18\x01 \x01(\tR\x03kid\x12\x10\n" +
+	"\x03alg\x18\x02 \x01(\tR\x03alg\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x03 \x01(\fR\tpublicKey\"C\n" +
+	"\x14GetTokenKeysResponse\x12+\n" +
+	"\x04keys\x18\x01 \x03(\v2\x17.acme.users.v1.TokenKeyR\x04keys\"J\n" +
+	"\x16ListRevocationsRequest\x120\n" +
+	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\"\xa1\x01\n" +
+	"\n" +
+	"Revocation\x12\x1d\n" +
+	"\n" +
+	"session_id\x18\x01 \x01(\tR\tsessionId\x129\n" +
+	"\n" +
+	"revoked_at\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\trevokedAt\x129\n" +
+	"\n" +
+	"expires_at\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\texpiresAt\"\x9b\x01\n" +
+	"\x17ListRevocationsResponse\x12;\n" +
+	"\vrevocations\x18\x01 \x03(\v2\x19.acme.users.v1.RevocationR\vrevocations\x12\x12\n" +
+	"\x04more\x18\x02 \x01(\bR\x04more\x12/\n" +
+	"\x05as_of\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04asOf\")\n" +
 	"\x0eGetUserRequest\x12\x17\n" +
 	"\auser_id\x18\x01 \x01(\tR\x06userId\":\n" +
 	"\x0fGetUserResponse\x12'\n" +
@@ -1947,13 +2279,14 @@ const file_acme_users_v1_users_proto_rawDesc = "" +
 	"\x06Region\x12\x16\n" +
 	"\x12REGION_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tREGION_US\x10\x01\x12\r\n" +
-	"\tREGION_EU\x10\x022\xee\n" +
-	"\n" +
+	"\tREGION_EU\x10\x022\xa9\f\n" +
 	"\fUsersService\x12K\n" +
 	"\bRegister\x12\x1e.acme.users.v1.RegisterRequest\x1a\x1f.acme.users.v1.RegisterResponse\x12B\n" +
 	"\x05Login\x12\x1b.acme.users.v1.LoginRequest\x1a\x1c.acme.users.v1.LoginResponse\x12E\n" +
 	"\x06Logout\x12\x1c.acme.users.v1.LogoutRequest\x1a\x1d.acme.users.v1.LogoutResponse\x12Z\n" +
-	"\rValidateToken\x12#.acme.users.v1.ValidateTokenRequest\x1a$.acme.users.v1.ValidateTokenResponse\x12H\n" +
+	"\rValidateToken\x12#.acme.users.v1.ValidateTokenRequest\x1a$.acme.users.v1.ValidateTokenResponse\x12W\n" +
+	"\fGetTokenKeys\x12\".acme.users.v1.GetTokenKeysRequest\x1a#.acme.users.v1.GetTokenKeysResponse\x12`\n" +
+	"\x0fListRevocations\x12%.acme.users.v1.ListRevocationsRequest\x1a&.acme.users.v1.ListRevocationsResponse\x12H\n" +
 	"\aGetUser\x12\x1d.acme.users.v1.GetUserRequest\x1a\x1e.acme.users.v1.GetUserResponse\x12]\n" +
 	"\x0eIssueMailToken\x12$.acme.users.v1.IssueMailTokenRequest\x1a%.acme.users.v1.IssueMailTokenResponse\x12H\n" +
 	"\aRefresh\x12\x1d.acme.users.v1.RefreshRequest\x1a\x1e.acme.users.v1.RefreshResponse\x12T\n" +
@@ -1980,7 +2313,7 @@ func file_acme_users_v1_users_proto_rawDescGZIP() []byte {
 }
 
 var file_acme_users_v1_users_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_acme_users_v1_users_proto_msgTypes = make([]protoimpl.MessageInfo, 35)
+var file_acme_users_v1_users_proto_msgTypes = make([]protoimpl.MessageInfo, 41)
 var file_acme_users_v1_users_proto_goTypes = []any{
 	(Region)(0),                          // 0: acme.users.v1.Region
 	(*User)(nil),                         // 1: acme.users.v1.User
@@ -1992,91 +2325,107 @@ var file_acme_users_v1_users_proto_goTypes = []any{
 	(*LogoutResponse)(nil),               // 7: acme.users.v1.LogoutResponse
 	(*ValidateTokenRequest)(nil),         // 8: acme.users.v1.ValidateTokenRequest
 	(*ValidateTokenResponse)(nil),        // 9: acme.users.v1.ValidateTokenResponse
-	(*GetUserRequest)(nil),               // 10: acme.users.v1.GetUserRequest
-	(*GetUserResponse)(nil),              // 11: acme.users.v1.GetUserResponse
-	(*RefreshRequest)(nil),               // 12: acme.users.v1.RefreshRequest
-	(*RefreshResponse)(nil),              // 13: acme.users.v1.RefreshResponse
-	(*VerifyEmailRequest)(nil),           // 14: acme.users.v1.VerifyEmailRequest
-	(*VerifyEmailResponse)(nil),          // 15: acme.users.v1.VerifyEmailResponse
-	(*Session)(nil),                      // 16: acme.users.v1.Session
-	(*ListSessionsRequest)(nil),          // 17: acme.users.v1.ListSessionsRequest
-	(*ListSessionsResponse)(nil),         // 18: acme.users.v1.ListSessionsResponse
-	(*RevokeSessionRequest)(nil),         // 19: acme.users.v1.RevokeSessionRequest
-	(*RevokeSessionResponse)(nil),        // 20: acme.users.v1.RevokeSessionResponse
-	(*ChangePasswordRequest)(nil),        // 21: acme.users.v1.ChangePasswordRequest
-	(*ChangePasswordResponse)(nil),       // 22: acme.users.v1.ChangePasswordResponse
-	(*RequestPasswordResetRequest)(nil),  // 23: acme.users.v1.RequestPasswordResetRequest
-	(*RequestPasswordResetResponse)(nil), // 24: acme.users.v1.RequestPasswordResetResponse
-	(*ConfirmPasswordResetRequest)(nil),  // 25: acme.users.v1.ConfirmPasswordResetRequest
-	(*ConfirmPasswordResetResponse)(nil), // 26: acme.users.v1.ConfirmPasswordResetResponse
-	(*SetRolesRequest)(nil),              // 27: acme.users.v1.SetRolesRequest
-	(*SetRolesResponse)(nil),             // 28: acme.users.v1.SetRolesResponse
-	(*EraseUserRequest)(nil),             // 29: acme.users.v1.EraseUserRequest
-	(*EraseUserResponse)(nil),            // 30: acme.users.v1.EraseUserResponse
-	(*ScanUsersRequest)(nil),             // 31: acme.users.v1.ScanUsersRequest
-	(*ScannedUser)(nil),                  // 32: acme.users.v1.ScannedUser
-	(*ScanUsersResponse)(nil),            // 33: acme.users.v1.ScanUsersResponse
-	(*IssueMailTokenRequest)(nil),        // 34: acme.users.v1.IssueMailTokenRequest
-	(*IssueMailTokenResponse)(nil),       // 35: acme.users.v1.IssueMailTokenResponse
-	(*timestamppb.Timestamp)(nil),        // 36: google.protobuf.Timestamp
+	(*GetTokenKeysRequest)(nil),          // 10: acme.users.v1.GetTokenKeysRequest
+	(*TokenKey)(nil),                     // 11: acme.users.v1.TokenKey
+	(*GetTokenKeysResponse)(nil),         // 12: acme.users.v1.GetTokenKeysResponse
+	(*ListRevocationsRequest)(nil),       // 13: acme.users.v1.ListRevocationsRequest
+	(*Revocation)(nil),                   // 14: acme.users.v1.Revocation
+	(*ListRevocationsResponse)(nil),      // 15: acme.users.v1.ListRevocationsResponse
+	(*GetUserRequest)(nil),               // 16: acme.users.v1.GetUserRequest
+	(*GetUserResponse)(nil),              // 17: acme.users.v1.GetUserResponse
+	(*RefreshRequest)(nil),               // 18: acme.users.v1.RefreshRequest
+	(*RefreshResponse)(nil),              // 19: acme.users.v1.RefreshResponse
+	(*VerifyEmailRequest)(nil),           // 20: acme.users.v1.VerifyEmailRequest
+	(*VerifyEmailResponse)(nil),          // 21: acme.users.v1.VerifyEmailResponse
+	(*Session)(nil),                      // 22: acme.users.v1.Session
+	(*ListSessionsRequest)(nil),          // 23: acme.users.v1.ListSessionsRequest
+	(*ListSessionsResponse)(nil),         // 24: acme.users.v1.ListSessionsResponse
+	(*RevokeSessionRequest)(nil),         // 25: acme.users.v1.RevokeSessionRequest
+	(*RevokeSessionResponse)(nil),        // 26: acme.users.v1.RevokeSessionResponse
+	(*ChangePasswordRequest)(nil),        // 27: acme.users.v1.ChangePasswordRequest
+	(*ChangePasswordResponse)(nil),       // 28: acme.users.v1.ChangePasswordResponse
+	(*RequestPasswordResetRequest)(nil),  // 29: acme.users.v1.RequestPasswordResetRequest
+	(*RequestPasswordResetResponse)(nil), // 30: acme.users.v1.RequestPasswordResetResponse
+	(*ConfirmPasswordResetRequest)(nil),  // 31: acme.users.v1.ConfirmPasswordResetRequest
+	(*ConfirmPasswordResetResponse)(nil), // 32: acme.users.v1.ConfirmPasswordResetResponse
+	(*SetRolesRequest)(nil),              // 33: acme.users.v1.SetRolesRequest
+	(*SetRolesResponse)(nil),             // 34: acme.users.v1.SetRolesResponse
+	(*EraseUserRequest)(nil),             // 35: acme.users.v1.EraseUserRequest
+	(*EraseUserResponse)(nil),            // 36: acme.users.v1.EraseUserResponse
+	(*ScanUsersRequest)(nil),             // 37: acme.users.v1.ScanUsersRequest
+	(*ScannedUser)(nil),                  // 38: acme.users.v1.ScannedUser
+	(*ScanUsersResponse)(nil),            // 39: acme.users.v1.ScanUsersResponse
+	(*IssueMailTokenRequest)(nil),        // 40: acme.users.v1.IssueMailTokenRequest
+	(*IssueMailTokenResponse)(nil),       // 41: acme.users.v1.IssueMailTokenResponse
+	(*timestamppb.Timestamp)(nil),        // 42: google.protobuf.Timestamp
 }
 var file_acme_users_v1_users_proto_depIdxs = []int32{
 	0,  // 0: acme.users.v1.User.region:type_name -> acme.users.v1.Region
-	36, // 1: acme.users.v1.User.created_at:type_name -> google.protobuf.Timestamp
+	42, // 1: acme.users.v1.User.created_at:type_name -> google.protobuf.Timestamp
 	0,  // 2: acme.users.v1.RegisterRequest.region:type_name -> acme.users.v1.Region
 	1,  // 3: acme.users.v1.RegisterResponse.user:type_name -> acme.users.v1.User
-	36, // 4: acme.users.v1.LoginResponse.access_token_expires_at:type_name -> google.protobuf.Timestamp
+	42, // 4: acme.users.v1.LoginResponse.access_token_expires_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: acme.users.v1.LoginResponse.user:type_name -> acme.users.v1.User
 	0,  // 6: acme.users.v1.ValidateTokenResponse.region:type_name -> acme.users.v1.Region
-	36, // 7: acme.users.v1.ValidateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	1,  // 8: acme.users.v1.GetUserResponse.user:type_name -> acme.users.v1.User
-	36, // 9: acme.users.v1.RefreshResponse.access_token_expires_at:type_name -> google.protobuf.Timestamp
-	1,  // 10: acme.users.v1.VerifyEmailResponse.user:type_name -> acme.users.v1.User
-	36, // 11: acme.users.v1.Session.created_at:type_name -> google.protobuf.Timestamp
-	36, // 12: acme.users.v1.Session.expires_at:type_name -> google.protobuf.Timestamp
-	36, // 13: acme.users.v1.Session.refreshed_at:type_name -> google.protobuf.Timestamp
-	16, // 14: acme.users.v1.ListSessionsResponse.sessions:type_name -> acme.users.v1.Session
-	1,  // 15: acme.users.v1.SetRolesResponse.user:type_name -> acme.users.v1.User
-	36, // 16: acme.users.v1.ScannedUser.created_at:type_name -> google.protobuf.Timestamp
-	32, // 17: acme.users.v1.ScanUsersResponse.users:type_name -> acme.users.v1.ScannedUser
-	36, // 18: acme.users.v1.IssueMailTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
-	2,  // 19: acme.users.v1.UsersService.Register:input_type -> acme.users.v1.RegisterRequest
-	4,  // 20: acme.users.v1.UsersService.Login:input_type -> acme.users.v1.LoginRequest
-	6,  // 21: acme.users.v1.UsersService.Logout:input_type -> acme.users.v1.LogoutRequest
-	8,  // 22: acme.users.v1.UsersService.ValidateToken:input_type -> acme.users.v1.ValidateTokenRequest
-	10, // 23: acme.users.v1.UsersService.GetUser:input_type -> acme.users.v1.GetUserRequest
-	34, // 24: acme.users.v1.UsersService.IssueMailToken:input_type -> acme.users.v1.IssueMailTokenRequest
-	12, // 25: acme.users.v1.UsersService.Refresh:input_type -> acme.users.v1.RefreshRequest
-	14, // 26: acme.users.v1.UsersService.VerifyEmail:input_type -> acme.users.v1.VerifyEmailRequest
-	17, // 27: acme.users.v1.UsersService.ListSessions:input_type -> acme.users.v1.ListSessionsRequest
-	19, // 28: acme.users.v1.UsersService.RevokeSession:input_type -> acme.users.v1.RevokeSessionRequest
-	21, // 29: acme.users.v1.UsersService.ChangePassword:input_type -> acme.users.v1.ChangePasswordRequest
-	23, // 30: acme.users.v1.UsersService.RequestPasswordReset:input_type -> acme.users.v1.RequestPasswordResetRequest
-	25, // 31: acme.users.v1.UsersService.ConfirmPasswordReset:input_type -> acme.users.v1.ConfirmPasswordResetRequest
-	27, // 32: acme.users.v1.UsersService.SetRoles:input_type -> acme.users.v1.SetRolesRequest
-	29, // 33: acme.users.v1.UsersService.EraseUser:input_type -> acme.users.v1.EraseUserRequest
-	31, // 34: acme.users.v1.UsersService.ScanUsers:input_type -> acme.users.v1.ScanUsersRequest
-	3,  // 35: acme.users.v1.UsersService.Register:output_type -> acme.users.v1.RegisterResponse
-	5,  // 36: acme.users.v1.UsersService.Login:output_type -> acme.users.v1.LoginResponse
-	7,  // 37: acme.users.v1.UsersService.Logout:output_type -> acme.users.v1.LogoutResponse
-	9,  // 38: acme.users.v1.UsersService.ValidateToken:output_type -> acme.users.v1.ValidateTokenResponse
-	11, // 39: acme.users.v1.UsersService.GetUser:output_type -> acme.users.v1.GetUserResponse
-	35, // 40: acme.users.v1.UsersService.IssueMailToken:output_type -> acme.users.v1.IssueMailTokenResponse
-	13, // 41: acme.users.v1.UsersService.Refresh:output_type -> acme.users.v1.RefreshResponse
-	15, // 42: acme.users.v1.UsersService.VerifyEmail:output_type -> acme.users.v1.VerifyEmailResponse
-	18, // 43: acme.users.v1.UsersService.ListSessions:output_type -> acme.users.v1.ListSessionsResponse
-	20, // 44: acme.users.v1.UsersService.RevokeSession:output_type -> acme.users.v1.RevokeSessionResponse
-	22, // 45: acme.users.v1.UsersService.ChangePassword:output_type -> acme.users.v1.ChangePasswordResponse
-	24, // 46: acme.users.v1.UsersService.RequestPasswordReset:output_type -> acme.users.v1.RequestPasswordResetResponse
-	26, // 47: acme.users.v1.UsersService.ConfirmPasswordReset:output_type -> acme.users.v1.ConfirmPasswordResetResponse
-	28, // 48: acme.users.v1.UsersService.SetRoles:output_type -> acme.users.v1.SetRolesResponse
-	30, // 49: acme.users.v1.UsersService.EraseUser:output_type -> acme.users.v1.EraseUserResponse
-	33, // 50: acme.users.v1.UsersService.ScanUsers:output_type -> acme.users.v1.ScanUsersResponse
-	35, // [35:51] is the sub-list for method output_type
-	19, // [19:35] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	42, // 7: acme.users.v1.ValidateTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	11, // 8: acme.users.v1.GetTokenKeysResponse.keys:type_name -> acme.users.v1.TokenKey
+	42, // 9: acme.users.v1.ListRevocationsRequest.since:type_name -> google.protobuf.Timestamp
+	42, // 10: acme.users.v1.Revocation.revoked_at:type_name -> google.protobuf.Timestamp
+	42, // 11: acme.users.v1.Revocation.expires_at:type_name -> google.protobuf.Timestamp
+	14, // 12: acme.users.v1.ListRevocationsResponse.revocations:type_name -> acme.users.v1.Revocation
+	42, // 13: acme.users.v1.ListRevocationsResponse.as_of:type_name -> google.protobuf.Timestamp
+	1,  // 14: acme.users.v1.GetUserResponse.user:type_name -> acme.users.v1.User
+	42, // 15: acme.users.v1.RefreshResponse.access_token_expires_at:type_name -> google.protobuf.Timestamp
+	1,  // 16: acme.users.v1.VerifyEmailResponse.user:type_name -> acme.users.v1.User
+	42, // 17: acme.users.v1.Session.created_at:type_name -> google.protobuf.Timestamp
+	42, // 18: acme.users.v1.Session.expires_at:type_name -> google.protobuf.Timestamp
+	42, // 19: acme.users.v1.Session.refreshed_at:type_name -> google.protobuf.Timestamp
+	22, // 20: acme.users.v1.ListSessionsResponse.sessions:type_name -> acme.users.v1.Session
+	1,  // 21: acme.users.v1.SetRolesResponse.user:type_name -> acme.users.v1.User
+	42, // 22: acme.users.v1.ScannedUser.created_at:type_name -> google.protobuf.Timestamp
+	38, // 23: acme.users.v1.ScanUsersResponse.users:type_name -> acme.users.v1.ScannedUser
+	42, // 24: acme.users.v1.IssueMailTokenResponse.expires_at:type_name -> google.protobuf.Timestamp
+	2,  // 25: acme.users.v1.UsersService.Register:input_type -> acme.users.v1.RegisterRequest
+	4,  // 26: acme.users.v1.UsersService.Login:input_type -> acme.users.v1.LoginRequest
+	6,  // 27: acme.users.v1.UsersService.Logout:input_type -> acme.users.v1.LogoutRequest
+	8,  // 28: acme.users.v1.UsersService.ValidateToken:input_type -> acme.users.v1.ValidateTokenRequest
+	10, // 29: acme.users.v1.UsersService.GetTokenKeys:input_type -> acme.users.v1.GetTokenKeysRequest
+	13, // 30: acme.users.v1.UsersService.ListRevocations:input_type -> acme.users.v1.ListRevocationsRequest
+	16, // 31: acme.users.v1.UsersService.GetUser:input_type -> acme.users.v1.GetUserRequest
+	40, // 32: acme.users.v1.UsersService.IssueMailToken:input_type -> acme.users.v1.IssueMailTokenRequest
+	18, // 33: acme.users.v1.UsersService.Refresh:input_type -> acme.users.v1.RefreshRequest
+	20, // 34: acme.users.v1.UsersService.VerifyEmail:input_type -> acme.users.v1.VerifyEmailRequest
+	23, // 35: acme.users.v1.UsersService.ListSessions:input_type -> acme.users.v1.ListSessionsRequest
+	25, // 36: acme.users.v1.UsersService.RevokeSession:input_type -> acme.users.v1.RevokeSessionRequest
+	27, // 37: acme.users.v1.UsersService.ChangePassword:input_type -> acme.users.v1.ChangePasswordRequest
+	29, // 38: acme.users.v1.UsersService.RequestPasswordReset:input_type -> acme.users.v1.RequestPasswordResetRequest
+	31, // 39: acme.users.v1.UsersService.ConfirmPasswordReset:input_type -> acme.users.v1.ConfirmPasswordResetRequest
+	33, // 40: acme.users.v1.UsersService.SetRoles:input_type -> acme.users.v1.SetRolesRequest
+	35, // 41: acme.users.v1.UsersService.EraseUser:input_type -> acme.users.v1.EraseUserRequest
+	37, // 42: acme.users.v1.UsersService.ScanUsers:input_type -> acme.users.v1.ScanUsersRequest
+	3,  // 43: acme.users.v1.UsersService.Register:output_type -> acme.users.v1.RegisterResponse
+	5,  // 44: acme.users.v1.UsersService.Login:output_type -> acme.users.v1.LoginResponse
+	7,  // 45: acme.users.v1.UsersService.Logout:output_type -> acme.users.v1.LogoutResponse
+	9,  // 46: acme.users.v1.UsersService.ValidateToken:output_type -> acme.users.v1.ValidateTokenResponse
+	12, // 47: acme.users.v1.UsersService.GetTokenKeys:output_type -> acme.users.v1.GetTokenKeysResponse
+	15, // 48: acme.users.v1.UsersService.ListRevocations:output_type -> acme.users.v1.ListRevocationsResponse
+	17, // 49: acme.users.v1.UsersService.GetUser:output_type -> acme.users.v1.GetUserResponse
+	41, // 50: acme.users.v1.UsersService.IssueMailToken:output_type -> acme.users.v1.IssueMailTokenResponse
+	19, // 51: acme.users.v1.UsersService.Refresh:output_type -> acme.users.v1.RefreshResponse
+	21, // 52: acme.users.v1.UsersService.VerifyEmail:output_type -> acme.users.v1.VerifyEmailResponse
+	24, // 53: acme.users.v1.UsersService.ListSessions:output_type -> acme.users.v1.ListSessionsResponse
+	26, // 54: acme.users.v1.UsersService.RevokeSession:output_type -> acme.users.v1.RevokeSessionResponse
+	28, // 55: acme.users.v1.UsersService.ChangePassword:output_type -> acme.users.v1.ChangePasswordResponse
+	30, // 56: acme.users.v1.UsersService.RequestPasswordReset:output_type -> acme.users.v1.RequestPasswordResetResponse
+	32, // 57: acme.users.v1.UsersService.ConfirmPasswordReset:output_type -> acme.users.v1.ConfirmPasswordResetResponse
+	34, // 58: acme.users.v1.UsersService.SetRoles:output_type -> acme.users.v1.SetRolesResponse
+	36, // 59: acme.users.v1.UsersService.EraseUser:output_type -> acme.users.v1.EraseUserResponse
+	39, // 60: acme.users.v1.UsersService.ScanUsers:output_type -> acme.users.v1.ScanUsersResponse
+	43, // [43:61] is the sub-list for method output_type
+	25, // [25:43] is the sub-list for method input_type
+	25, // [25:25] is the sub-list for extension type_name
+	25, // [25:25] is the sub-list for extension extendee
+	0,  // [0:25] is the sub-list for field type_name
 }
 
 func init() { file_acme_users_v1_users_proto_init() }
@@ -2090,7 +2439,7 @@ func file_acme_users_v1_users_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_acme_users_v1_users_proto_rawDesc), len(file_acme_users_v1_users_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   35,
+			NumMessages:   41,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

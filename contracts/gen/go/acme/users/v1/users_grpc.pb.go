@@ -23,6 +23,8 @@ const (
 	UsersService_Login_FullMethodName                = "/acme.users.v1.UsersService/Login"
 	UsersService_Logout_FullMethodName               = "/acme.users.v1.UsersService/Logout"
 	UsersService_ValidateToken_FullMethodName        = "/acme.users.v1.UsersService/ValidateToken"
+	UsersService_GetTokenKeys_FullMethodName         = "/acme.users.v1.UsersService/GetTokenKeys"
+	UsersService_ListRevocations_FullMethodName      = "/acme.users.v1.UsersService/ListRevocations"
 	UsersService_GetUser_FullMethodName              = "/acme.users.v1.UsersService/GetUser"
 	UsersService_IssueMailToken_FullMethodName       = "/acme.users.v1.UsersService/IssueMailToken"
 	UsersService_Refresh_FullMethodName              = "/acme.users.v1.UsersService/Refresh"
@@ -53,6 +55,13 @@ type UsersServiceClient interface {
 	Logout(ctx context.Context, in *LogoutRequest, opts ...grpc.CallOption) (*LogoutResponse, error)
 	// ValidateToken checks an access token's signature, expiry and session.
 	ValidateToken(ctx context.Context, in *ValidateTokenRequest, opts ...grpc.CallOption) (*ValidateTokenResponse, error)
+	// GetTokenKeys returns the public keys access tokens are signed with, by kid, so a caller (the
+	// gateway) can verify tokens itself. Public keys: any caller may read them.
+	GetTokenKeys(ctx context.Context, in *GetTokenKeysRequest, opts ...grpc.CallOption) (*GetTokenKeysResponse, error)
+	// ListRevocations returns the sessions ended since a time whose access tokens may still be
+	// unexpired: with the keys, what a caller needs to refuse a revoked token without asking per
+	// request. Platform services only.
+	ListRevocations(ctx context.Context, in *ListRevocationsRequest, opts ...grpc.CallOption) (*ListRevocationsResponse, error)
 	// GetUser returns one account.
 	GetUser(ctx context.Context, in *GetUserRequest, opts ...grpc.CallOption) (*GetUserResponse, error)
 	// IssueMailToken makes the token a mail carries (purpose verify_email or reset_password), when
@@ -126,6 +135,26 @@ func (c *usersServiceClient) ValidateToken(ctx context.Context, in *ValidateToke
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ValidateTokenResponse)
 	err := c.cc.Invoke(ctx, UsersService_ValidateToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *usersServiceClient) GetTokenKeys(ctx context.Context, in *GetTokenKeysRequest, opts ...grpc.CallOption) (*GetTokenKeysResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetTokenKeysResponse)
+	err := c.cc.Invoke(ctx, UsersService_GetTokenKeys_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *usersServiceClient) ListRevocations(ctx context.Context, in *ListRevocationsRequest, opts ...grpc.CallOption) (*ListRevocationsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListRevocationsResponse)
+	err := c.cc.Invoke(ctx, UsersService_ListRevocations_FullMethodName, in, out, cOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -268,6 +297,13 @@ type UsersServiceServer interface {
 	Logout(context.Context, *LogoutRequest) (*LogoutResponse, error)
 	// ValidateToken checks an access token's signature, expiry and session.
 	ValidateToken(context.Context, *ValidateTokenRequest) (*ValidateTokenResponse, error)
+	// GetTokenKeys returns the public keys access tokens are signed with, by kid, so a caller (the
+	// gateway) can verify tokens itself. Public keys: any caller may read them.
+	GetTokenKeys(context.Context, *GetTokenKeysRequest) (*GetTokenKeysResponse, error)
+	// ListRevocations returns the sessions ended since a time whose access tokens may still be
+	// unexpired: with the keys, what a caller needs to refuse a revoked token without asking per
+	// request. Platform services only.
+	ListRevocations(context.Context, *ListRevocationsRequest) (*ListRevocationsResponse, error)
 	// GetUser returns one account.
 	GetUser(context.Context, *GetUserRequest) (*GetUserResponse, error)
 	// IssueMailToken makes the token a mail carries (purpose verify_email or reset_password), when
@@ -318,6 +354,12 @@ func (UnimplementedUsersServiceServer) Logout(context.Context, *LogoutRequest) (
 }
 func (UnimplementedUsersServiceServer) ValidateToken(context.Context, *ValidateTokenRequest) (*ValidateTokenResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ValidateToken not implemented")
+}
+func (UnimplementedUsersServiceServer) GetTokenKeys(context.Context, *GetTokenKeysRequest) (*GetTokenKeysResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTokenKeys not implemented")
+}
+func (UnimplementedUsersServiceServer) ListRevocations(context.Context, *ListRevocationsRequest) (*ListRevocationsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListRevocations not implemented")
 }
 func (UnimplementedUsersServiceServer) GetUser(context.Context, *GetUserRequest) (*GetUserResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetUser not implemented")
@@ -444,6 +486,42 @@ func _UsersService_ValidateToken_Handler(srv interface{}, ctx context.Context, d
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(UsersServiceServer).ValidateToken(ctx, req.(*ValidateTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UsersService_GetTokenKeys_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTokenKeysRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UsersServiceServer).GetTokenKeys(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UsersService_GetTokenKeys_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UsersServiceServer).GetTokenKeys(ctx, req.(*GetTokenKeysRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _UsersService_ListRevocations_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListRevocationsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(UsersServiceServer).ListRevocations(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: UsersService_ListRevocations_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(UsersServiceServer).ListRevocations(ctx, req.(*ListRevocationsRequest))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -686,6 +764,14 @@ var UsersService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ValidateToken",
 			Handler:    _UsersService_ValidateToken_Handler,
+		},
+		{
+			MethodName: "GetTokenKeys",
+			Handler:    _UsersService_GetTokenKeys_Handler,
+		},
+		{
+			MethodName: "ListRevocations",
+			Handler:    _UsersService_ListRevocations_Handler,
 		},
 		{
 			MethodName: "GetUser",
