@@ -1,5 +1,5 @@
 // Command gateway is the platform's REST edge. Clients reach every service through it; it checks
-// each bearer token with users, limits request rates in Redis (shared by all replicas), terminates
+// each bearer token with the keys and the revocation feed users publishes, limits request rates in Redis (shared by all replicas), terminates
 // TLS with a certificate from the secret store, and calls backends through its Dapr sidecar.
 package main
 
@@ -30,6 +30,7 @@ import (
 	searchv1 "github.com/acme/platform/contracts/gen/go/acme/search/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
 	"github.com/acme/platform/services/gateway/internal/httpapi"
+	"github.com/acme/platform/services/gateway/internal/tokens"
 	"github.com/acme/platform/services/platform/daprkit"
 	"github.com/acme/platform/services/platform/server"
 )
@@ -57,7 +58,12 @@ func run(ctx context.Context, a *server.App) error {
 		// The largest file upload; the files service holds the same bound.
 		maxUpload    = env.Int("MAX_UPLOAD_BYTES", 100<<20)
 		maxResumable = env.Int("MAX_RESUMABLE_UPLOAD_BYTES", 5<<30)
-		sidecar      = daprkit.FromEnv(env)
+		// local: tokens are verified here with users' keys and revocation feed (users is asked only
+		// when the feed is older than REVOCATION_MAX_AGE); users: every token is sent to users.
+		tokenCheck    = env.String("TOKEN_VERIFICATION", "local")
+		revocationAge = env.Duration("REVOCATION_MAX_AGE", time.Second)
+		revocationInt = env.Duration("REVOCATION_POLL_INTERVAL", 250*time.Millisecond)
+		sidecar       = daprkit.FromEnv(env)
 	)
 	if err := env.Err(); err != nil {
 		return err
@@ -155,10 +161,25 @@ func run(ctx context.Context, a *server.App) error {
 		deadLetters[app] = opsv1.NewDeadLetterServiceClient(conn)
 	}
 
+	usersClient := usersv1.NewUsersServiceClient(usersConn)
+	var verifier *tokens.Verifier
+	switch tokenCheck {
+	case "local":
+		if revocationInt >= revocationAge {
+			return fmt.Errorf("REVOCATION_POLL_INTERVAL (%s) must be shorter than REVOCATION_MAX_AGE (%s)", revocationInt, revocationAge)
+		}
+		verifier = tokens.New(usersClient, log)
+		verifier.Interval, verifier.MaxAge = revocationInt, revocationAge
+		a.Go("token keys and revocations", verifier.Run)
+	case "users":
+	default:
+		return fmt.Errorf("TOKEN_VERIFICATION must be local or users, not %q", tokenCheck)
+	}
 	api := &httpapi.API{
 		DeadLetters:       deadLetters,
 		PersonalData:      personal,
-		Users:             usersv1.NewUsersServiceClient(usersConn),
+		Users:             usersClient,
+		Tokens:            verifier,
 		Projects:          projectsv1.NewProjectsServiceClient(projectsConn),
 		Audit:             auditv1.NewAuditServiceClient(auditConn),
 		Preferences:       notificationsv1.NewPreferencesServiceClient(notificationsConn),

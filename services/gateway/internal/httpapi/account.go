@@ -24,6 +24,7 @@ func (a *API) refresh(c *gin.Context, ctx context.Context) (answer, error) {
 	}
 	resp, err := a.Users.Refresh(ctx, &usersv1.RefreshRequest{RefreshToken: *req.RefreshToken})
 	if err != nil {
+		a.sessionsEnded(ctx) // a reused refresh token ends its session
 		return answer{}, err
 	}
 	c.Header("Cache-Control", "no-store")
@@ -76,6 +77,7 @@ func (a *API) confirmPasswordReset(c *gin.Context, ctx context.Context) (answer,
 	if _, err := a.Users.ConfirmPasswordReset(ctx, &usersv1.ConfirmPasswordResetRequest{Token: *req.Token, NewPassword: *req.NewPassword}); err != nil {
 		return answer{}, err
 	}
+	a.sessionsEnded(ctx)
 	return noContent(), nil
 }
 
@@ -112,6 +114,7 @@ func (a *API) revokeSession(c *gin.Context, ctx context.Context) (answer, error)
 	if _, err := a.Users.RevokeSession(ctx, &usersv1.RevokeSessionRequest{SessionId: id}); err != nil {
 		return answer{}, err
 	}
+	a.sessionsEnded(ctx)
 	return noContent(), nil
 }
 
@@ -128,6 +131,7 @@ func (a *API) changePassword(c *gin.Context, ctx context.Context) (answer, error
 	if _, err := a.Users.ChangePassword(ctx, &usersv1.ChangePasswordRequest{CurrentPassword: *req.CurrentPassword, NewPassword: *req.NewPassword}); err != nil {
 		return answer{}, err
 	}
+	a.sessionsEnded(ctx)
 	return noContent(), nil
 }
 
@@ -148,6 +152,7 @@ func (a *API) setRoles(c *gin.Context, ctx context.Context) (answer, error) {
 	if err != nil {
 		return answer{}, err
 	}
+	a.sessionsEnded(ctx)
 	return okWith(gin.H{"user": userView(resp.GetUser())}), nil
 }
 
@@ -155,6 +160,7 @@ func (a *API) eraseMe(c *gin.Context, ctx context.Context) (answer, error) {
 	if _, err := a.Users.EraseUser(ctx, &usersv1.EraseUserRequest{}); err != nil {
 		return answer{}, err
 	}
+	a.sessionsEnded(ctx)
 	return noContent(), nil
 }
 

@@ -26,13 +26,17 @@ import (
 	projectsv1 "github.com/acme/platform/contracts/gen/go/acme/projects/v1"
 	searchv1 "github.com/acme/platform/contracts/gen/go/acme/search/v1"
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
+	"github.com/acme/platform/services/gateway/internal/tokens"
 	"github.com/acme/platform/services/platform/errs"
 	"github.com/acme/platform/services/platform/telemetry"
 )
 
 // API holds the backends the routes call.
 type API struct {
-	Users    usersv1.UsersServiceClient
+	Users usersv1.UsersServiceClient
+	// Tokens verifies access tokens in the gateway with users' keys and revocation feed; nil (or
+	// no verdict) asks users per request.
+	Tokens   *tokens.Verifier
 	Projects projectsv1.ProjectsServiceClient
 	Audit    auditv1.AuditServiceClient
 	// Preferences are the caller's notification choices (notifications).
