@@ -16,8 +16,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"slices"
@@ -35,18 +37,19 @@ func main() {
 	duration := flag.Duration("duration", 8*time.Second, "how long each measurement runs")
 	rounds := flag.Int("rounds", 2, "how many times each route is measured, alternating with the others")
 	timeout := flag.Duration("timeout", 12*time.Minute, "give up after this long")
+	profile := flag.Bool("profile", false, "then take CPU profiles of gateway, projects and users under load (pprof, in .data/bench/profiles)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	if err := run(ctx, *daprd, *duration, *rounds); err != nil {
+	if err := run(ctx, *daprd, *duration, *rounds, *profile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, daprd string, duration time.Duration, rounds int) error {
+func run(ctx context.Context, daprd string, duration time.Duration, rounds int, profile bool) error {
 	if daprd == "" {
 		return fmt.Errorf("no daprd: run make bench (it builds the sidecar)")
 	}
@@ -59,7 +62,7 @@ func run(ctx context.Context, daprd string, duration time.Duration, rounds int) 
 	topo, err := launcher.Start(ctx, "dapr.yaml", launcher.Options{
 		Daprd: daprd, LogDir: logDir, Console: io.Discard, FreePorts: true,
 		// The routes are measured, not the rate limiter: limits far above what two cores can serve.
-		Env:   map[string]map[string]string{"gateway": {"RATE_LIMIT_API": "10000000/m", "RATE_LIMIT_AUTH": "10000000/m", "LOG_LEVEL": "warn"}},
+		Env:   appEnv(profile),
 		Extra: []launcher.AppSpec{echo("bench-echo", 50198), echo("bench-caller", 50197)},
 	})
 	if err != nil {
@@ -82,6 +85,7 @@ func run(ctx context.Context, daprd string, duration time.Duration, rounds int) 
 		{name: "GET /v1/users/me", url: gateway + "/v1/users/me", header: bearer},
 		{name: "GET /v1/projects", url: gateway + "/v1/projects", header: bearer},
 	}
+	meter := newCPUMeter(topo)
 	results := map[int]map[string][]result{}
 	for _, c := range []int{1, 16} {
 		results[c] = map[string][]result{}
@@ -90,10 +94,12 @@ func run(ctx context.Context, daprd string, duration time.Duration, rounds int) 
 				if err := ctx.Err(); err != nil {
 					return err
 				}
+				before := meter.sample()
 				res, err := measure(ctx, rt, c, duration)
 				if err != nil {
 					return fmt.Errorf("%s at c=%d: %w", rt.name, c, err)
 				}
+				res.cpu = perRequest(before, meter.sample(), res.requests)
 				fmt.Printf("round %d c=%-2d %-24s %7.0f rps  p50 %6.2f ms  p99 %6.2f ms\n", r+1, c, rt.name, res.rps, ms(res.p50), ms(res.p99))
 				results[c][rt.name] = append(results[c][rt.name], res)
 			}
@@ -111,7 +117,131 @@ func run(ctx context.Context, daprd string, duration time.Duration, rounds int) 
 	}
 	_ = w.Flush()
 	fmt.Printf("\nEach figure is the best of %d rounds of %s, the routes alternating; ratio = route rps / bare rps at the same load.\n", rounds, duration)
+	for _, c := range []int{1, 16} {
+		fmt.Printf("\nCPU per request at c=%d, µs, by process (the best round of each route; processes under 5 µs left out):\n", c)
+		printCPU(results[c], routes)
+	}
+	if profile {
+		return profiles(ctx, topo, routes[1], routes[2])
+	}
 	return nil
+}
+
+// appEnv raises the gateway's limits far above what two cores can serve (the routes are measured,
+// not the rate limiter) and, for profiling, turns on /debug/pprof where it is looked at.
+func appEnv(profile bool) map[string]map[string]string {
+	env := map[string]map[string]string{"gateway": {"RATE_LIMIT_API": "10000000/m", "RATE_LIMIT_AUTH": "10000000/m"}}
+	if profile {
+		for _, app := range []string{"gateway", "projects", "users"} {
+			if env[app] == nil {
+				env[app] = map[string]string{}
+			}
+			env[app]["ENABLE_PROFILING"] = "true"
+		}
+	}
+	return env
+}
+
+// profiles takes 6-second CPU profiles of the apps serving each route while it runs at c=16, and
+// prints the top of each.
+func profiles(ctx context.Context, topo *launcher.Topology, project, me route) error {
+	dir := filepath.Join(".data", "bench", "profiles", time.Now().Format("20060102-150405"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, job := range []struct {
+		rt   route
+		apps []string
+	}{{project, []string{"gateway", "projects"}}, {me, []string{"users"}}} {
+		load := make(chan error, 1)
+		go func() { _, err := measure(ctx, job.rt, 16, 8*time.Second); load <- err }()
+		var wg sync.WaitGroup
+		errc := make(chan error, len(job.apps))
+		for _, app := range job.apps {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errc <- fetchProfile(ctx, fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=6", topo.App(app).AppMetricsPort),
+					filepath.Join(dir, app+".pprof"))
+			}()
+		}
+		wg.Wait()
+		close(errc)
+		for err := range errc {
+			if err != nil {
+				return err
+			}
+		}
+		if err := <-load; err != nil {
+			return err
+		}
+		for _, app := range job.apps {
+			out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=25", filepath.Join(dir, app+".pprof")).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("pprof %s: %w\n%s", app, err, out)
+			}
+			fmt.Printf("\n%s under %s at c=16 (%s):\n%s", app, job.rt.name, filepath.Join(dir, app+".pprof"), out)
+		}
+	}
+	return nil
+}
+
+func fetchProfile(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %d", url, resp.StatusCode)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func printCPU(results map[string][]result, routes []route) {
+	names := map[string]bool{}
+	for _, rt := range routes {
+		for name, d := range best(results[rt.name]).cpu {
+			if d >= 5*time.Microsecond {
+				names[name] = true
+			}
+		}
+	}
+	sortedNames := slices.Sorted(maps.Keys(names))
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	header := "process\t"
+	for _, rt := range routes {
+		header += rt.name + "\t"
+	}
+	fmt.Fprintln(w, header)
+	totals := make([]time.Duration, len(routes))
+	for _, name := range sortedNames {
+		line := name + "\t"
+		for i, rt := range routes {
+			d := best(results[rt.name]).cpu[name]
+			totals[i] += d
+			line += fmt.Sprintf("%d\t", d.Microseconds())
+		}
+		fmt.Fprintln(w, line)
+	}
+	line := "total\t"
+	for _, d := range totals {
+		line += fmt.Sprintf("%d\t", d.Microseconds())
+	}
+	fmt.Fprintln(w, line)
+	_ = w.Flush()
 }
 
 type route struct {
@@ -122,6 +252,10 @@ type route struct {
 type result struct {
 	rps      float64
 	p50, p99 time.Duration
+	// requests is every request answered, warm-up included; cpu is what each process spent per
+	// request over the same window.
+	requests int
+	cpu      map[string]time.Duration
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -149,6 +283,7 @@ func measure(ctx context.Context, rt route, c int, d time.Duration) (result, err
 	end := warm.Add(d)
 	var mu sync.Mutex
 	var lat []time.Duration
+	requests := 0
 	var firstErr error
 	var wg sync.WaitGroup
 	for range c {
@@ -156,6 +291,7 @@ func measure(ctx context.Context, rt route, c int, d time.Duration) (result, err
 		go func() {
 			defer wg.Done()
 			var mine []time.Duration
+			n := 0
 			for ctx.Err() == nil {
 				t0 := time.Now()
 				if t0.After(end) {
@@ -171,9 +307,11 @@ func measure(ctx context.Context, rt route, c int, d time.Duration) (result, err
 				if t0.After(warm) {
 					mine = append(mine, time.Since(t0))
 				}
+				n++
 			}
 			mu.Lock()
 			lat = append(lat, mine...)
+			requests += n
 			mu.Unlock()
 		}()
 	}
@@ -186,7 +324,7 @@ func measure(ctx context.Context, rt route, c int, d time.Duration) (result, err
 	}
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
-	return result{rps: float64(len(lat)) / d.Seconds(), p50: pct(0.50), p99: pct(0.99)}, nil
+	return result{rps: float64(len(lat)) / d.Seconds(), p50: pct(0.50), p99: pct(0.99), requests: requests}, nil
 }
 
 func cmpOr(a, b error) error {

@@ -182,6 +182,18 @@ func (a *App) signal(cmd *exec.Cmd, sig syscall.Signal) {
 	}
 }
 
+// ProcessGroups are the process groups of the app (with what `go run` started) and of its daprd;
+// 0 for one not started. The load harness reads their CPU time from /proc.
+func (a *App) ProcessGroups() (app, sidecar int) {
+	if a.appCmd != nil && a.appCmd.Process != nil {
+		app = a.appCmd.Process.Pid
+	}
+	if a.daprCmd != nil && a.daprCmd.Process != nil {
+		sidecar = a.daprCmd.Process.Pid
+	}
+	return app, sidecar
+}
+
 func (t *Topology) appPGIDs() []int {
 	var out []int
 	for _, a := range t.Apps {

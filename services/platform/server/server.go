@@ -44,7 +44,7 @@ func Main(name string, run func(ctx context.Context, a *App) error) {
 	shutdownTracing, err := telemetry.Setup(ctx, name)
 	if err == nil {
 		var stopMetrics func(context.Context) error
-		if stopMetrics, err = telemetry.SetupMetrics(metricsAddr(env)); err == nil {
+		if stopMetrics, err = telemetry.SetupMetrics(metricsAddr(env), env.Bool("ENABLE_PROFILING", false)); err == nil {
 			err = runApp(ctx, &App{Name: name, Env: env, Log: log}, run)
 			_ = stopMetrics(context.Background())
 		}
@@ -115,8 +115,7 @@ func appToken(token string) (grpc.UnaryServerInterceptor, grpc.StreamServerInter
 		if token == "" || untokened[method] || strings.HasPrefix(method, "/grpc.health.v1.Health/") {
 			return nil
 		}
-		md, _ := metadata.FromIncomingContext(ctx)
-		got := md.Get("dapr-api-token")
+		got := metadata.ValueFromIncomingContext(ctx, "dapr-api-token") // one key: no copy of the whole metadata
 		if len(got) != 1 || subtle.ConstantTimeCompare([]byte(got[0]), []byte(token)) != 1 {
 			return status.Error(codes.Unauthenticated, "only this app's sidecar may call it: the app API token is missing or wrong")
 		}
@@ -136,10 +135,8 @@ func appToken(token string) (grpc.UnaryServerInterceptor, grpc.StreamServerInter
 }
 
 func requestID(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if ids := md.Get(daprkit.RequestIDHeader); len(ids) > 0 {
-			ctx = telemetry.WithRequestID(ctx, ids[0])
-		}
+	if ids := metadata.ValueFromIncomingContext(ctx, daprkit.RequestIDHeader); len(ids) > 0 {
+		ctx = telemetry.WithRequestID(ctx, ids[0])
 	}
 	return handler(ctx, req)
 }

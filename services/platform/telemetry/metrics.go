@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,8 +17,9 @@ import (
 
 // SetupMetrics installs the global OTel meter provider with a Prometheus exporter and, when addr is
 // set, serves /metrics there (APP_METRICS_PORT; Kubernetes scrapes it). The returned function stops
-// the server.
-func SetupMetrics(addr string) (func(context.Context) error, error) {
+// the server. With profiling, the same server also answers Go's /debug/pprof/ (ENABLE_PROFILING: off
+// by default; the load harness turns it on to profile the request path).
+func SetupMetrics(addr string, profiling bool) (func(context.Context) error, error) {
 	reg := prometheus.NewRegistry()
 	exp, err := otelprom.New(otelprom.WithRegisterer(reg))
 	if err != nil {
@@ -33,6 +35,10 @@ func SetupMetrics(addr string) (func(context.Context) error, error) {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if profiling {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
