@@ -40,8 +40,7 @@ func SetSelf(appID string) { self = appID }
 
 // CallingApp is the Dapr app id of the app that made an incoming call, as its sidecar said.
 func CallingApp(ctx context.Context) string {
-	md, _ := metadata.FromIncomingContext(ctx)
-	if v := md.Get(keyCallerApp); len(v) > 0 {
+	if v := metadata.ValueFromIncomingContext(ctx, keyCallerApp); len(v) > 0 {
 		return v[len(v)-1] // the sidecar's, appended after anything the app sent
 	}
 	return self

@@ -75,6 +75,10 @@ func Setup(ctx context.Context, app string) (func(context.Context) error, error)
 			return nil, errors.Join(errors.New("otlp exporter"), err)
 		}
 		opts = append(opts, sdktrace.WithBatcher(exp))
+	} else {
+		// Nowhere to send spans: none is recorded (recording them cost each request CPU for nothing).
+		// Trace ids are still made and passed on, so logs and sidecars keep correlating requests.
+		opts = append(opts, sdktrace.WithSampler(sdktrace.NeverSample()))
 	}
 	tp := sdktrace.NewTracerProvider(opts...)
 	otel.SetTracerProvider(tp)

@@ -49,6 +49,14 @@ func (s Postgres) Get(ctx context.Context, id string) (project.Project, error) {
 	return scanProject(s.Pool.QueryRow(ctx, `SELECT `+projectColumns+` FROM projects p WHERE p.id = $1`, id))
 }
 
+// GetAs reads the project and the user's role in it with one query.
+func (s Postgres) GetAs(ctx context.Context, id, userID string) (project.Project, project.Role, error) {
+	var r string
+	p, err := scanProject(s.Pool.QueryRow(ctx, `SELECT `+projectColumns+`, COALESCE(m.role, '') FROM projects p
+		LEFT JOIN members m ON m.project_id = p.id AND m.user_id::text = $2 WHERE p.id = $1`, id, userID), &r)
+	return p, project.Role(r), err
+}
+
 func role(ctx context.Context, q postgres.Querier, projectID, userID string) (project.Role, error) {
 	var r string
 	err := q.QueryRow(ctx, `SELECT role FROM members WHERE project_id = $1 AND user_id = $2`, projectID, userID).Scan(&r)

@@ -110,6 +110,27 @@ func TestPostgres_SearchToleratesTyposAndRanksBestFirst(t *testing.T) {
 	}
 }
 
+// GetAs reads a project with the reader's role in one query: the owner's, none for a stranger or
+// an id that is not a user's, and not found for a missing project.
+func TestPostgres_GetAsReadsTheProjectWithTheRole(t *testing.T) {
+	svc, store := newService(t)
+	ctx := context.Background()
+	me := caller.Caller{UserID: uuid.NewString()}
+	w, err := svc.Create(ctx, me, app.CreateInput{Name: "Mine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for who, want := range map[string]string{me.UserID: "owner", uuid.NewString(): "", "system:search": ""} {
+		p, role, err := store.GetAs(ctx, w.Project.ID, who)
+		if err != nil || p.ID != w.Project.ID || p.Name != "Mine" || string(role) != want {
+			t.Errorf("as %s: %+v %q %v, want role %q", who, p, role, err, want)
+		}
+	}
+	if _, _, err := store.GetAs(ctx, uuid.NewString(), me.UserID); errs.As(err).Kind != errs.KindNotFound {
+		t.Fatalf("a missing project: %v", err)
+	}
+}
+
 func TestPostgres_SlugConflictWritesNothing(t *testing.T) {
 	svc, store := newService(t)
 	ctx := context.Background()

@@ -19,6 +19,8 @@ import (
 type Store interface {
 	InTx(ctx context.Context, fn func(Tx) error) error
 	Get(ctx context.Context, id string) (project.Project, error)
+	// GetAs is Get with userID's role in the project ("" when no member), in one round trip.
+	GetAs(ctx context.Context, id, userID string) (project.Project, project.Role, error)
 	Role(ctx context.Context, projectID, userID string) (project.Role, error)
 	List(ctx context.Context, userID string, q ListQuery) ([]WithRole, error)
 	Search(ctx context.Context, userID, query string, limit int) ([]WithRole, error)
@@ -159,14 +161,11 @@ func (s *Service) Get(ctx context.Context, c caller.Caller, id string) (WithRole
 	if err := checkID(id); err != nil {
 		return WithRole{}, err
 	}
-	p, err := s.Store.Get(ctx, id)
-	if err != nil {
-		return WithRole{}, err
-	}
 	if c.IsSystem() { // a platform service reading settings (notifications: the Slack webhook)
-		return WithRole{Project: p}, nil
+		p, err := s.Store.Get(ctx, id)
+		return WithRole{Project: p}, err
 	}
-	role, err := s.Store.Role(ctx, id, c.UserID)
+	p, role, err := s.Store.GetAs(ctx, id, c.UserID)
 	if err != nil {
 		return WithRole{}, err
 	}

@@ -64,6 +64,13 @@ func (m *memStore) Get(_ context.Context, id string) (project.Project, error) {
 	return m.get(id)
 }
 
+func (m *memStore) GetAs(_ context.Context, id, userID string) (project.Project, project.Role, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, err := m.get(id)
+	return p, m.members[id][userID].Role, err
+}
+
 func (m *memStore) Role(_ context.Context, projectID, userID string) (project.Role, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
