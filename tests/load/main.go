@@ -60,7 +60,7 @@ func run(ctx context.Context, daprd string, duration time.Duration, rounds int, 
 	}
 	start := time.Now()
 	topo, err := launcher.Start(ctx, "dapr.yaml", launcher.Options{
-		Daprd: daprd, LogDir: logDir, Console: io.Discard, FreePorts: true,
+		Daprd: daprd, LogDir: logDir, Console: io.Discard, FreePorts: true, ProfileSidecars: profile,
 		// The routes are measured, not the rate limiter: limits far above what two cores can serve.
 		Env:   appEnv(profile),
 		Extra: []launcher.AppSpec{echo("bench-echo", 50198), echo("bench-caller", 50197)},
@@ -151,8 +151,8 @@ func profiles(ctx context.Context, topo *launcher.Topology, project, me route) e
 	}
 	for _, job := range []struct {
 		rt   route
-		apps []string
-	}{{project, []string{"gateway", "projects"}}, {me, []string{"users"}}} {
+		apps []string // an app, or "<app> daprd" for its sidecar
+	}{{project, []string{"gateway", "projects", "gateway daprd", "projects daprd"}}, {me, []string{"users"}}} {
 		load := make(chan error, 1)
 		go func() { _, err := measure(ctx, job.rt, 16, 8*time.Second); load <- err }()
 		var wg sync.WaitGroup
@@ -161,8 +161,13 @@ func profiles(ctx context.Context, topo *launcher.Topology, project, me route) e
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errc <- fetchProfile(ctx, fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=6", topo.App(app).AppMetricsPort),
-					filepath.Join(dir, app+".pprof"))
+				port := 0
+				if id, ok := strings.CutSuffix(app, " daprd"); ok {
+					port = topo.App(id).ProfilePort
+				} else {
+					port = topo.App(app).AppMetricsPort
+				}
+				errc <- fetchProfile(ctx, fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=6", port), filepath.Join(dir, file(app)))
 			}()
 		}
 		wg.Wait()
@@ -176,15 +181,19 @@ func profiles(ctx context.Context, topo *launcher.Topology, project, me route) e
 			return err
 		}
 		for _, app := range job.apps {
-			out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=25", filepath.Join(dir, app+".pprof")).CombinedOutput()
+			path := filepath.Join(dir, file(app))
+			out, err := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-cum", "-nodecount=40", path).CombinedOutput()
 			if err != nil {
 				return fmt.Errorf("pprof %s: %w\n%s", app, err, out)
 			}
-			fmt.Printf("\n%s under %s at c=16 (%s):\n%s", app, job.rt.name, filepath.Join(dir, app+".pprof"), out)
+			fmt.Printf("\n%s under %s at c=16 (%s):\n%s", app, job.rt.name, path, out)
 		}
 	}
 	return nil
 }
+
+// file is where a profile of app ("gateway", "gateway daprd") is written.
+func file(app string) string { return strings.ReplaceAll(app, " ", "-") + ".pprof" }
 
 func fetchProfile(ctx context.Context, url, path string) error {
 	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)

@@ -61,6 +61,9 @@ func (t *Topology) daprdArgs(a *App) []string {
 	if s.EnableAPILogging {
 		args = append(args, "--enable-api-logging")
 	}
+	if a.ProfilePort > 0 { // it listens on the API listen addresses: loopback
+		args = append(args, "--enable-profiling", "--profile-port", strconv.Itoa(a.ProfilePort))
+	}
 	return args
 }
 

@@ -32,6 +32,9 @@ type Options struct {
 	Extra []AppSpec
 	// Only starts these app ids; all when empty.
 	Only []string
+	// ProfileSidecars starts every daprd with its pprof server (--enable-profiling) on a free port
+	// of loopback (App.ProfilePort); the load harness profiles sidecars with it.
+	ProfileSidecars bool
 	// ReadyTimeout bounds the wait for every sidecar and app (default 3 minutes: a cold `go run`
 	// compiles first).
 	ReadyTimeout time.Duration
@@ -47,6 +50,8 @@ type App struct {
 	InternalPort int
 	// AppMetricsPort serves the app\'s own /metrics (APP_METRICS_PORT).
 	AppMetricsPort int
+	// ProfilePort serves the daprd's /debug/pprof when Options.ProfileSidecars; 0 otherwise.
+	ProfilePort int
 	State          string
 	// APIToken guards the sidecar's API (DAPR_API_TOKEN: the app sends it), AppToken the app's port
 	// (APP_API_TOKEN: the sidecar sends it). Fresh for each run, so no other local process can call
@@ -120,6 +125,11 @@ func Start(ctx context.Context, runFile string, opts Options) (*Topology, error)
 				return nil, fmt.Errorf("%s: %w", spec.AppID, err)
 			}
 			*p.to = port
+		}
+		if opts.ProfileSidecars {
+			if a.ProfilePort, err = ports.take(0); err != nil {
+				return nil, fmt.Errorf("%s: %w", spec.AppID, err)
+			}
 		}
 		t.Apps = append(t.Apps, a)
 	}
