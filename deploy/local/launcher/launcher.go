@@ -52,7 +52,7 @@ type App struct {
 	AppMetricsPort int
 	// ProfilePort serves the daprd's /debug/pprof when Options.ProfileSidecars; 0 otherwise.
 	ProfilePort int
-	State          string
+	State       string
 	// APIToken guards the sidecar's API (DAPR_API_TOKEN: the app sends it), AppToken the app's port
 	// (APP_API_TOKEN: the sidecar sends it). Fresh for each run, so no other local process can call
 	// the app or its sidecar unless it is handed them.
