@@ -37,19 +37,20 @@ func main() {
 	duration := flag.Duration("duration", 8*time.Second, "how long each measurement runs")
 	rounds := flag.Int("rounds", 2, "how many times each route is measured, alternating with the others")
 	timeout := flag.Duration("timeout", 12*time.Minute, "give up after this long")
+	events := flag.Int("events", 1000, "project creations whose event path is measured (0: none)")
 	profile := flag.Bool("profile", false, "then take CPU profiles of gateway, projects and users under load (pprof, in .data/bench/profiles)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	if err := run(ctx, *daprd, *duration, *rounds, *profile); err != nil {
+	if err := run(ctx, *daprd, *duration, *rounds, *events, *profile); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, daprd string, duration time.Duration, rounds int, profile bool) error {
+func run(ctx context.Context, daprd string, duration time.Duration, rounds, events int, profile bool) error {
 	if daprd == "" {
 		return fmt.Errorf("no daprd: run make bench (it builds the sidecar)")
 	}
@@ -120,6 +121,11 @@ func run(ctx context.Context, daprd string, duration time.Duration, rounds int, 
 	for _, c := range []int{1, 16} {
 		fmt.Printf("\nCPU per request at c=%d, µs, by process (the best round of each route; processes under 5 µs left out):\n", c)
 		printCPU(results[c], routes)
+	}
+	if events > 0 {
+		if err := eventPath(ctx, topo, gateway, token, events, duration); err != nil {
+			return fmt.Errorf("event path: %w", err)
+		}
 	}
 	if profile {
 		return profiles(ctx, topo, routes[1], routes[2])
@@ -389,13 +395,22 @@ func signUp(ctx context.Context, gateway string) (token, projectID string, err e
 	return session.AccessToken, created.Project.ID, nil
 }
 
-func call(ctx context.Context, method, url, token string, body any, want int, out any) error {
-	b, _ := json.Marshal(body)
-	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(b))
+func call(ctx context.Context, method, url, token string, body any, want int, out any, header ...string) error {
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
