@@ -37,19 +37,13 @@ func eventPath(ctx context.Context, topo *launcher.Topology, gateway, token stri
 	}
 	searchable := func(ctx context.Context, name, id string) (bool, error) {
 		var res struct {
-			Results []struct {
-				ID string `json:"id"`
-			} `json:"results"`
+			Results []hit `json:"results"`
 		}
 		q := url.Values{"q": {name}, "type": {"project"}, "page_size": {"100"}}
 		if err := call(ctx, "GET", gateway+"/v1/search?"+q.Encode(), token, nil, http.StatusOK, &res); err != nil {
 			return false, err
 		}
-		return slices.ContainsFunc(res.Results, func(r struct {
-			ID string `json:"id"`
-		}) bool {
-			return r.ID == id
-		}), nil
+		return slices.Contains(res.Results, hit{ID: id}), nil
 	}
 	var toSearch, toAudit []time.Duration
 	run := fmt.Sprintf("%x", time.Now().UnixNano()%0xffffff)
@@ -128,6 +122,11 @@ func eventPath(ctx context.Context, topo *launcher.Topology, gateway, token stri
 	fmt.Printf("\nOutbox under a burst of creations at c=16 for %s: %d projects written (%.0f/s, each with its events in the same transaction); all of them audited %.1fs after the burst began (%.0f events/s through the relay, Kafka and audit)\n",
 		d, len(ids), float64(len(ids))/written.Seconds(), delivered.Seconds(), float64(len(ids))/delivered.Seconds())
 	return nil
+}
+
+// hit is a search result, by its id.
+type hit struct {
+	ID string `json:"id"`
 }
 
 // waitFor polls cond every 2 ms, up to 30 s, and answers the time from since until it held.

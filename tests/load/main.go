@@ -11,6 +11,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -277,15 +278,7 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // best is the round with the most throughput (the least disturbed by the machine's other work).
 func best(rs []result) result {
-	return slices.MaxFunc(rs, func(a, b result) int {
-		switch {
-		case a.rps < b.rps:
-			return -1
-		case a.rps > b.rps:
-			return 1
-		}
-		return 0
-	})
+	return slices.MaxFunc(rs, func(a, b result) int { return cmp.Compare(a.rps, b.rps) })
 }
 
 // measure runs c workers, each sending the next request when the last is answered, for d after a
@@ -315,7 +308,7 @@ func measure(ctx context.Context, rt route, c int, d time.Duration) (result, err
 				err := get(ctx, client, rt)
 				if err != nil {
 					mu.Lock()
-					firstErr = cmpOr(firstErr, err)
+					firstErr = cmp.Or(firstErr, err)
 					mu.Unlock()
 					return
 				}
@@ -340,13 +333,6 @@ func measure(ctx context.Context, rt route, c int, d time.Duration) (result, err
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(float64(len(lat))*p))] }
 	return result{rps: float64(len(lat)) / d.Seconds(), p50: pct(0.50), p99: pct(0.99), requests: requests}, nil
-}
-
-func cmpOr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 func get(ctx context.Context, client *http.Client, rt route) error {
@@ -383,16 +369,8 @@ func signUp(ctx context.Context, gateway string) (token, projectID string, err e
 	if err := call(ctx, "POST", gateway+"/v1/auth/login", "", map[string]any{"email": email, "password": password}, http.StatusOK, &session); err != nil {
 		return "", "", err
 	}
-	var created struct {
-		Project struct {
-			ID string `json:"id"`
-		} `json:"project"`
-	}
-	if err := call(ctx, "POST", gateway+"/v1/projects", session.AccessToken, map[string]any{"name": "Bench", "visibility": "private"},
-		http.StatusCreated, &created); err != nil {
-		return "", "", err
-	}
-	return session.AccessToken, created.Project.ID, nil
+	id, err := createProject(ctx, gateway, session.AccessToken, "Bench")
+	return session.AccessToken, id, err
 }
 
 func call(ctx context.Context, method, url, token string, body any, want int, out any, header ...string) error {

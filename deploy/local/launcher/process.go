@@ -235,8 +235,30 @@ func LiveInGroups(pgids []int) []int {
 	for _, p := range pgids {
 		want[p] = true
 	}
-	entries, _ := os.ReadDir("/proc")
 	var out []int
+	for _, p := range Processes() {
+		if p.State != "Z" && want[p.PGID] {
+			out = append(out, p.PID)
+		}
+	}
+	return out
+}
+
+// Process is one line of /proc/<pid>/stat, the fields read here.
+type Process struct {
+	PID, PGID   int
+	Comm, State string
+	// CPU is the user and system time it used so far.
+	CPU time.Duration
+}
+
+// clockTick is the unit of utime and stime in /proc/<pid>/stat (USER_HZ, 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+// Processes reads every process's stat line.
+func Processes() []Process {
+	entries, _ := os.ReadDir("/proc")
+	var out []Process
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -248,13 +270,18 @@ func LiveInGroups(pgids []int) []int {
 		}
 		// Fields after the command name, which is in parentheses and may hold spaces.
 		s := string(b)
-		rest := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(rest) < 3 || rest[0] == "Z" {
+		open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || end < open {
 			continue
 		}
-		if pg, _ := strconv.Atoi(rest[2]); want[pg] {
-			out = append(out, pid)
+		rest := strings.Fields(s[end+1:])
+		if len(rest) < 13 {
+			continue
 		}
+		pg, _ := strconv.Atoi(rest[2])
+		ut, _ := strconv.ParseInt(rest[11], 10, 64)
+		st, _ := strconv.ParseInt(rest[12], 10, 64)
+		out = append(out, Process{PID: pid, PGID: pg, Comm: s[open+1 : end], State: rest[0], CPU: time.Duration(ut+st) * clockTick})
 	}
 	return out
 }

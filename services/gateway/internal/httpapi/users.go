@@ -12,6 +12,7 @@ import (
 
 	usersv1 "github.com/acme/platform/contracts/gen/go/acme/users/v1"
 	"github.com/acme/platform/services/gateway/internal/tokens"
+	"github.com/acme/platform/services/platform/accesstoken"
 	"github.com/acme/platform/services/platform/caller"
 	"github.com/acme/platform/services/platform/errs"
 )
@@ -116,8 +117,10 @@ const (
 // that verifies was not guessed.
 func (a *API) authenticate(c *gin.Context) {
 	token, present := bearerToken(c)
+	verdict := tokens.Unknown
 	if present && a.Tokens != nil {
-		if claims, verdict := a.Tokens.Verify(token); verdict == tokens.Valid {
+		var claims accesstoken.Claims
+		if claims, verdict = a.Tokens.Verify(token); verdict == tokens.Valid {
 			c.Set(ctxToken, token)
 			c.Set(ctxIdentity, &usersv1.ValidateTokenResponse{UserId: claims.UserID, SessionId: claims.SessionID,
 				Roles: claims.Roles, Region: regionProto[claims.Region], ExpiresAt: timestamppb.New(claims.ExpiresAt)})
@@ -143,12 +146,10 @@ func (a *API) authenticate(c *gin.Context) {
 		fail(c, errs.Unauthenticated("auth.token_missing", "a Bearer access token is required"))
 		return
 	}
-	if a.Tokens != nil {
-		if _, verdict := a.Tokens.Verify(token); verdict == tokens.Invalid {
-			a.authFailed(c)
-			fail(c, errInvalidToken)
-			return
-		}
+	if verdict == tokens.Invalid {
+		a.authFailed(c)
+		fail(c, errInvalidToken)
+		return
 	}
 	ctx, cancel := a.backend(c)
 	defer cancel()

@@ -91,7 +91,7 @@ func (s Sources) Projects(ctx context.Context, page func([]index.Document) error
 	})
 }
 
-// Files pages through every clean file (without its project's access: the app copies that).
+// Files pages through every clean file (without its project's access or version: the app sets those).
 func (s Sources) Files(ctx context.Context, page func([]index.Document) error) error {
 	return scan(ctx, page, func(ctx context.Context, token string) ([]index.Document, string, error) {
 		resp, err := s.FilesAPI.ScanFiles(ctx, &filesv1.ScanFilesRequest{PageSize: s.PageSize, PageToken: token})
@@ -102,7 +102,7 @@ func (s Sources) Files(ctx context.Context, page func([]index.Document) error) e
 		for _, f := range resp.GetFiles() {
 			at := f.GetCreatedAt().AsTime()
 			docs = append(docs, index.Document{ID: f.GetId(), Type: index.TypeFile, Title: f.GetName(), ProjectID: f.GetProjectId(),
-				ContentType: f.GetContentType(), OwnerID: f.GetOwnerId(), CreatedAt: at, UpdatedAt: at, Version: 1, EventTime: at})
+				ContentType: f.GetContentType(), OwnerID: f.GetOwnerId(), CreatedAt: at, UpdatedAt: at, EventTime: at})
 		}
 		return docs, resp.GetNextPageToken(), nil
 	})

@@ -21,7 +21,7 @@ import (
 type Sources interface {
 	Users(ctx context.Context, page func([]index.Document) error) error
 	Projects(ctx context.Context, page func([]index.Document) error) error
-	// Files lists clean files without their project's access (the rebuild copies it).
+	// Files lists clean files without their project's access and version (the rebuild sets them).
 	Files(ctx context.Context, page func([]index.Document) error) error
 }
 
@@ -163,32 +163,57 @@ func (s *Service) project(ctx context.Context, id string, e events.Envelope, cha
 // searched index and in a rebuild's, each from its own copy of the project. Called under the
 // project's lock.
 func (s *Service) shareWithFiles(ctx context.Context, projectID string) error {
-	p, ok, err := s.Index.Get(ctx, projectID)
+	if err := shareWith(ctx, searched{s.Index}, projectID); err != nil {
+		return err
+	}
+	return s.inBuild(func(b target) error { return shareWith(ctx, b, projectID) })
+}
+
+func shareWith(ctx context.Context, t target, projectID string) error {
+	have, err := t.Get(ctx, []string{projectID})
 	if err != nil {
 		return err
 	}
-	files, err := s.Index.InProject(ctx, projectID)
+	files, err := t.InProject(ctx, projectID)
 	if err != nil {
 		return err
 	}
-	if err := s.Index.Put(ctx, withAccess(files, p, ok)...); err != nil {
-		return err
+	p, ok := have[projectID]
+	return t.Put(ctx, withAccess(files, p, ok)...)
+}
+
+// target is an index the app writes to: the searched one, or a rebuild's (index.Build).
+type target interface {
+	Get(ctx context.Context, ids []string) (map[string]index.Document, error)
+	Put(ctx context.Context, docs ...index.Document) error
+	InProject(ctx context.Context, projectID string) ([]index.Document, error)
+}
+
+// searched is the searched index as a target.
+type searched struct{ index.Index }
+
+func (x searched) Get(ctx context.Context, ids []string) (map[string]index.Document, error) {
+	out := map[string]index.Document{}
+	for _, id := range ids {
+		d, ok, err := x.Index.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out[id] = d
+		}
 	}
+	return out, nil
+}
+
+// inBuild runs fn on the rebuild's index while one runs, holding off its swap meanwhile.
+func (s *Service) inBuild(fn func(target) error) error {
 	s.buildMu.RLock()
 	defer s.buildMu.RUnlock()
 	if s.build == nil {
 		return nil
 	}
-	have, err := s.build.Get(ctx, []string{projectID})
-	if err != nil {
-		return err
-	}
-	bp, ok := have[projectID]
-	files, err = s.build.InProject(ctx, projectID)
-	if err != nil {
-		return err
-	}
-	return s.build.Put(ctx, withAccess(files, bp, ok)...)
+	return fn(s.build)
 }
 
 // withAccess returns the files whose access differs from the project's, with the project's.
@@ -223,43 +248,36 @@ func shareAccess(f *index.Document, p index.Document, found bool) {
 // change edits the file's document in each, which then takes that index's copy of the project's access.
 func (s *Service) file(ctx context.Context, p events.FileEvent, e events.Envelope, change func(*index.Document) bool) error {
 	defer s.lock(p.ProjectID)()
-	d, _, err := s.Index.Get(ctx, p.FileID)
+	wrote, err := applyFile(ctx, searched{s.Index}, p, e, change)
 	if err != nil {
 		return err
 	}
-	if change(&d) {
-		proj, ok, err := s.Index.Get(ctx, p.ProjectID)
-		if err != nil {
-			return err
-		}
-		d.EventTime = e.OccurredAt
-		if !d.Deleted {
-			shareAccess(&d, proj, ok)
-		}
-		if err := s.Index.Put(ctx, d); err != nil {
-			return err
-		}
+	if wrote {
 		s.observe(ctx, e.OccurredAt)
 	}
-	s.buildMu.RLock()
-	defer s.buildMu.RUnlock()
-	if s.build == nil {
-		return nil
-	}
-	have, err := s.build.Get(ctx, []string{p.FileID, p.ProjectID})
-	if err != nil {
+	return s.inBuild(func(b target) error {
+		_, err := applyFile(ctx, b, p, e, change)
 		return err
+	})
+}
+
+// applyFile changes the file's document in t, if change says so, with t's copy of the project's
+// access; it reports whether it wrote.
+func applyFile(ctx context.Context, t target, p events.FileEvent, e events.Envelope, change func(*index.Document) bool) (bool, error) {
+	have, err := t.Get(ctx, []string{p.FileID, p.ProjectID})
+	if err != nil {
+		return false, err
 	}
-	bd := have[p.FileID]
-	if !change(&bd) {
-		return nil
+	d := have[p.FileID]
+	if !change(&d) {
+		return false, nil
 	}
-	bd.EventTime = e.OccurredAt
-	if !bd.Deleted {
-		bp, ok := have[p.ProjectID]
-		shareAccess(&bd, bp, ok)
+	d.EventTime = e.OccurredAt
+	if !d.Deleted {
+		proj, ok := have[p.ProjectID]
+		shareAccess(&d, proj, ok)
 	}
-	return s.build.Put(ctx, bd)
+	return true, t.Put(ctx, d)
 }
 
 // applyProject changes a project's fields if the event is newer than the document.

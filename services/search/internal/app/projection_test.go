@@ -355,7 +355,7 @@ func TestReindex_FilesTakeTheirProjectsAccess(t *testing.T) {
 	must(t, s, created(1))
 	proj := doc(t, s, pid)
 	s.Sources = fakeSources{projects: []index.Document{proj},
-		files:      []index.Document{{ID: fid, Type: index.TypeFile, Title: "flight-plan.pdf", ProjectID: pid, OwnerID: owner, Version: 1}},
+		files:      []index.Document{{ID: fid, Type: index.TypeFile, Title: "flight-plan.pdf", ProjectID: pid, OwnerID: owner}},
 		afterFiles: func() { must(t, s, member("project.member_added", 2, friend, "viewer")) },
 	}
 	var last Progress

@@ -112,6 +112,7 @@ func (s *Service) fill(ctx context.Context, b index.Build, report func(Progress)
 // the file already (an event applied during the rebuild, which did the same).
 func (s *Service) copyFile(ctx context.Context, b index.Build, d index.Document) error {
 	defer s.lock(d.ProjectID)()
+	d.Version = fileStored // the sources list stored files only
 	have, err := b.Get(ctx, []string{d.ID, d.ProjectID})
 	if err != nil {
 		return err

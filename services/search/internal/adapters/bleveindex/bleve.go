@@ -415,8 +415,13 @@ func each(idx bleve.Index, q query.Query, fn func([]index.Document) error) error
 func (x *Index) WithMember(_ context.Context, userID string) ([]index.Document, error) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	return all(x.live, bleve.NewConjunctionQuery(term("members", userID), boolean("deleted", false)))
+}
+
+// all is every document of idx that q matches.
+func all(idx bleve.Index, q query.Query) ([]index.Document, error) {
 	var out []index.Document
-	err := each(x.live, bleve.NewConjunctionQuery(term("members", userID), boolean("deleted", false)), func(docs []index.Document) error {
+	err := each(idx, q, func(docs []index.Document) error {
 		out = append(out, docs...)
 		return nil
 	})
@@ -431,12 +436,7 @@ func (x *Index) InProject(_ context.Context, projectID string) ([]index.Document
 }
 
 func inProject(idx bleve.Index, projectID string) ([]index.Document, error) {
-	var out []index.Document
-	err := each(idx, bleve.NewConjunctionQuery(term("project_id", projectID), boolean("deleted", false)), func(docs []index.Document) error {
-		out = append(out, docs...)
-		return nil
-	})
-	return out, err
+	return all(idx, bleve.NewConjunctionQuery(term("project_id", projectID), boolean("deleted", false)))
 }
 
 // Count is the number of live documents.

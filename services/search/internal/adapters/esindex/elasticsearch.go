@@ -423,8 +423,13 @@ func (x *Index) each(ctx context.Context, target string, filters []any, fn func(
 
 // WithMember returns the live documents listing userID as a member.
 func (x *Index) WithMember(ctx context.Context, userID string) ([]index.Document, error) {
+	return x.all(ctx, x.alias, term("members", userID), term("deleted", false))
+}
+
+// all is every document of target that the filters match.
+func (x *Index) all(ctx context.Context, target string, filters ...any) ([]index.Document, error) {
 	var out []index.Document
-	err := x.each(ctx, x.alias, []any{term("members", userID), term("deleted", false)}, func(docs []index.Document) error {
+	err := x.each(ctx, target, filters, func(docs []index.Document) error {
 		out = append(out, docs...)
 		return nil
 	})
@@ -437,12 +442,7 @@ func (x *Index) InProject(ctx context.Context, projectID string) ([]index.Docume
 }
 
 func (x *Index) inProject(ctx context.Context, target, projectID string) ([]index.Document, error) {
-	var out []index.Document
-	err := x.each(ctx, target, []any{term("project_id", projectID), term("deleted", false)}, func(docs []index.Document) error {
-		out = append(out, docs...)
-		return nil
-	})
-	return out, err
+	return x.all(ctx, target, term("project_id", projectID), term("deleted", false))
 }
 
 // Count is the number of live documents.
