@@ -6,7 +6,7 @@ set -euo pipefail
 script=$(realpath "$0")
 cd "$(dirname "$script")/sidecar"
 CACHE=${ACME_CACHE:-$HOME/.cache/acme-platform}
-key=$( (cat go.mod go.sum main.go "$script"; go version) | sha256sum | cut -c1-16)
+key=$( (cat go.mod go.sum $(find . -name '*.go' | sort) "$script"; go version) | sha256sum | cut -c1-16)
 out=$CACHE/daprd-$key
 if [ ! -x "$out" ]; then
   mkdir -p "$CACHE"
