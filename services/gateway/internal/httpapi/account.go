@@ -108,7 +108,7 @@ func (a *API) listSessions(c *gin.Context, ctx context.Context) (answer, error) 
 
 func (a *API) revokeSession(c *gin.Context, ctx context.Context) (answer, error) {
 	id := c.Param("id")
-	if !uuidPattern.MatchString(id) {
+	if !isUUID(id) {
 		return answer{}, errs.NotFound("session.not_found", "no such session")
 	}
 	if _, err := a.Users.RevokeSession(ctx, &usersv1.RevokeSessionRequest{SessionId: id}); err != nil {
@@ -141,7 +141,7 @@ type rolesRequest struct {
 
 func (a *API) setRoles(c *gin.Context, ctx context.Context) (answer, error) {
 	id := c.Param("id")
-	if !uuidPattern.MatchString(id) {
+	if !isUUID(id) {
 		return answer{}, errs.NotFound("user.not_found", "no such user")
 	}
 	var req rolesRequest

@@ -68,7 +68,7 @@ func jsonBody[T any](c *gin.Context) (T, error) {
 // uuidParam is the path parameter name, or a not-found error with code when it is no id.
 func uuidParam(c *gin.Context, name, code string) (string, error) {
 	id := c.Param(name)
-	if !uuidPattern.MatchString(id) {
+	if !isUUID(id) {
 		return "", errs.NotFound(code, "no such "+map[string]string{"project.not_found": "project", "member.not_found": "member",
 			"webhook.not_found": "webhook", "user.not_found": "user", "session.not_found": "session"}[code])
 	}
