@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 )
 
 // Publisher sends one outbox row to its topic. The Dapr adapter is the production one.
@@ -25,6 +29,8 @@ type Message struct {
 	EventType    string
 	ContentType  string
 	Payload      []byte
+	// CreatedAt is when the row was written, in the writer's transaction.
+	CreatedAt time.Time
 }
 
 // Relay publishes pending outbox rows in seq order. Several replicas may run one each: a transaction
@@ -39,6 +45,21 @@ type Relay struct {
 	PollInterval time.Duration
 	// Retention keeps published rows this long for inspection (default 24h).
 	Retention time.Duration
+	// Meter makes the relay's metrics (default: the global meter provider):
+	//   - acme_outbox_published_total{topic}: rows published;
+	//   - acme_outbox_publish_failures_total{topic}: publishes that failed (the row stays pending);
+	//   - acme_outbox_publish_lag_seconds{topic}: from the writer's commit to the broker's ack;
+	//   - acme_outbox_pending and acme_outbox_oldest_pending_seconds: the backlog, read at each
+	//     scrape while Run runs.
+	Meter metric.MeterProvider
+
+	once    sync.Once
+	metrics relayMetrics
+}
+
+type relayMetrics struct {
+	published, failures metric.Int64Counter
+	lag                 metric.Float64Histogram
 }
 
 // relayLockKey is the advisory lock that elects the publishing replica.
@@ -54,12 +75,57 @@ func (r *Relay) defaults() {
 	if r.Retention <= 0 {
 		r.Retention = 24 * time.Hour
 	}
+	r.once.Do(func() {
+		if r.Meter == nil {
+			r.Meter = otel.GetMeterProvider()
+		}
+		m := r.Meter.Meter("acme/outbox")
+		r.metrics.published, _ = m.Int64Counter("acme_outbox_published", metric.WithDescription("Outbox rows published."))
+		r.metrics.failures, _ = m.Int64Counter("acme_outbox_publish_failures",
+			metric.WithDescription("Outbox publishes that failed; the row stays pending and is retried."))
+		r.metrics.lag, _ = m.Float64Histogram("acme_outbox_publish_lag", metric.WithUnit("s"),
+			metric.WithDescription("From the outbox row's commit to the broker's acknowledgement."),
+			metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300))
+	})
+}
+
+// observeBacklog reports the pending rows and the oldest one's age at each collection, until the
+// returned function unregisters it.
+func (r *Relay) observeBacklog() func() {
+	m := r.Meter.Meter("acme/outbox")
+	pending, err1 := m.Int64ObservableGauge("acme_outbox_pending", metric.WithDescription("Outbox rows not yet published."))
+	oldest, err2 := m.Float64ObservableGauge("acme_outbox_oldest_pending", metric.WithUnit("s"),
+		metric.WithDescription("Age of the oldest outbox row not yet published (0 when none is)."))
+	if err := errors.Join(err1, err2); err != nil {
+		r.Log.Warn("outbox relay: backlog metrics unavailable", "error", err)
+		return func() {}
+	}
+	reg, err := m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		var n int64
+		var age float64
+		err := r.Pool.QueryRow(ctx, `SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)::float8
+			FROM outbox WHERE published_at IS NULL`).Scan(&n, &age)
+		if err != nil {
+			return err
+		}
+		o.ObserveInt64(pending, n)
+		o.ObserveFloat64(oldest, age)
+		return nil
+	}, pending, oldest)
+	if err != nil {
+		r.Log.Warn("outbox relay: backlog metrics unavailable", "error", err)
+		return func() {}
+	}
+	return func() { _ = reg.Unregister() }
 }
 
 // Run publishes until ctx ends. Rows left pending by a crash or a failed publish are picked up again:
 // delivery is at least once.
 func (r *Relay) Run(ctx context.Context) error {
 	r.defaults()
+	defer r.observeBacklog()()
 	var listener *pgxpool.Conn
 	defer func() {
 		if listener != nil {
@@ -149,7 +215,7 @@ func (r *Relay) PublishBatch(ctx context.Context) (int, error) {
 	if !leader {
 		return 0, nil
 	}
-	rows, err := tx.Query(ctx, `SELECT seq, event_id::text, topic, partition_key, event_type, content_type, payload
+	rows, err := tx.Query(ctx, `SELECT seq, event_id::text, topic, partition_key, event_type, content_type, payload, created_at
 		FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1`, r.BatchSize)
 	if err != nil {
 		return 0, err
@@ -159,14 +225,22 @@ func (r *Relay) PublishBatch(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	var done []int64
+	type ack struct {
+		topic metric.MeasurementOption
+		lag   float64
+	}
+	var acked []ack
 	var pubErr error
 	for _, m := range msgs {
+		topic := metric.WithAttributeSet(attribute.NewSet(attribute.String("topic", m.Topic)))
 		if pubErr = r.Publisher.Publish(ctx, m); pubErr != nil {
+			r.metrics.failures.Add(ctx, 1, topic)
 			_, _ = tx.Exec(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = $1`, m.Seq, pubErr.Error())
 			pubErr = fmt.Errorf("event %s (%s): %w", m.EventID, m.EventType, pubErr)
 			break
 		}
 		done = append(done, m.Seq)
+		acked = append(acked, ack{topic, time.Since(m.CreatedAt).Seconds()})
 	}
 	if len(done) > 0 {
 		if _, err := tx.Exec(ctx, `UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE seq = ANY($1)`, done); err != nil {
@@ -175,6 +249,11 @@ func (r *Relay) PublishBatch(ctx context.Context) (int, error) {
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return 0, err
+	}
+	// Counted once the rows are marked: a row whose mark is lost is published and counted again.
+	for _, a := range acked {
+		r.metrics.published.Add(ctx, 1, a.topic)
+		r.metrics.lag.Record(ctx, a.lag, a.topic)
 	}
 	return len(done), pubErr
 }

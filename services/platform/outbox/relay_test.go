@@ -13,6 +13,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/acme/platform/services/platform/events"
 	"github.com/acme/platform/services/platform/outbox"
@@ -215,4 +218,90 @@ func TestRelay_RunWakesOnCommit(t *testing.T) {
 	if fmt.Sprint(rec.ids()) != fmt.Sprint(ids) {
 		t.Fatalf("published %v, want %v", rec.ids(), ids)
 	}
+}
+
+// The relay's metrics: published and failed publishes by topic, the publish lag, and the backlog
+// that Run reports at each collection.
+func TestRelay_Metrics(t *testing.T) {
+	pool := pgtest.New(t, outbox.Migrations())
+	w := newWriter(t)
+	ids := addEvents(t, pool, w, "user-5", 3)
+	rec := &recorder{failAt: ids[2]}
+	reader := sdkmetric.NewManualReader()
+	relay := &outbox.Relay{Pool: pool, Publisher: rec, Log: quiet, PollInterval: time.Minute,
+		Meter: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		relay.Run(ctx)
+		close(done)
+	}()
+	defer func() { cancel(); <-done }()
+
+	// Collected until Run has published the first two and the third is pending.
+	var got map[string]float64
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got = collect(t, reader)
+		if got["acme_outbox_published"] == 2 && got["acme_outbox_pending"] == 1 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	want := map[string]float64{"acme_outbox_published": 2, "acme_outbox_publish_lag.count": 2, "acme_outbox_pending": 1}
+	for name, v := range want {
+		if got[name] != v {
+			t.Errorf("%s = %v, want %v (all: %v)", name, got[name], v, got)
+		}
+	}
+	if got["acme_outbox_publish_failures"] < 1 {
+		t.Errorf("no failed publish counted: %v", got)
+	}
+	if got["acme_outbox_oldest_pending"] <= 0 {
+		t.Errorf("oldest pending age %v, want > 0", got["acme_outbox_oldest_pending"])
+	}
+	if got["topic"] != 1 {
+		t.Errorf("a data point without its topic: %v", got)
+	}
+}
+
+// collect sums each metric's data points (histograms: their counts under name.count); "topic" is 1
+// when every counter and histogram point carries the users topic.
+func collect(t *testing.T, reader sdkmetric.Reader) map[string]float64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{"topic": 1}
+	hasTopic := func(s attribute.Set) {
+		if v, ok := s.Value("topic"); !ok || v.AsString() != events.TopicUsers {
+			out["topic"] = 0
+		}
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				for _, p := range d.DataPoints {
+					out[m.Name] += float64(p.Value)
+					hasTopic(p.Attributes)
+				}
+			case metricdata.Histogram[float64]:
+				for _, p := range d.DataPoints {
+					out[m.Name+".count"] += float64(p.Count)
+					hasTopic(p.Attributes)
+				}
+			case metricdata.Gauge[int64]:
+				for _, p := range d.DataPoints {
+					out[m.Name] += float64(p.Value)
+				}
+			case metricdata.Gauge[float64]:
+				for _, p := range d.DataPoints {
+					out[m.Name] += p.Value
+				}
+			}
+		}
+	}
+	return out
 }

@@ -13,8 +13,12 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -41,6 +45,21 @@ var ErrPermanent = errors.New("permanent failure")
 
 // Permanent wraps err so the message goes to the dead-letter topic without retries.
 func Permanent(err error) error { return fmt.Errorf("%w: %w", ErrPermanent, err) }
+
+// instruments are the consumer's metrics, made once from the global meter provider:
+//   - acme_event_handling_seconds{topic, outcome}: a delivery's handling time, by what daprd is told
+//     (success, retry, drop);
+//   - acme_event_lag_seconds{topic}: from the event's occurred_at to its handling, the consumer lag
+//     in time (the producer's outbox, the relay, Kafka and daprd's delivery all count).
+var instruments = sync.OnceValue(func() (i struct{ handling, lag metric.Float64Histogram }) {
+	m := otel.Meter("acme/subscriber")
+	buckets := metric.WithExplicitBucketBoundaries(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+	i.handling, _ = m.Float64Histogram("acme_event_handling", metric.WithUnit("s"), buckets,
+		metric.WithDescription("Time an app took to handle one delivered event, by outcome."))
+	i.lag, _ = m.Float64Histogram("acme_event_lag", metric.WithUnit("s"), buckets,
+		metric.WithDescription("From an event's occurred_at to a consumer's handling of it."))
+	return i
+})
 
 // Subscriber dispatches Dapr deliveries to handlers.
 type Subscriber struct {
@@ -120,17 +139,27 @@ func (s *Subscriber) OnTopicEvent(ctx context.Context, in *runtimev1pb.TopicEven
 			}
 		}
 	}
+	start := time.Now()
 	err := safeCall(ctx, h, Message{ID: in.GetId(), PubSub: in.GetPubsubName(), Topic: in.GetTopic(), Data: in.GetData(), Metadata: md})
+	status := runtimev1pb.TopicEventResponse_SUCCESS
 	switch {
 	case err == nil:
-		return &runtimev1pb.TopicEventResponse{Status: runtimev1pb.TopicEventResponse_SUCCESS}, nil
 	case errors.Is(err, ErrPermanent):
 		log.WarnContext(ctx, "message cannot be processed, dead-lettering", "error", err)
-		return &runtimev1pb.TopicEventResponse{Status: runtimev1pb.TopicEventResponse_DROP}, nil
+		status = runtimev1pb.TopicEventResponse_DROP
 	default:
 		log.WarnContext(ctx, "message failed, asking for retry", "error", err)
-		return &runtimev1pb.TopicEventResponse{Status: runtimev1pb.TopicEventResponse_RETRY}, nil
+		status = runtimev1pb.TopicEventResponse_RETRY
 	}
+	instruments().handling.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(
+		attribute.String("topic", in.GetTopic()), attribute.String("outcome", outcomes[status])))
+	return &runtimev1pb.TopicEventResponse{Status: status}, nil
+}
+
+var outcomes = map[runtimev1pb.TopicEventResponse_TopicEventResponseStatus]string{
+	runtimev1pb.TopicEventResponse_SUCCESS: "success",
+	runtimev1pb.TopicEventResponse_RETRY:   "retry",
+	runtimev1pb.TopicEventResponse_DROP:    "drop",
 }
 
 func safeCall(ctx context.Context, h Handler, m Message) (err error) {
@@ -164,6 +193,9 @@ func Events(codec Decoder, h func(ctx context.Context, topic string, e events.En
 		e, err := codec.Decode(m.Topic, m.Data)
 		if err != nil {
 			return Permanent(err)
+		}
+		if !e.OccurredAt.IsZero() {
+			instruments().lag.Record(ctx, time.Since(e.OccurredAt).Seconds(), metric.WithAttributes(attribute.String("topic", m.Topic)))
 		}
 		return h(ctx, m.Topic, e)
 	}

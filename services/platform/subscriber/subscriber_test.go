@@ -3,11 +3,16 @@ package subscriber
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
+	"go.opentelemetry.io/otel"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/acme/platform/services/platform/events"
 )
@@ -47,5 +52,60 @@ func TestOnTopicEvent_MapsOutcomesToDaprStatuses(t *testing.T) {
 	resp, _ := s.OnTopicEvent(context.Background(), &runtimev1pb.TopicEventRequest{PubsubName: "pubsub", Topic: "unknown"})
 	if resp.GetStatus() != runtimev1pb.TopicEventResponse_RETRY {
 		t.Errorf("a topic without a handler: %v", resp.GetStatus())
+	}
+}
+
+// Handling time by topic and outcome, and the lag from an event's occurred_at.
+func TestOnTopicEvent_RecordsHandlingAndLag(t *testing.T) {
+	reader := sdkmetric.NewManualReader()
+	otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)))
+	occurred := time.Now().Add(-2 * time.Second)
+	codec := decoder(func(_ string, data []byte) (events.Envelope, error) {
+		if string(data) == "poison" {
+			return events.Envelope{}, events.ErrUndecodable
+		}
+		return events.Envelope{EventID: string(data), OccurredAt: occurred}, nil
+	})
+	s := New(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	s.Handle("pubsub", "acme.test", Events(codec, func(_ context.Context, _ string, e events.Envelope) error {
+		if e.EventID == "fail" {
+			return errors.New("database down")
+		}
+		return nil
+	}))
+	for _, data := range []string{"ok", "ok", "poison", "fail"} {
+		if _, err := s.OnTopicEvent(context.Background(), &runtimev1pb.TopicEventRequest{PubsubName: "pubsub", Topic: "acme.test", Data: []byte(data)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]uint64{}
+	var minLag float64
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			for _, p := range m.Data.(metricdata.Histogram[float64]).DataPoints {
+				topic, _ := p.Attributes.Value("topic")
+				outcome, _ := p.Attributes.Value("outcome")
+				got[m.Name+"/"+topic.AsString()+"/"+outcome.AsString()] += p.Count
+				if m.Name == "acme_event_lag" {
+					minLag, _ = p.Min.Value()
+				}
+			}
+		}
+	}
+	want := map[string]uint64{
+		"acme_event_handling/acme.test/success": 2,
+		"acme_event_handling/acme.test/drop":    1,
+		"acme_event_handling/acme.test/retry":   1,
+		"acme_event_lag/acme.test/":             3, // the poison message has no occurred_at to measure from
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("recorded %v, want %v", got, want)
+	}
+	if minLag < 2 {
+		t.Errorf("the smallest lag is %v s, want at least 2 s", minLag)
 	}
 }

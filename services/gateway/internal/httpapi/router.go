@@ -18,6 +18,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/tus/tusd/v2/pkg/handler"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 
 	auditv1 "github.com/acme/platform/contracts/gen/go/acme/audit/v1"
 	notificationsv1 "github.com/acme/platform/contracts/gen/go/acme/notifications/v1"
@@ -223,6 +225,16 @@ func requestID(c *gin.Context) string { return c.GetString(requestIDHeader) }
 func (a *API) accessLog(c *gin.Context) {
 	start := time.Now()
 	c.Next()
+	if route := c.FullPath(); route != "" {
+		// The route template labels the RED metrics and names the span (OTel semantic conventions);
+		// a path that matched no route stays unlabelled, so unknown paths add no series.
+		ctx := c.Request.Context()
+		labeler, _ := otelhttp.LabelerFromContext(ctx)
+		labeler.Add(semconv.HTTPRoute(route))
+		span := trace.SpanFromContext(ctx)
+		span.SetName(c.Request.Method + " " + route)
+		span.SetAttributes(semconv.HTTPRoute(route))
+	}
 	attrs := []any{"method", c.Request.Method, "path", c.Request.URL.Path, "route", c.FullPath(),
 		"status", c.Writer.Status(), "duration_ms", float64(time.Since(start).Microseconds()) / 1000,
 		"bytes", c.Writer.Size(), "client", c.ClientIP()}
