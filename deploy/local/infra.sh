@@ -78,10 +78,24 @@ java_tools() {
   command -v mvn >/dev/null || apt_install maven
 }
 
+# Prometheus from Debian: promtool checks and unit-tests the alert rules in make test. Debian's
+# package enables a service listening on every interface; it is stopped and disabled where systemd
+# started it (the platform's own Prometheus, when one runs, binds 127.0.0.1).
+prometheus_tools() {
+  command -v promtool >/dev/null && return 0
+  apt_install prometheus
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus >/dev/null 2>&1 || true
+  elif [ -x /etc/init.d/prometheus ]; then
+    /etc/init.d/prometheus stop >/dev/null 2>&1 || true
+  fi
+}
+
 postgres
 redis
 clamav
 java_tools
+prometheus_tools
 #     name   port  command
 start kafka  9092  "$(go_bin ./deploy/local/cmd/kafka)" -port 9092 -controller-port 9093 -data "$DATA/kafka" \
                    -classpath "$(deploy/local/java.sh kafka)"
