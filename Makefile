@@ -24,12 +24,13 @@ KUSTOMIZE_VERSION := v5.8.1
 # its deadline on a loaded machine ("context deadline exceeded" with no failing input, seen here).
 FUZZTIME ?= 50000x
 
-.PHONY: help run test bench infra sidecar tools proto subscriptions configs lint check-generated unit e2e fuzz clean
+.PHONY: help run test bench images infra sidecar tools proto subscriptions configs lint check-generated unit e2e fuzz clean
 
 help:
 	@echo "make run    - infrastructure, sidecar, then every app of dapr.yaml with its daprd (Ctrl-C stops all)"
 	@echo "make test   - infrastructure, sidecar, lint, unit and repository tests, fuzzing, e2e against the real topology"
 	@echo "make bench  - the request path's load harness: bare two-sidecar ceiling vs the gateway's authenticated reads (not a test)"
+	@echo "make images - a container image per app of dapr.yaml (services/<app>/Dockerfile), where Docker is installed"
 	@echo "make infra  - PostgreSQL, Redis, Apache Kafka, S3, mail and stripe-mock on 127.0.0.1, dev secrets, databases"
 	@echo "make sidecar- build daprd v1.16.2 from the module proxy (cached in $(CACHE))"
 	@echo "make proto  - regenerate contracts/gen/go from contracts/proto"
@@ -47,6 +48,7 @@ test: infra lint check-generated
 	  export KAFKA_CLASSPATH=$$(deploy/local/java.sh kafka) OPENSEARCH_CLASSPATH=$$(deploy/local/java.sh opensearch) && \
 	  export POLYGLOT_PYTHON=$$(deploy/local/venv.sh tests/polyglot/requirements.txt) && \
 	  export SCHEMATHESIS_PYTHON=$$(deploy/local/venv.sh tests/schemathesis/requirements.txt) && \
+	  (cd deploy/local/sidecar && go test -count=1 ./resolvercache/) && \
 	  DAPRD="$$daprd" go test -count=1 -timeout 15m $$(go list ./... | grep -v /tests/e2e) && \
 	  $(MAKE) --no-print-directory fuzz && \
 	  DAPRD="$$daprd" VERSITYGW="$$s3" MAILPIT="$$mail" go test -count=1 -timeout 15m -v ./tests/e2e/... && \
@@ -58,6 +60,17 @@ test: infra lint check-generated
 # alternately; prints rps, p50/p99 and the ratio to the bare path. A benchmark: never part of make test.
 bench: infra
 	@daprd=$$(deploy/local/sidecar.sh) && go build ./services/... && DAPRD="$$daprd" go run ./tests/load
+
+# One image per app of dapr.yaml, built from the repository's root; TAG names them (default: dev).
+# Docker is not on every machine that runs make test; there the Dockerfiles are checked by
+# deploy/kubernetes/images_test.go and the apps' static builds are made without it.
+TAG ?= dev
+images:
+	@docker info >/dev/null 2>&1 || { echo "make images: no Docker daemon answers on this machine" >&2; exit 1; }
+	@docker buildx version >/dev/null 2>&1 || { echo "make images: the Dockerfiles use BuildKit (cache mounts); install docker-buildx" >&2; exit 1; }
+	@for app in $$(sed -n 's/^  - appID: //p' dapr.yaml); do \
+	  echo "images: acme/$$app:$(TAG)" && docker buildx build --load -q -f services/$$app/Dockerfile -t acme/$$app:$(TAG) . || exit 1; \
+	done
 
 infra:
 	@deploy/local/infra.sh
