@@ -1,0 +1,279 @@
+package kubernetes
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// object is the part of a rendered Kubernetes object these tests read.
+type object struct {
+	Kind     string `yaml:"kind"`
+	Metadata struct {
+		Name        string            `yaml:"name"`
+		Annotations map[string]string `yaml:"annotations"`
+	} `yaml:"metadata"`
+	Spec struct {
+		Type     string    `yaml:"type"`     // a Dapr Component's
+		Metadata yaml.Node `yaml:"metadata"` // a Dapr Component's fields (other kinds hold a map here)
+		Template struct {
+			Metadata struct {
+				Annotations map[string]string `yaml:"annotations"`
+			} `yaml:"metadata"`
+			Spec struct {
+				Containers []struct {
+					Name string `yaml:"name"`
+					Env  []struct {
+						Name      string         `yaml:"name"`
+						Value     *string        `yaml:"value"`
+						ValueFrom map[string]any `yaml:"valueFrom"`
+					} `yaml:"env"`
+				} `yaml:"containers"`
+			} `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+	Scopes []string          `yaml:"scopes"`
+	Data   map[string]string `yaml:"data"` // a ConfigMap's
+}
+
+type field struct {
+	Name         string         `yaml:"name"`
+	Value        any            `yaml:"value"`
+	SecretKeyRef map[string]any `yaml:"secretKeyRef"`
+}
+
+// fields are a Dapr Component's metadata fields (none for other kinds).
+func (o object) fields(t *testing.T) []field {
+	t.Helper()
+	if o.Kind != "Component" {
+		return nil
+	}
+	var fs []field
+	if err := o.Spec.Metadata.Decode(&fs); err != nil {
+		t.Fatalf("component %s: %v", o.Metadata.Name, err)
+	}
+	return fs
+}
+
+// kustomize is make tools' kustomize (KUSTOMIZE, or the cache's).
+func kustomize(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{os.Getenv("KUSTOMIZE"), filepath.Join(os.Getenv("ACME_CACHE"), "tools/kustomize"),
+		filepath.Join(os.Getenv("HOME"), ".cache/acme-platform/tools/kustomize")} {
+		if p != "" && p != "tools/kustomize" {
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	if p, err := exec.LookPath("kustomize"); err == nil {
+		return p
+	}
+	t.Fatal("kustomize not found: make tools builds it")
+	return ""
+}
+
+// render builds an overlay and decodes every object in it.
+func render(t *testing.T, overlay string) ([]object, string) {
+	t.Helper()
+	out, err := exec.Command(kustomize(t), "build", "overlays/"+overlay).Output()
+	if err != nil {
+		t.Fatalf("kustomize build overlays/%s: %v", overlay, err)
+	}
+	var objs []object
+	dec := yaml.NewDecoder(bytes.NewReader(out))
+	for {
+		var o object
+		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("overlays/%s: %v", overlay, err)
+		}
+		objs = append(objs, o)
+	}
+	return objs, string(out)
+}
+
+func overlays(t *testing.T) []string {
+	t.Helper()
+	dirs, _ := filepath.Glob("overlays/*/kustomization.yaml")
+	var names []string
+	for _, d := range dirs {
+		names = append(names, filepath.Base(filepath.Dir(d)))
+	}
+	if len(names) < 4 {
+		t.Fatalf("overlays: %v", names)
+	}
+	return names
+}
+
+// In every overlay, the Deployments with a sidecar are exactly dapr.yaml's apps, each once, under
+// its own app id and its own Configuration.
+func TestOverlays_DeploymentsAreTheAppsOfDaprYAML(t *testing.T) {
+	ids := apps(t)
+	for _, overlay := range overlays(t) {
+		objs, _ := render(t, overlay)
+		var found []string
+		for _, o := range objs {
+			a := o.Spec.Template.Metadata.Annotations
+			if o.Kind != "Deployment" || a["dapr.io/enabled"] != "true" {
+				continue
+			}
+			id := a["dapr.io/app-id"]
+			if id != o.Metadata.Name || a["dapr.io/config"] != "acme-"+id {
+				t.Errorf("%s: Deployment %s has app id %q and configuration %q", overlay, o.Metadata.Name, id, a["dapr.io/config"])
+			}
+			found = append(found, id)
+		}
+		slices.Sort(found)
+		want := slices.Sorted(slices.Values(ids))
+		if !slices.Equal(found, want) {
+			t.Errorf("%s: Deployments with a sidecar %v, want dapr.yaml's %v", overlay, found, want)
+		}
+	}
+}
+
+// Every component the apps use locally exists on Kubernetes under the same name, of the same kind
+// of building block, scoped to the same apps; and Kubernetes has none the apps do not use.
+func TestComponents_KubernetesMatchesLocal(t *testing.T) {
+	read := func(dir string) map[string]object {
+		out := map[string]object{}
+		paths, _ := filepath.Glob(dir + "/*.yaml")
+		for _, p := range paths {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dec := yaml.NewDecoder(bytes.NewReader(b))
+			for {
+				var o object
+				if err := dec.Decode(&o); errors.Is(err, io.EOF) {
+					break
+				} else if err != nil {
+					t.Fatalf("%s: %v", p, err)
+				}
+				if o.Kind == "Component" {
+					out[o.Metadata.Name] = o
+				}
+			}
+		}
+		return out
+	}
+	local, k8s := read("../../components/local"), read("../../components/kubernetes")
+	if len(local) < 5 {
+		t.Fatalf("only %d local components", len(local))
+	}
+	block := func(typ string) string { b, _, _ := strings.Cut(typ, "."); return b }
+	for name, l := range local {
+		k, ok := k8s[name]
+		if !ok {
+			t.Errorf("component %s (%s) has no Kubernetes counterpart", name, l.Spec.Type)
+			continue
+		}
+		if block(k.Spec.Type) != block(l.Spec.Type) {
+			t.Errorf("component %s is %s locally and %s on Kubernetes", name, l.Spec.Type, k.Spec.Type)
+		}
+		ls, ks := slices.Sorted(slices.Values(l.Scopes)), slices.Sorted(slices.Values(k.Scopes))
+		if len(ks) == 0 || !slices.Equal(ls, ks) {
+			t.Errorf("component %s is scoped to %v locally and %v on Kubernetes", name, ls, ks)
+		}
+	}
+	for name := range k8s {
+		if _, ok := local[name]; !ok {
+			t.Errorf("Kubernetes component %s is not used locally", name)
+		}
+	}
+}
+
+var secretish = regexp.MustCompile(`(?i)(password|secret|token|api[_-]?key|access[_-]?key|private|credential|dsn|database_url|connectionstring)`)
+
+// No secret sits in a plain value: every environment variable and component field whose name says
+// secret comes from a Secret (valueFrom, secretKeyRef), in every overlay.
+func TestOverlays_NoSecretInPlainValues(t *testing.T) {
+	for _, overlay := range overlays(t) {
+		objs, _ := render(t, overlay)
+		for _, o := range objs {
+			for _, c := range o.Spec.Template.Spec.Containers {
+				for _, e := range c.Env {
+					if secretish.MatchString(e.Name) && e.Value != nil {
+						t.Errorf("%s: %s %s, container %s: %s has a plain value", overlay, o.Kind, o.Metadata.Name, c.Name, e.Name)
+					}
+				}
+			}
+			for _, m := range o.fields(t) {
+				if secretish.MatchString(m.Name) && m.Value != nil {
+					t.Errorf("%s: %s %s: %s has a plain value", overlay, o.Kind, o.Metadata.Name, m.Name)
+				}
+			}
+			if o.Kind == "ConfigMap" {
+				for k := range o.Data {
+					if secretish.MatchString(k) {
+						t.Errorf("%s: ConfigMap %s holds %s", overlay, o.Metadata.Name, k)
+					}
+				}
+			}
+		}
+	}
+}
+
+var awsRegion = regexp.MustCompile(`\b(?:us|eu|ap|sa|ca|me|af|il|mx)-(?:east|west|north|south|central|northeast|southeast|northwest|southwest)-\d\b`)
+
+// Each environment's data stays in its region: every AWS region named in the rendered overlay is
+// the one of its secret manager (so prod-eu-west keeps EU users' data, their mail and their audit
+// archive in eu-west-1), and every bucket is the environment's own.
+func TestOverlays_DataStaysInTheEnvironmentsRegion(t *testing.T) {
+	home := map[string]string{"dev": "us-east-1", "staging": "us-east-1", "prod-us-east": "us-east-1", "prod-eu-west": "eu-west-1"}
+	for _, overlay := range overlays(t) {
+		want, ok := home[overlay]
+		if !ok {
+			t.Errorf("overlay %s has no home region in this test", overlay)
+			continue
+		}
+		objs, text := render(t, overlay)
+		regions := awsRegion.FindAllString(text, -1)
+		if len(regions) < 4 { // secret manager, S3_REGION, audit archive, SES
+			t.Errorf("%s names only %d regions: %v", overlay, len(regions), regions)
+		}
+		for _, r := range regions {
+			if r != want {
+				t.Errorf("%s names region %s; its data belongs in %s", overlay, r, want)
+			}
+		}
+		buckets := 0
+		for _, o := range objs {
+			for _, m := range o.fields(t) {
+				if v, ok := m.Value.(string); ok && m.Name == "bucket" {
+					buckets++
+					if !strings.HasSuffix(v, "-"+overlay) {
+						t.Errorf("%s: component %s writes to bucket %s, not the environment's own", overlay, o.Metadata.Name, v)
+					}
+				}
+			}
+			for _, c := range o.Spec.Template.Spec.Containers {
+				for _, e := range c.Env {
+					if strings.HasSuffix(e.Name, "_BUCKET") && e.Value != nil {
+						buckets++
+						if !strings.HasSuffix(*e.Value, "-"+overlay) {
+							t.Errorf("%s: %s writes to bucket %s, not the environment's own", overlay, o.Metadata.Name, *e.Value)
+						}
+					}
+				}
+			}
+			if o.Kind == "ConfigMap" && o.Data["S3_REGION"] != "" && o.Data["S3_REGION"] != want {
+				t.Errorf("%s: S3_REGION %s", overlay, o.Data["S3_REGION"])
+			}
+		}
+		if buckets < 2 {
+			t.Errorf("%s: %d buckets found, want the files bucket and the audit archive", overlay, buckets)
+		}
+	}
+}
