@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
 )
 
 type ctxKey struct{}
@@ -32,22 +33,27 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-// requestIDHandler adds request_id to every record logged with a context that carries one.
-type requestIDHandler struct{ slog.Handler }
+// contextHandler adds to every record logged with a context what the context knows of its request:
+// request_id, and the trace_id and span_id of the current span (W3C hex), so a log line leads to its
+// trace. Spans that are not recorded still have ids, so lines correlate with or without an exporter.
+type contextHandler struct{ slog.Handler }
 
-func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }
 
-func (h requestIDHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	return requestIDHandler{h.Handler.WithAttrs(as)}
+func (h contextHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return contextHandler{h.Handler.WithAttrs(as)}
 }
 
-func (h requestIDHandler) WithGroup(name string) slog.Handler {
-	return requestIDHandler{h.Handler.WithGroup(name)}
+func (h contextHandler) WithGroup(name string) slog.Handler {
+	return contextHandler{h.Handler.WithGroup(name)}
 }
 
 // NewLogger returns a JSON logger tagged with the app id, at LOG_LEVEL (debug|info|warn|error).
@@ -57,7 +63,7 @@ func NewLogger(w io.Writer, app, level string) *slog.Logger {
 		lvl = slog.LevelInfo
 	}
 	h := slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lvl})
-	return slog.New(requestIDHandler{h}).With("app", app)
+	return slog.New(contextHandler{h}).With("app", app)
 }
 
 // Setup installs the global tracer provider and W3C propagators. The returned function flushes and
