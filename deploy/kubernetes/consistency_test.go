@@ -3,6 +3,7 @@ package kubernetes
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -31,8 +32,12 @@ type object struct {
 			} `yaml:"metadata"`
 			Spec struct {
 				Containers []struct {
-					Name string `yaml:"name"`
-					Env  []struct {
+					Name  string `yaml:"name"`
+					Ports []struct {
+						Name          string `yaml:"name"`
+						ContainerPort int    `yaml:"containerPort"`
+					} `yaml:"ports"`
+					Env []struct {
 						Name      string         `yaml:"name"`
 						Value     *string        `yaml:"value"`
 						ValueFrom map[string]any `yaml:"valueFrom"`
@@ -117,11 +122,17 @@ func overlays(t *testing.T) []string {
 }
 
 // In every overlay, the Deployments with a sidecar are exactly dapr.yaml's apps, each once, under
-// its own app id and its own Configuration.
+// its own app id and its own Configuration, each with its metrics where Prometheus scrapes them.
 func TestOverlays_DeploymentsAreTheAppsOfDaprYAML(t *testing.T) {
 	ids := apps(t)
 	for _, overlay := range overlays(t) {
 		objs, _ := render(t, overlay)
+		settings := map[string]string{}
+		for _, o := range objs {
+			if o.Kind == "ConfigMap" && strings.HasPrefix(o.Metadata.Name, "acme-settings") {
+				settings = o.Data
+			}
+		}
 		var found []string
 		for _, o := range objs {
 			a := o.Spec.Template.Metadata.Annotations
@@ -129,6 +140,20 @@ func TestOverlays_DeploymentsAreTheAppsOfDaprYAML(t *testing.T) {
 				continue
 			}
 			id := a["dapr.io/app-id"]
+			// Its metrics: a port named "metrics" (what Prometheus keeps) on the app's container, at
+			// APP_METRICS_PORT, served on the pod's IP.
+			app := o.Spec.Template.Spec.Containers[0]
+			metrics, podIP := false, false
+			for _, p := range app.Ports {
+				metrics = metrics || p.Name == "metrics" && p.ContainerPort == 9091
+			}
+			for _, e := range app.Env {
+				podIP = podIP || e.Name == "METRICS_LISTEN_HOST" && strings.Contains(fmt.Sprint(e.ValueFrom), "status.podIP")
+			}
+			if !metrics || !podIP || settings["APP_METRICS_PORT"] != "9091" {
+				t.Errorf("%s: %s serves no metrics where Prometheus looks (port named metrics %v, on the pod IP %v, APP_METRICS_PORT %q)",
+					overlay, o.Metadata.Name, metrics, podIP, settings["APP_METRICS_PORT"])
+			}
 			if id != o.Metadata.Name || a["dapr.io/config"] != "acme-"+id {
 				t.Errorf("%s: Deployment %s has app id %q and configuration %q", overlay, o.Metadata.Name, id, a["dapr.io/config"])
 			}
@@ -274,6 +299,51 @@ func TestOverlays_DataStaysInTheEnvironmentsRegion(t *testing.T) {
 		}
 		if buckets < 2 {
 			t.Errorf("%s: %d buckets found, want the files bucket and the audit archive", overlay, buckets)
+		}
+	}
+}
+
+// The apps sample traces at the rate their sidecars do, in every overlay: a trace kept by the
+// gateway is kept by every sidecar on its path, and one dropped is dropped everywhere.
+func TestOverlays_AppsSampleTracesAsTheSidecarsDo(t *testing.T) {
+	for _, overlay := range overlays(t) {
+		_, text := render(t, overlay)
+		dec := yaml.NewDecoder(strings.NewReader(text))
+		var rates []string
+		arg := ""
+		for {
+			var o struct {
+				Kind     string                `yaml:"kind"`
+				Metadata struct{ Name string } `yaml:"metadata"`
+				Data     map[string]string     `yaml:"data"`
+				Spec     struct {
+					Tracing struct {
+						SamplingRate string `yaml:"samplingRate"`
+					} `yaml:"tracing"`
+				} `yaml:"spec"`
+			}
+			if err := dec.Decode(&o); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case o.Kind == "Configuration":
+				rates = append(rates, o.Spec.Tracing.SamplingRate)
+			case o.Kind == "ConfigMap" && strings.HasPrefix(o.Metadata.Name, "acme-settings"):
+				arg = o.Data["OTEL_TRACES_SAMPLER_ARG"]
+				if o.Data["OTEL_TRACES_SAMPLER"] != "parentbased_traceidratio" {
+					t.Errorf("%s: OTEL_TRACES_SAMPLER %q", overlay, o.Data["OTEL_TRACES_SAMPLER"])
+				}
+			}
+		}
+		if len(rates) < 8 {
+			t.Errorf("%s: %d Configurations", overlay, len(rates))
+		}
+		for _, r := range rates {
+			if r != arg {
+				t.Errorf("%s: a sidecar samples %q, the apps %q", overlay, r, arg)
+			}
 		}
 	}
 }

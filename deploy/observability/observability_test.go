@@ -171,3 +171,47 @@ func TestDashboards_QueriesAreValidPromQL(t *testing.T) {
 	}
 	promtool(t, "check", "rules", path)
 }
+
+// The Kubernetes scrape configuration keeps the apps' port named "metrics" and the sidecars' port
+// the Dapr injector names "dapr-metrics", labels each target with app and component as the rules
+// expect, and loads the rules. (Debian's promtool is built without Kubernetes discovery, so this
+// reads the file rather than running promtool check config on it.)
+func TestKubernetesScrapeConfig(t *testing.T) {
+	var c struct {
+		RuleFiles     []string `yaml:"rule_files"`
+		ScrapeConfigs []struct {
+			JobName        string `yaml:"job_name"`
+			RelabelConfigs []struct {
+				SourceLabels []string `yaml:"source_labels"`
+				Regex        string   `yaml:"regex"`
+				Action       string   `yaml:"action"`
+				TargetLabel  string   `yaml:"target_label"`
+				Replacement  string   `yaml:"replacement"`
+			} `yaml:"relabel_configs"`
+		} `yaml:"scrape_configs"`
+	}
+	readYAML(t, "prometheus/kubernetes.yaml", &c)
+	if !slices.Contains(c.RuleFiles, "rules/*.yaml") {
+		t.Errorf("rule_files %v do not load rules/*.yaml", c.RuleFiles)
+	}
+	want := map[string][2]string{"acme-apps": {"metrics", "app"}, "acme-sidecars": {"dapr-metrics", "daprd"}}
+	for _, sc := range c.ScrapeConfigs {
+		w, ok := want[sc.JobName]
+		if !ok {
+			continue
+		}
+		delete(want, sc.JobName)
+		var port, component, app bool
+		for _, r := range sc.RelabelConfigs {
+			port = port || r.Action == "keep" && r.Regex == w[0] && slices.Equal(r.SourceLabels, []string{"__meta_kubernetes_pod_container_port_name"})
+			component = component || r.TargetLabel == "component" && r.Replacement == w[1]
+			app = app || r.TargetLabel == "app" && slices.Equal(r.SourceLabels, []string{"__meta_kubernetes_pod_label_app_kubernetes_io_name"})
+		}
+		if !port || !component || !app {
+			t.Errorf("job %s: keeps port %q %v, labels component=%s %v, labels app %v", sc.JobName, w[0], port, w[1], component, app)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("no scrape job for %v", want)
+	}
+}

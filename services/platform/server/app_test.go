@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/acme/platform/services/platform/config"
 )
 
 func newApp() *App { return &App{Name: "t", Log: slog.New(slog.NewTextHandler(io.Discard, nil))} }
@@ -110,5 +112,23 @@ func TestEvery_RunsAtOnceThenEachIntervalUntilCanceled(t *testing.T) {
 	})
 	if err != nil || runs != 3 {
 		t.Fatalf("%v after %d runs", err, runs)
+	}
+}
+
+// Metrics are served on METRICS_LISTEN_HOST when set (the pod's IP on Kubernetes, while the app
+// stays on 127.0.0.1), else on LISTEN_HOST; not at all without APP_METRICS_PORT.
+func TestMetricsAddr(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{}, ""},
+		{map[string]string{"APP_METRICS_PORT": "9091"}, "127.0.0.1:9091"},
+		{map[string]string{"APP_METRICS_PORT": "9091", "LISTEN_HOST": "10.1.2.3"}, "10.1.2.3:9091"},
+		{map[string]string{"APP_METRICS_PORT": "9091", "METRICS_LISTEN_HOST": "10.1.2.3"}, "10.1.2.3:9091"},
+	} {
+		if got := metricsAddr(config.FromMap(c.env)); got != c.want {
+			t.Errorf("%v: %q, want %q", c.env, got, c.want)
+		}
 	}
 }

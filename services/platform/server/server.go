@@ -57,13 +57,15 @@ func Main(name string, run func(ctx context.Context, a *App) error) {
 	}
 }
 
-// metricsAddr is where /metrics is served: APP_METRICS_PORT on LISTEN_HOST; none when unset.
+// metricsAddr is where /metrics is served: APP_METRICS_PORT on METRICS_LISTEN_HOST (default
+// LISTEN_HOST); none when unset. On Kubernetes the app listens on 127.0.0.1 and its metrics on the
+// pod's IP, where Prometheus scrapes them.
 func metricsAddr(env *config.Env) string {
 	port := env.String("APP_METRICS_PORT", "")
 	if port == "" {
 		return ""
 	}
-	return net.JoinHostPort(env.String("LISTEN_HOST", "127.0.0.1"), port)
+	return net.JoinHostPort(env.String("METRICS_LISTEN_HOST", env.String("LISTEN_HOST", "127.0.0.1")), port)
 }
 
 // ListenAddr is where an app listens: LISTEN_HOST (default 127.0.0.1, so only its sidecar and local
