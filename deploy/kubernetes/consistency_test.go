@@ -347,3 +347,123 @@ func TestOverlays_AppsSampleTracesAsTheSidecarsDo(t *testing.T) {
 		}
 	}
 }
+
+// policyDoc is the part of a NetworkPolicy, Role or Deployment the egress test reads.
+type policyDoc struct {
+	Kind     string `yaml:"kind"`
+	Metadata struct {
+		Name string `yaml:"name"`
+	} `yaml:"metadata"`
+	Rules []struct {
+		ResourceNames []string `yaml:"resourceNames"`
+	} `yaml:"rules"`
+	Spec struct {
+		PolicyTypes []string `yaml:"policyTypes"`
+		PodSelector struct {
+			MatchLabels      map[string]string `yaml:"matchLabels"`
+			MatchExpressions []struct {
+				Key      string   `yaml:"key"`
+				Operator string   `yaml:"operator"`
+				Values   []string `yaml:"values"`
+			} `yaml:"matchExpressions"`
+		} `yaml:"podSelector"`
+		Egress []struct {
+			Ports []struct {
+				Port int `yaml:"port"`
+			} `yaml:"ports"`
+		} `yaml:"egress"`
+	} `yaml:"spec"`
+}
+
+// Egress is refused by default, and each backing service's port is open to exactly the apps that
+// use it: Kafka to the pubsub component's scopes, Redis to the statestore's and to the Deployments
+// that read REDIS_ADDR, PostgreSQL to the apps with a database (DATABASE_URL, or a *-database secret
+// read through the secret store).
+func TestOverlays_EgressOnlyWhereNeeded(t *testing.T) {
+	ids := apps(t)
+	for _, overlay := range overlays(t) {
+		objs, text := render(t, overlay)
+		need := map[int][]string{}
+		add := func(port int, app string) {
+			if !slices.Contains(need[port], app) {
+				need[port] = append(need[port], app)
+			}
+		}
+		for _, o := range objs {
+			switch {
+			case o.Kind == "Component" && strings.HasPrefix(o.Spec.Type, "pubsub."):
+				for _, a := range o.Scopes {
+					add(9096, a)
+				}
+			case o.Kind == "Component" && strings.HasPrefix(o.Spec.Type, "state."):
+				for _, a := range o.Scopes {
+					add(6379, a)
+				}
+			case o.Kind == "Deployment":
+				for _, e := range o.Spec.Template.Spec.Containers[0].Env {
+					switch e.Name {
+					case "REDIS_ADDR":
+						add(6379, o.Metadata.Name)
+					case "DATABASE_URL":
+						add(5432, o.Metadata.Name)
+					}
+				}
+			}
+		}
+		allowed := map[int][]string{}
+		denyAll := false
+		dec := yaml.NewDecoder(strings.NewReader(text))
+		for {
+			var d policyDoc
+			if err := dec.Decode(&d); errors.Is(err, io.EOF) {
+				break
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if d.Kind == "Role" && strings.HasSuffix(d.Metadata.Name, "-secrets") {
+				for _, r := range d.Rules {
+					for _, n := range r.ResourceNames {
+						if strings.HasSuffix(n, "-database") {
+							add(5432, strings.TrimSuffix(d.Metadata.Name, "-secrets"))
+						}
+					}
+				}
+			}
+			if d.Kind != "NetworkPolicy" || !slices.Contains(d.Spec.PolicyTypes, "Egress") {
+				continue
+			}
+			sel := d.Spec.PodSelector
+			everyone := len(sel.MatchLabels) == 0 && len(sel.MatchExpressions) == 0
+			if everyone && len(d.Spec.Egress) == 0 {
+				denyAll = true
+			}
+			var selected []string
+			if everyone {
+				selected = ids
+			}
+			for _, m := range sel.MatchExpressions {
+				if m.Key == "app.kubernetes.io/name" && m.Operator == "In" {
+					selected = append(selected, m.Values...)
+				}
+			}
+			for _, e := range d.Spec.Egress {
+				for _, p := range e.Ports {
+					for _, a := range selected {
+						if !slices.Contains(allowed[p.Port], a) {
+							allowed[p.Port] = append(allowed[p.Port], a)
+						}
+					}
+				}
+			}
+		}
+		if !denyAll {
+			t.Errorf("%s: no default-deny egress policy", overlay)
+		}
+		for port, name := range map[int]string{9096: "Kafka", 6379: "Redis", 5432: "PostgreSQL"} {
+			n, a := slices.Sorted(slices.Values(need[port])), slices.Sorted(slices.Values(allowed[port]))
+			if len(n) == 0 || !slices.Equal(n, a) {
+				t.Errorf("%s: %s (%d) is used by %v and open to %v", overlay, name, port, n, a)
+			}
+		}
+	}
+}
