@@ -48,6 +48,7 @@ test: infra lint check-generated
 	  export KAFKA_CLASSPATH=$$(deploy/local/java.sh kafka) OPENSEARCH_CLASSPATH=$$(deploy/local/java.sh opensearch) && \
 	  export POLYGLOT_PYTHON=$$(deploy/local/venv.sh tests/polyglot/requirements.txt) && \
 	  export SCHEMATHESIS_PYTHON=$$(deploy/local/venv.sh tests/schemathesis/requirements.txt) && \
+	  export KUBE_BIN=$$(deploy/local/apiserver.sh) && \
 	  (cd deploy/local/sidecar && go test -count=1 ./resolvercache/) && \
 	  DAPRD="$$daprd" go test -count=1 -timeout 15m $$(go list ./... | grep -v /tests/e2e) && \
 	  $(MAKE) --no-print-directory fuzz && \
