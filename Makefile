@@ -30,7 +30,7 @@ help:
 	@echo "make run    - infrastructure, sidecar, then every app of dapr.yaml with its daprd (Ctrl-C stops all)"
 	@echo "make test   - infrastructure, sidecar, lint, unit and repository tests, fuzzing, e2e against the real topology"
 	@echo "make bench  - the request path's load harness: bare two-sidecar ceiling vs the gateway's authenticated reads (not a test)"
-	@echo "make images - a container image per app of dapr.yaml (services/<app>/Dockerfile), where Docker is installed"
+	@echo "make images - a container image per app of dapr.yaml (services/Dockerfile, or the app's own), where Docker is installed"
 	@echo "make infra  - PostgreSQL, Redis, Apache Kafka, S3, mail and stripe-mock on 127.0.0.1, dev secrets, databases"
 	@echo "make sidecar- build daprd v1.16.2 from the module proxy (cached in $(CACHE))"
 	@echo "make proto  - regenerate contracts/gen/go from contracts/proto"
@@ -62,7 +62,8 @@ test: infra lint check-generated
 bench: infra
 	@daprd=$$(deploy/local/sidecar.sh) && go build ./services/... && DAPRD="$$daprd" go run ./tests/load
 
-# One image per app of dapr.yaml, built from the repository's root; TAG names them (default: dev).
+# One image per app of dapr.yaml, built from the repository's root with services/Dockerfile (Go), or
+# the app's own services/<app>/Dockerfile where it has one; TAG names them (default: dev).
 # Docker is not on every machine that runs make test; there the Dockerfiles are checked by
 # deploy/kubernetes/images_test.go and the apps' static builds are made without it.
 TAG ?= dev
@@ -70,7 +71,9 @@ images:
 	@docker info >/dev/null 2>&1 || { echo "make images: no Docker daemon answers on this machine" >&2; exit 1; }
 	@docker buildx version >/dev/null 2>&1 || { echo "make images: the Dockerfiles use BuildKit (cache mounts); install docker-buildx" >&2; exit 1; }
 	@for app in $$(sed -n 's/^  - appID: //p' dapr.yaml); do \
-	  echo "images: acme/$$app:$(TAG)" && docker buildx build --load -q -f services/$$app/Dockerfile -t acme/$$app:$(TAG) . || exit 1; \
+	  if [ -f services/$$app/Dockerfile ]; then f=services/$$app/Dockerfile; else f=services/Dockerfile; fi; \
+	  echo "images: acme/$$app:$(TAG) ($$f)" && \
+	  docker buildx build --load -q -f $$f --build-arg APP=$$app -t acme/$$app:$(TAG) . || exit 1; \
 	done
 
 infra:

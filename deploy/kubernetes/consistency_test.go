@@ -1,7 +1,6 @@
 package kubernetes
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -87,25 +86,37 @@ func kustomize(t *testing.T) string {
 	return ""
 }
 
-// render builds an overlay and decodes every object in it.
-func render(t *testing.T, overlay string) ([]object, string) {
+// decodeAll decodes every YAML document of text into a T; where says what text is, for errors.
+func decodeAll[T any](t *testing.T, where, text string) []T {
+	t.Helper()
+	var out []T
+	dec := yaml.NewDecoder(strings.NewReader(text))
+	for {
+		var v T
+		if err := dec.Decode(&v); errors.Is(err, io.EOF) {
+			return out
+		} else if err != nil {
+			t.Fatalf("%s: %v", where, err)
+		}
+		out = append(out, v)
+	}
+}
+
+// build renders an overlay with kustomize.
+func build(t *testing.T, overlay string) string {
 	t.Helper()
 	out, err := exec.Command(kustomize(t), "build", "overlays/"+overlay).Output()
 	if err != nil {
 		t.Fatalf("kustomize build overlays/%s: %v", overlay, err)
 	}
-	var objs []object
-	dec := yaml.NewDecoder(bytes.NewReader(out))
-	for {
-		var o object
-		if err := dec.Decode(&o); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatalf("overlays/%s: %v", overlay, err)
-		}
-		objs = append(objs, o)
-	}
-	return objs, string(out)
+	return string(out)
+}
+
+// render builds an overlay and decodes every object in it.
+func render(t *testing.T, overlay string) ([]object, string) {
+	t.Helper()
+	text := build(t, overlay)
+	return decodeAll[object](t, "overlays/"+overlay, text), text
 }
 
 func overlays(t *testing.T) []string {
@@ -178,14 +189,7 @@ func TestComponents_KubernetesMatchesLocal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			dec := yaml.NewDecoder(bytes.NewReader(b))
-			for {
-				var o object
-				if err := dec.Decode(&o); errors.Is(err, io.EOF) {
-					break
-				} else if err != nil {
-					t.Fatalf("%s: %v", p, err)
-				}
+			for _, o := range decodeAll[object](t, p, string(b)) {
 				if o.Kind == "Component" {
 					out[o.Metadata.Name] = o
 				}
@@ -307,26 +311,19 @@ func TestOverlays_DataStaysInTheEnvironmentsRegion(t *testing.T) {
 // gateway is kept by every sidecar on its path, and one dropped is dropped everywhere.
 func TestOverlays_AppsSampleTracesAsTheSidecarsDo(t *testing.T) {
 	for _, overlay := range overlays(t) {
-		_, text := render(t, overlay)
-		dec := yaml.NewDecoder(strings.NewReader(text))
+		type doc struct {
+			Kind     string                `yaml:"kind"`
+			Metadata struct{ Name string } `yaml:"metadata"`
+			Data     map[string]string     `yaml:"data"`
+			Spec     struct {
+				Tracing struct {
+					SamplingRate string `yaml:"samplingRate"`
+				} `yaml:"tracing"`
+			} `yaml:"spec"`
+		}
 		var rates []string
 		arg := ""
-		for {
-			var o struct {
-				Kind     string                `yaml:"kind"`
-				Metadata struct{ Name string } `yaml:"metadata"`
-				Data     map[string]string     `yaml:"data"`
-				Spec     struct {
-					Tracing struct {
-						SamplingRate string `yaml:"samplingRate"`
-					} `yaml:"tracing"`
-				} `yaml:"spec"`
-			}
-			if err := dec.Decode(&o); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				t.Fatal(err)
-			}
+		for _, o := range decodeAll[doc](t, "overlays/"+overlay, build(t, overlay)) {
 			switch {
 			case o.Kind == "Configuration":
 				rates = append(rates, o.Spec.Tracing.SamplingRate)
@@ -412,14 +409,7 @@ func TestOverlays_EgressOnlyWhereNeeded(t *testing.T) {
 		}
 		allowed := map[int][]string{}
 		denyAll := false
-		dec := yaml.NewDecoder(strings.NewReader(text))
-		for {
-			var d policyDoc
-			if err := dec.Decode(&d); errors.Is(err, io.EOF) {
-				break
-			} else if err != nil {
-				t.Fatal(err)
-			}
+		for _, d := range decodeAll[policyDoc](t, "overlays/"+overlay, text) {
 			if d.Kind == "Role" && strings.HasSuffix(d.Metadata.Name, "-secrets") {
 				for _, r := range d.Rules {
 					for _, n := range r.ResourceNames {

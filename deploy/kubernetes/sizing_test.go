@@ -1,14 +1,9 @@
 package kubernetes
 
 import (
-	"bytes"
-	"errors"
-	"io"
-	"os/exec"
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
@@ -57,26 +52,6 @@ type workload struct {
 	} `yaml:"spec"`
 }
 
-func renderWorkloads(t *testing.T, overlay string) []workload {
-	t.Helper()
-	out, err := exec.Command(kustomize(t), "build", "overlays/"+overlay).Output()
-	if err != nil {
-		t.Fatalf("kustomize build overlays/%s: %v", overlay, err)
-	}
-	var ws []workload
-	dec := yaml.NewDecoder(bytes.NewReader(out))
-	for {
-		var w workload
-		if err := dec.Decode(&w); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		ws = append(ws, w)
-	}
-	return ws
-}
-
 func quantity(t *testing.T, s string) *resource.Quantity {
 	t.Helper()
 	q, err := resource.ParseQuantity(s)
@@ -93,7 +68,7 @@ func quantity(t *testing.T, s string) *resource.Quantity {
 func TestOverlays_SizedToTheirClusters(t *testing.T) {
 	ids := apps(t)
 	for overlay, nodes := range clusterNodes {
-		ws := renderWorkloads(t, overlay)
+		ws := decodeAll[workload](t, "overlays/"+overlay, build(t, overlay))
 		hpa := map[string]workload{}
 		for _, w := range ws {
 			if w.Kind == "HorizontalPodAutoscaler" {
