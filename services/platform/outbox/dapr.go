@@ -24,6 +24,13 @@ func (p DaprPublisher) Publish(ctx context.Context, m Message) error {
 		"event-type":   m.EventType,
 		"content-type": m.ContentType,
 	}
+	// The publish span's W3C trace context, as Kafka headers: a consumer continues the trace.
+	if m.TraceParent != "" {
+		md["traceparent"] = m.TraceParent
+		if m.TraceState != "" {
+			md["tracestate"] = m.TraceState
+		}
+	}
 	return p.Client.PublishEvent(ctx, p.PubSub, m.Topic, m.Payload,
 		dapr.PublishEventWithContentType("application/octet-stream"),
 		dapr.PublishEventWithMetadata(md))

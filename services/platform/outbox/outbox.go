@@ -11,6 +11,7 @@ import (
 	"io/fs"
 
 	"github.com/jackc/pgx/v5"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/acme/platform/services/platform/events"
 	"github.com/acme/platform/services/platform/postgres"
@@ -43,16 +44,21 @@ type Event struct {
 	Envelope events.Envelope
 }
 
-// Add writes evs into the outbox within tx. Nothing is published unless tx commits.
+// Add writes evs into the outbox within tx. Nothing is published unless tx commits. The trace
+// context of ctx (W3C traceparent and tracestate) is kept with each row, so the publish continues
+// the request's trace.
 func (w *Writer) Add(ctx context.Context, tx pgx.Tx, evs ...Event) error {
+	trace := propagation.MapCarrier{}
+	propagation.TraceContext{}.Inject(ctx, trace)
 	for _, ev := range evs {
 		data, err := w.codec.Encode(ev.Topic, ev.Envelope)
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO outbox (event_id, topic, partition_key, event_type, content_type, payload)
-			VALUES ($1, $2, $3, $4, $5, $6)`,
-			ev.Envelope.EventID, ev.Topic, ev.Envelope.Subject, ev.Envelope.Type, events.ContentType, data)
+		_, err = tx.Exec(ctx, `INSERT INTO outbox (event_id, topic, partition_key, event_type, content_type, payload, trace_parent, trace_state)
+			VALUES ($1, $2, $3, $4, $5, $6, NULLIF($7, ''), NULLIF($8, ''))`,
+			ev.Envelope.EventID, ev.Topic, ev.Envelope.Subject, ev.Envelope.Type, events.ContentType, data,
+			trace.Get("traceparent"), trace.Get("tracestate"))
 		if err != nil {
 			return fmt.Errorf("outbox insert: %w", err)
 		}

@@ -12,7 +12,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Publisher sends one outbox row to its topic. The Dapr adapter is the production one.
@@ -31,6 +34,9 @@ type Message struct {
 	Payload      []byte
 	// CreatedAt is when the row was written, in the writer's transaction.
 	CreatedAt time.Time
+	// TraceParent and TraceState are the W3C trace context the publish carries (Kafka headers):
+	// the relay's publish span, a child of the writing request's span ("" for rows without one).
+	TraceParent, TraceState string
 }
 
 // Relay publishes pending outbox rows in seq order. Several replicas may run one each: a transaction
@@ -45,6 +51,9 @@ type Relay struct {
 	PollInterval time.Duration
 	// Retention keeps published rows this long for inspection (default 24h).
 	Retention time.Duration
+	// Tracer makes a producer span per publish, a child of the span that wrote the row (default: the
+	// global tracer provider).
+	Tracer trace.TracerProvider
 	// Meter makes the relay's metrics (default: the global meter provider):
 	//   - acme_outbox_published_total{topic}: rows published;
 	//   - acme_outbox_publish_failures_total{topic}: publishes that failed (the row stays pending);
@@ -78,6 +87,9 @@ func (r *Relay) defaults() {
 	r.once.Do(func() {
 		if r.Meter == nil {
 			r.Meter = otel.GetMeterProvider()
+		}
+		if r.Tracer == nil {
+			r.Tracer = otel.GetTracerProvider()
 		}
 		m := r.Meter.Meter("acme/outbox")
 		r.metrics.published, _ = m.Int64Counter("acme_outbox_published", metric.WithDescription("Outbox rows published."))
@@ -215,7 +227,8 @@ func (r *Relay) PublishBatch(ctx context.Context) (int, error) {
 	if !leader {
 		return 0, nil
 	}
-	rows, err := tx.Query(ctx, `SELECT seq, event_id::text, topic, partition_key, event_type, content_type, payload, created_at
+	rows, err := tx.Query(ctx, `SELECT seq, event_id::text, topic, partition_key, event_type, content_type, payload, created_at,
+			coalesce(trace_parent, ''), coalesce(trace_state, '')
 		FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1`, r.BatchSize)
 	if err != nil {
 		return 0, err
@@ -233,7 +246,14 @@ func (r *Relay) PublishBatch(ctx context.Context) (int, error) {
 	var pubErr error
 	for _, m := range msgs {
 		topic := metric.WithAttributeSet(attribute.NewSet(attribute.String("topic", m.Topic)))
-		if pubErr = r.Publisher.Publish(ctx, m); pubErr != nil {
+		pctx, span := r.publishSpan(ctx, &m)
+		pubErr = r.Publisher.Publish(pctx, m)
+		if pubErr != nil {
+			span.RecordError(pubErr)
+			span.SetStatus(codes.Error, "publish failed")
+		}
+		span.End()
+		if pubErr != nil {
 			r.metrics.failures.Add(ctx, 1, topic)
 			_, _ = tx.Exec(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = $1`, m.Seq, pubErr.Error())
 			pubErr = fmt.Errorf("event %s (%s): %w", m.EventID, m.EventType, pubErr)
@@ -256,6 +276,22 @@ func (r *Relay) PublishBatch(ctx context.Context) (int, error) {
 		r.metrics.lag.Record(ctx, a.lag, a.topic)
 	}
 	return len(done), pubErr
+}
+
+// publishSpan starts the producer span of m's publish, a child of the span that wrote the row, and
+// sets m's trace context to it, so the Kafka record's headers name the publish as the consumers'
+// parent.
+func (r *Relay) publishSpan(ctx context.Context, m *Message) (context.Context, trace.Span) {
+	tc := propagation.TraceContext{}
+	parent := tc.Extract(ctx, propagation.MapCarrier{"traceparent": m.TraceParent, "tracestate": m.TraceState})
+	sctx, span := r.Tracer.Tracer("acme/outbox").Start(trace.ContextWithRemoteSpanContext(ctx, trace.SpanContextFromContext(parent)),
+		"publish "+m.Topic, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+			attribute.String("messaging.system", "kafka"), attribute.String("messaging.destination.name", m.Topic),
+			attribute.String("messaging.message.id", m.EventID), attribute.String("messaging.operation.type", "send")))
+	carrier := propagation.MapCarrier{}
+	tc.Inject(sctx, carrier)
+	m.TraceParent, m.TraceState = carrier.Get("traceparent"), carrier.Get("tracestate")
+	return sctx, span
 }
 
 // Pending counts rows not yet published; for readiness and tests.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/acme/platform/services/platform/events"
 	"github.com/acme/platform/services/platform/outbox"
@@ -50,12 +53,17 @@ func (r *recorder) ids() []string {
 
 func addEvents(t *testing.T, pool *pgxpool.Pool, w *outbox.Writer, subject string, n int) []string {
 	t.Helper()
+	return addEventsCtx(t, context.Background(), pool, w, subject, n)
+}
+
+func addEventsCtx(t *testing.T, ctx context.Context, pool *pgxpool.Pool, w *outbox.Writer, subject string, n int) []string {
+	t.Helper()
 	var ids []string
-	err := pgx.BeginFunc(context.Background(), pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		for i := 0; i < n; i++ {
 			id := uuid.NewString()
 			ids = append(ids, id)
-			err := w.Add(context.Background(), tx, outbox.Event{Topic: events.TopicUsers, Envelope: events.Envelope{
+			err := w.Add(ctx, tx, outbox.Event{Topic: events.TopicUsers, Envelope: events.Envelope{
 				EventID: id, Type: "user.registered", OccurredAt: time.Now(), Subject: subject, Actor: subject, Region: "us",
 				AggregateVersion: int64(i + 1), Payload: events.UserRegistered{UserID: subject, Email: "e@x.io", DisplayName: "E"}}})
 			if err != nil {
@@ -304,4 +312,49 @@ func collect(t *testing.T, reader sdkmetric.Reader) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// The trace of the request that wrote an event continues through the relay: the row keeps the
+// writer's trace context, the relay publishes under a producer span that is its child, and the
+// message carries that span's context (the Kafka headers a consumer continues from). A row written
+// outside any trace is published under a trace of its own.
+func TestRelay_PublishContinuesTheWritersTrace(t *testing.T) {
+	pool := pgtest.New(t, outbox.Migrations())
+	w := newWriter(t)
+	rec := &recorder{}
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+	ctx, request := tp.Tracer("test").Start(context.Background(), "POST /v1/projects")
+	traced := addEventsCtx(t, ctx, pool, w, "user-6", 1)
+	request.End()
+	untraced := addEvents(t, pool, w, "user-7", 1)
+
+	relay := &outbox.Relay{Pool: pool, Publisher: rec, Log: quiet, Tracer: tp}
+	if n, err := relay.PublishBatch(context.Background()); err != nil || n != 2 {
+		t.Fatalf("published %d, %v", n, err)
+	}
+	byID := map[string]outbox.Message{}
+	for _, m := range rec.got {
+		byID[m.EventID] = m
+	}
+	var publish sdktrace.ReadOnlySpan
+	for _, s := range spans.Ended() {
+		if s.Name() == "publish "+events.TopicUsers && s.Parent().SpanID() == request.SpanContext().SpanID() {
+			publish = s
+		}
+	}
+	if publish == nil {
+		t.Fatalf("no publish span under the request's span; spans: %d", len(spans.Ended()))
+	}
+	if publish.SpanKind().String() != "producer" || publish.SpanContext().TraceID() != request.SpanContext().TraceID() {
+		t.Errorf("publish span %s in trace %s, want a producer in %s", publish.SpanKind(), publish.SpanContext().TraceID(), request.SpanContext().TraceID())
+	}
+	want := fmt.Sprintf("00-%s-%s-01", request.SpanContext().TraceID(), publish.SpanContext().SpanID())
+	if got := byID[traced[0]].TraceParent; got != want {
+		t.Errorf("the traced event's traceparent is %q, want the publish span's %q", got, want)
+	}
+	other := byID[untraced[0]].TraceParent
+	if other == "" || strings.Contains(other, request.SpanContext().TraceID().String()) {
+		t.Errorf("the untraced event's traceparent %q: want a trace of its own", other)
+	}
 }
