@@ -215,7 +215,19 @@ func TestRelay_RunWakesOnCommit(t *testing.T) {
 		(&outbox.Relay{Pool: pool, Publisher: rec, Log: quiet, PollInterval: time.Minute}).Run(ctx)
 		close(done)
 	}()
-	time.Sleep(300 * time.Millisecond) // let it drain and start listening
+	// Wait until the relay is LISTENing (its connection's last statement, in this test's database):
+	// a notification sent before that would be lost and the test would wait for the poll instead.
+	listening := func() bool {
+		var n int
+		err := pool.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND query = 'LISTEN acme_outbox'`).Scan(&n)
+		return err == nil && n > 0
+	}
+	for deadline := time.Now().Add(10 * time.Second); !listening(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the relay never started listening")
+		}
+	}
 	ids := addEvents(t, pool, w, "user-4", 1)
 	deadline := time.Now().Add(10 * time.Second)
 	for len(rec.ids()) == 0 && time.Now().Before(deadline) {
