@@ -1,7 +1,6 @@
 package kubernetes
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/tls"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/acme/platform/deploy/local/freeport"
+	"github.com/acme/platform/services/platform/poll"
 )
 
 // CRDs the manifests use besides Kubernetes' own kinds: Dapr's (from the dapr module's Helm chart)
@@ -189,27 +189,36 @@ current-context: test
 	}
 }
 
-// waitReady polls /readyz until the API server answers ok (it creates its default objects first).
+// waitReady polls /readyz until the API server answers ok (it creates its default objects first),
+// and fails the test if the server exits or two minutes pass.
 func waitReady(t *testing.T, server, token string, exited <-chan struct{}) {
 	t.Helper()
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // a self-signed test server
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, server+"/readyz", nil)
-		req.Header.Set("Authorization", "Bearer "+token)
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
+	gone := func() bool {
 		select {
 		case <-exited:
-			t.Fatal("kube-apiserver exited")
-		case <-ctx.Done():
-			t.Fatal("kube-apiserver never became ready")
-		case <-time.After(200 * time.Millisecond):
+			return true
+		default:
+			return false
 		}
+	}
+	ready := poll.Until(2*time.Minute, 200*time.Millisecond, func() bool {
+		if gone() {
+			return true
+		}
+		req, _ := http.NewRequest(http.MethodGet, server+"/readyz", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := client.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	switch {
+	case gone():
+		t.Fatal("kube-apiserver exited")
+	case !ready:
+		t.Fatal("kube-apiserver never became ready")
 	}
 }

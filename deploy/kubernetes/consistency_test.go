@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"gopkg.in/yaml.v3"
@@ -102,13 +103,24 @@ func decodeAll[T any](t *testing.T, where, text string) []T {
 	}
 }
 
-// build renders an overlay with kustomize.
+var (
+	builtMu sync.Mutex
+	built   = map[string]string{}
+)
+
+// build renders an overlay with kustomize, once per test binary (the tests read the same renders).
 func build(t *testing.T, overlay string) string {
 	t.Helper()
+	builtMu.Lock()
+	defer builtMu.Unlock()
+	if text, ok := built[overlay]; ok {
+		return text
+	}
 	out, err := exec.Command(kustomize(t), "build", "overlays/"+overlay).Output()
 	if err != nil {
 		t.Fatalf("kustomize build overlays/%s: %v", overlay, err)
 	}
+	built[overlay] = string(out)
 	return string(out)
 }
 

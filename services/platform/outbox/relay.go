@@ -284,10 +284,9 @@ func (r *Relay) PublishBatch(ctx context.Context) (int, error) {
 func (r *Relay) publishSpan(ctx context.Context, m *Message) (context.Context, trace.Span) {
 	tc := propagation.TraceContext{}
 	parent := tc.Extract(ctx, propagation.MapCarrier{"traceparent": m.TraceParent, "tracestate": m.TraceState})
-	sctx, span := r.Tracer.Tracer("acme/outbox").Start(trace.ContextWithRemoteSpanContext(ctx, trace.SpanContextFromContext(parent)),
-		"publish "+m.Topic, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
-			attribute.String("messaging.system", "kafka"), attribute.String("messaging.destination.name", m.Topic),
-			attribute.String("messaging.message.id", m.EventID), attribute.String("messaging.operation.type", "send")))
+	sctx, span := r.Tracer.Tracer("acme/outbox").Start(parent, "publish "+m.Topic, trace.WithSpanKind(trace.SpanKindProducer), trace.WithAttributes(
+		attribute.String("messaging.system", "kafka"), attribute.String("messaging.destination.name", m.Topic),
+		attribute.String("messaging.message.id", m.EventID), attribute.String("messaging.operation.type", "send")))
 	carrier := propagation.MapCarrier{}
 	tc.Inject(sctx, carrier)
 	m.TraceParent, m.TraceState = carrier.Get("traceparent"), carrier.Get("tracestate")

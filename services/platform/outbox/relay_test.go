@@ -22,6 +22,7 @@ import (
 
 	"github.com/acme/platform/services/platform/events"
 	"github.com/acme/platform/services/platform/outbox"
+	"github.com/acme/platform/services/platform/poll"
 	"github.com/acme/platform/services/platform/postgres/pgtest"
 )
 
@@ -223,16 +224,11 @@ func TestRelay_RunWakesOnCommit(t *testing.T) {
 			WHERE datname = current_database() AND query = 'LISTEN acme_outbox'`).Scan(&n)
 		return err == nil && n > 0
 	}
-	for deadline := time.Now().Add(10 * time.Second); !listening(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the relay never started listening")
-		}
+	if !poll.Until(10*time.Second, 10*time.Millisecond, listening) {
+		t.Fatal("the relay never started listening")
 	}
 	ids := addEvents(t, pool, w, "user-4", 1)
-	deadline := time.Now().Add(10 * time.Second)
-	for len(rec.ids()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	poll.Until(10*time.Second, 10*time.Millisecond, func() bool { return len(rec.ids()) > 0 })
 	cancel()
 	<-done
 	if fmt.Sprint(rec.ids()) != fmt.Sprint(ids) {
@@ -260,14 +256,10 @@ func TestRelay_Metrics(t *testing.T) {
 
 	// Collected until Run has published the first two and the third is pending.
 	var got map[string]float64
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	poll.Until(10*time.Second, 10*time.Millisecond, func() bool {
 		got = collect(t, reader)
-		if got["acme_outbox_published"] == 2 && got["acme_outbox_pending"] == 1 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return got["acme_outbox_published"] == 2 && got["acme_outbox_pending"] == 1
+	})
 	want := map[string]float64{"acme_outbox_published": 2, "acme_outbox_publish_lag.count": 2, "acme_outbox_pending": 1}
 	for name, v := range want {
 		if got[name] != v {
