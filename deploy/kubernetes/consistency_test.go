@@ -17,6 +17,10 @@ import (
 )
 
 // object is the part of a rendered Kubernetes object these tests read.
+// object is the part of a rendered Kubernetes object these tests read, whatever its kind: a
+// Deployment's pod template, an autoscaler's bounds, a NetworkPolicy's selector and egress, a Role's
+// resource names, a Dapr Component's type, fields and scopes, a Configuration's sampling rate, a
+// ConfigMap's data.
 type object struct {
 	Kind     string `yaml:"kind"`
 	Metadata struct {
@@ -26,11 +30,38 @@ type object struct {
 	Spec struct {
 		Type     string    `yaml:"type"`     // a Dapr Component's
 		Metadata yaml.Node `yaml:"metadata"` // a Dapr Component's fields (other kinds hold a map here)
+		Tracing  struct {
+			SamplingRate string `yaml:"samplingRate"`
+		} `yaml:"tracing"` // a Dapr Configuration's
+		MinReplicas    int `yaml:"minReplicas"`
+		MaxReplicas    int `yaml:"maxReplicas"`
+		ScaleTargetRef struct {
+			Name string `yaml:"name"`
+		} `yaml:"scaleTargetRef"`
+		Replicas    *int     `yaml:"replicas"`
+		PolicyTypes []string `yaml:"policyTypes"`
+		PodSelector struct {
+			MatchLabels      map[string]string `yaml:"matchLabels"`
+			MatchExpressions []struct {
+				Key      string   `yaml:"key"`
+				Operator string   `yaml:"operator"`
+				Values   []string `yaml:"values"`
+			} `yaml:"matchExpressions"`
+		} `yaml:"podSelector"`
+		Egress []struct {
+			Ports []struct {
+				Port int `yaml:"port"`
+			} `yaml:"ports"`
+		} `yaml:"egress"`
 		Template struct {
 			Metadata struct {
 				Annotations map[string]string `yaml:"annotations"`
 			} `yaml:"metadata"`
 			Spec struct {
+				TopologySpreadConstraints []struct {
+					TopologyKey       string `yaml:"topologyKey"`
+					WhenUnsatisfiable string `yaml:"whenUnsatisfiable"`
+				} `yaml:"topologySpreadConstraints"`
 				Containers []struct {
 					Name  string `yaml:"name"`
 					Ports []struct {
@@ -42,10 +73,17 @@ type object struct {
 						Value     *string        `yaml:"value"`
 						ValueFrom map[string]any `yaml:"valueFrom"`
 					} `yaml:"env"`
+					Resources struct {
+						Requests map[string]string `yaml:"requests"`
+						Limits   map[string]string `yaml:"limits"`
+					} `yaml:"resources"`
 				} `yaml:"containers"`
 			} `yaml:"spec"`
 		} `yaml:"template"`
 	} `yaml:"spec"`
+	Rules []struct {
+		ResourceNames []string `yaml:"resourceNames"`
+	} `yaml:"rules"` // a Role's
 	Scopes []string          `yaml:"scopes"`
 	Data   map[string]string `yaml:"data"` // a ConfigMap's
 }
@@ -323,19 +361,9 @@ func TestOverlays_DataStaysInTheEnvironmentsRegion(t *testing.T) {
 // gateway is kept by every sidecar on its path, and one dropped is dropped everywhere.
 func TestOverlays_AppsSampleTracesAsTheSidecarsDo(t *testing.T) {
 	for _, overlay := range overlays(t) {
-		type doc struct {
-			Kind     string                `yaml:"kind"`
-			Metadata struct{ Name string } `yaml:"metadata"`
-			Data     map[string]string     `yaml:"data"`
-			Spec     struct {
-				Tracing struct {
-					SamplingRate string `yaml:"samplingRate"`
-				} `yaml:"tracing"`
-			} `yaml:"spec"`
-		}
 		var rates []string
 		arg := ""
-		for _, o := range decodeAll[doc](t, "overlays/"+overlay, build(t, overlay)) {
+		for _, o := range decodeAll[object](t, "overlays/"+overlay, build(t, overlay)) {
 			switch {
 			case o.Kind == "Configuration":
 				rates = append(rates, o.Spec.Tracing.SamplingRate)
@@ -357,33 +385,6 @@ func TestOverlays_AppsSampleTracesAsTheSidecarsDo(t *testing.T) {
 	}
 }
 
-// policyDoc is the part of a NetworkPolicy, Role or Deployment the egress test reads.
-type policyDoc struct {
-	Kind     string `yaml:"kind"`
-	Metadata struct {
-		Name string `yaml:"name"`
-	} `yaml:"metadata"`
-	Rules []struct {
-		ResourceNames []string `yaml:"resourceNames"`
-	} `yaml:"rules"`
-	Spec struct {
-		PolicyTypes []string `yaml:"policyTypes"`
-		PodSelector struct {
-			MatchLabels      map[string]string `yaml:"matchLabels"`
-			MatchExpressions []struct {
-				Key      string   `yaml:"key"`
-				Operator string   `yaml:"operator"`
-				Values   []string `yaml:"values"`
-			} `yaml:"matchExpressions"`
-		} `yaml:"podSelector"`
-		Egress []struct {
-			Ports []struct {
-				Port int `yaml:"port"`
-			} `yaml:"ports"`
-		} `yaml:"egress"`
-	} `yaml:"spec"`
-}
-
 // Egress is refused by default, and each backing service's port is open to exactly the apps that
 // use it: Kafka to the pubsub component's scopes, Redis to the statestore's and to the Deployments
 // that read REDIS_ADDR, PostgreSQL to the apps with a database (DATABASE_URL, or a *-database secret
@@ -391,7 +392,7 @@ type policyDoc struct {
 func TestOverlays_EgressOnlyWhereNeeded(t *testing.T) {
 	ids := apps(t)
 	for _, overlay := range overlays(t) {
-		objs, text := render(t, overlay)
+		objs, _ := render(t, overlay)
 		need := map[int][]string{}
 		add := func(port int, app string) {
 			if !slices.Contains(need[port], app) {
@@ -421,7 +422,7 @@ func TestOverlays_EgressOnlyWhereNeeded(t *testing.T) {
 		}
 		allowed := map[int][]string{}
 		denyAll := false
-		for _, d := range decodeAll[policyDoc](t, "overlays/"+overlay, text) {
+		for _, d := range objs {
 			if d.Kind == "Role" && strings.HasSuffix(d.Metadata.Name, "-secrets") {
 				for _, r := range d.Rules {
 					for _, n := range r.ResourceNames {

@@ -19,39 +19,6 @@ const (
 	platformShare = 0.7
 )
 
-type workload struct {
-	Kind     string `yaml:"kind"`
-	Metadata struct {
-		Name string `yaml:"name"`
-	} `yaml:"metadata"`
-	Spec struct {
-		MinReplicas    int `yaml:"minReplicas"`
-		MaxReplicas    int `yaml:"maxReplicas"`
-		ScaleTargetRef struct {
-			Name string `yaml:"name"`
-		} `yaml:"scaleTargetRef"`
-		Replicas *int `yaml:"replicas"`
-		Template struct {
-			Metadata struct {
-				Annotations map[string]string `yaml:"annotations"`
-			} `yaml:"metadata"`
-			Spec struct {
-				TopologySpreadConstraints []struct {
-					TopologyKey       string `yaml:"topologyKey"`
-					WhenUnsatisfiable string `yaml:"whenUnsatisfiable"`
-				} `yaml:"topologySpreadConstraints"`
-				Containers []struct {
-					Name      string `yaml:"name"`
-					Resources struct {
-						Requests map[string]string `yaml:"requests"`
-						Limits   map[string]string `yaml:"limits"`
-					} `yaml:"resources"`
-				} `yaml:"containers"`
-			} `yaml:"spec"`
-		} `yaml:"template"`
-	} `yaml:"spec"`
-}
-
 func quantity(t *testing.T, s string) *resource.Quantity {
 	t.Helper()
 	q, err := resource.ParseQuantity(s)
@@ -68,8 +35,8 @@ func quantity(t *testing.T, s string) *resource.Quantity {
 func TestOverlays_SizedToTheirClusters(t *testing.T) {
 	ids := apps(t)
 	for overlay, nodes := range clusterNodes {
-		ws := decodeAll[workload](t, "overlays/"+overlay, build(t, overlay))
-		hpa := map[string]workload{}
+		ws := decodeAll[object](t, "overlays/"+overlay, build(t, overlay))
+		hpa := map[string]object{}
 		for _, w := range ws {
 			if w.Kind == "HorizontalPodAutoscaler" {
 				hpa[w.Spec.ScaleTargetRef.Name] = w
