@@ -11,16 +11,14 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/acme/platform/deploy/local/launcher"
 )
 
 // eventPath measures what follows a write: from a project's creation (its 201) to its being found
 // by search, and to its project.created record in audit, over n creations one after another; then
 // a burst of creations at c=16 for d, to see how fast the outbox takes writes and how soon the relay
-// has delivered all of them (to audit).
-func eventPath(ctx context.Context, topo *launcher.Topology, gateway, token string, n int, d time.Duration) error {
-	pool, err := pgxpool.New(ctx, topo.App("audit").Spec.Env["DATABASE_URL"])
+// has delivered all of them (to audit, read in its database at auditDB).
+func eventPath(ctx context.Context, gateway, token, auditDB string, n int, d time.Duration) error {
+	pool, err := pgxpool.New(ctx, auditDB)
 	if err != nil {
 		return err
 	}

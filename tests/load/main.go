@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/acme/platform/deploy/local/launcher"
+	"github.com/acme/platform/services/platform/postgres"
 )
 
 func main() {
@@ -60,11 +61,27 @@ func run(ctx context.Context, daprd string, duration time.Duration, rounds, even
 		return launcher.AppSpec{AppID: id, AppDirPath: "tests/load/echo", AppPort: port, AppProtocol: "http",
 			Command: []string{"go", "run", "."}}
 	}
+	env := appEnv(profile)
+	// Fresh databases, as the e2e suite has, dropped at the end: a run neither reads what earlier runs
+	// left (each leaves a thousand projects of one user, which skewed the planner's statistics: the
+	// project list was planned anew on every call, PostgreSQL's generic plan looking costlier) nor
+	// leaves its own in make run's databases. Billing keeps make run's (its URL is a secret).
+	dbs, dropDBs, err := postgres.CreateDatabases(ctx, "acme_bench", "users", "projects", "audit", "files")
+	if err != nil {
+		return err
+	}
+	defer dropDBs(context.Background())
+	for app, url := range dbs {
+		if env[app] == nil {
+			env[app] = map[string]string{}
+		}
+		env[app]["DATABASE_URL"] = url
+	}
 	start := time.Now()
 	topo, err := launcher.Start(ctx, "dapr.yaml", launcher.Options{
 		Daprd: daprd, LogDir: logDir, Console: io.Discard, FreePorts: true, ProfileSidecars: profile,
 		// The routes are measured, not the rate limiter: limits far above what two cores can serve.
-		Env:   appEnv(profile),
+		Env:   env,
 		Extra: []launcher.AppSpec{echo("bench-echo", 50198), echo("bench-caller", 50197)},
 	})
 	if err != nil {
@@ -124,12 +141,12 @@ func run(ctx context.Context, daprd string, duration time.Duration, rounds, even
 		printCPU(results[c], routes)
 	}
 	if events > 0 {
-		if err := eventPath(ctx, topo, gateway, token, events, duration); err != nil {
+		if err := eventPath(ctx, gateway, token, env["audit"]["DATABASE_URL"], events, duration); err != nil {
 			return fmt.Errorf("event path: %w", err)
 		}
 	}
 	if profile {
-		return profiles(ctx, topo, routes[1], routes[2])
+		return profiles(ctx, topo, routes[1], routes[2], routes[3])
 	}
 	return nil
 }
@@ -150,16 +167,18 @@ func appEnv(profile bool) map[string]map[string]string {
 }
 
 // profiles takes 6-second CPU profiles of the apps serving each route while it runs at c=16, and
-// prints the top of each.
-func profiles(ctx context.Context, topo *launcher.Topology, project, me route) error {
-	dir := filepath.Join(".data", "bench", "profiles", time.Now().Format("20060102-150405"))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
+// prints the top of each; the files go to .data/bench/profiles/<time>/<route>.
+func profiles(ctx context.Context, topo *launcher.Topology, project, me, list route) error {
+	base := filepath.Join(".data", "bench", "profiles", time.Now().Format("20060102-150405"))
 	for _, job := range []struct {
 		rt   route
 		apps []string // an app, or "<app> daprd" for its sidecar
-	}{{project, []string{"gateway", "projects", "gateway daprd", "projects daprd"}}, {me, []string{"users"}}} {
+	}{{project, []string{"gateway", "projects", "gateway daprd", "projects daprd"}}, {me, []string{"users"}}, {list, []string{"gateway", "projects"}}} {
+		// One folder per route: "GET /v1/projects/{id}" → GET_v1_projects_id.
+		dir := filepath.Join(base, strings.Trim(strings.NewReplacer(" /", "_", "/", "_", "{", "", "}", "").Replace(job.rt.name), "_"))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
 		load := make(chan error, 1)
 		go func() { _, err := measure(ctx, job.rt, 16, 8*time.Second); load <- err }()
 		var wg sync.WaitGroup

@@ -84,3 +84,29 @@ func TestProvision_IsIdempotentAndAdoptsExistingTables(t *testing.T) {
 		t.Fatal("an identifier that needs quoting was accepted")
 	}
 }
+
+// CreateDatabases makes one database per app, each reachable at its URL, and drops them all.
+func TestCreateDatabases_OnePerAppDroppedTogether(t *testing.T) {
+	ctx := context.Background()
+	urls, drop, err := CreateDatabases(ctx, "acme_test_many", "one", "two")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(urls) != 2 || urls["one"] == urls["two"] {
+		t.Fatalf("urls %v", urls)
+	}
+	for app, url := range urls {
+		c, err := pgx.Connect(ctx, url)
+		if err != nil {
+			t.Fatalf("%s: %v", app, err)
+		}
+		c.Close(ctx)
+	}
+	drop(ctx)
+	for app, url := range urls {
+		if c, err := pgx.Connect(ctx, url); err == nil {
+			c.Close(ctx)
+			t.Errorf("%s's database is still there after the drop", app)
+		}
+	}
+}

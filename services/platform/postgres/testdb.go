@@ -55,3 +55,24 @@ func randomHex(n int) string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// CreateDatabases creates a database for each app (CreateDatabase with prefix_<app>) and returns
+// their URLs by app, and one function that drops them all; on an error, those made are dropped.
+func CreateDatabases(ctx context.Context, prefix string, apps ...string) (map[string]string, func(context.Context), error) {
+	urls := map[string]string{}
+	var drops []func(context.Context) error
+	dropAll := func(ctx context.Context) {
+		for _, d := range drops {
+			_ = d(ctx)
+		}
+	}
+	for _, app := range apps {
+		url, drop, err := CreateDatabase(ctx, prefix+"_"+app)
+		if err != nil {
+			dropAll(ctx)
+			return nil, nil, err
+		}
+		urls[app], drops = url, append(drops, drop)
+	}
+	return urls, dropAll, nil
+}
