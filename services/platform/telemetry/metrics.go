@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/exemplar"
 )
 
 // SetupMetrics installs the global OTel meter provider with a Prometheus exporter and, when addr is
@@ -25,7 +26,10 @@ func SetupMetrics(addr string, profiling bool) (func(context.Context) error, err
 	if err != nil {
 		return nil, err
 	}
-	otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp)))
+	// No exemplars: nothing here stores them (Prometheus keeps them only with a feature flag), and
+	// offering one walked each measurement's context for a sampled span: 6 % of a backend's CPU per
+	// request, most of it in the per-statement SQL histogram.
+	otel.SetMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(exp), sdkmetric.WithExemplarFilter(exemplar.AlwaysOffFilter)))
 	if addr == "" {
 		return func(context.Context) error { return nil }, nil
 	}
