@@ -18,7 +18,9 @@ import (
 	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
 
@@ -139,6 +141,14 @@ func (s *Subscriber) OnTopicEvent(ctx context.Context, in *runtimev1pb.TopicEven
 			}
 		}
 	}
+	// The consumer span: a child of the span daprd opens for the delivery, itself a child of the
+	// producer span the record's traceparent header names (the relay's publish). A child, not a
+	// link: each delivery is handled alone, one event per call, so the event's own trace is the
+	// one to follow; a batch consumer would link its many producers instead.
+	ctx, span := otel.Tracer("acme/subscriber").Start(ctx, "process "+in.GetTopic(), trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(attribute.String("messaging.system", "kafka"), attribute.String("messaging.destination.name", in.GetTopic()),
+			attribute.String("messaging.message.id", in.GetId()), attribute.String("messaging.operation.type", "process")))
+	defer span.End()
 	start := time.Now()
 	err := safeCall(ctx, h, Message{ID: in.GetId(), PubSub: in.GetPubsubName(), Topic: in.GetTopic(), Data: in.GetData(), Metadata: md})
 	status := runtimev1pb.TopicEventResponse_SUCCESS
@@ -150,6 +160,10 @@ func (s *Subscriber) OnTopicEvent(ctx context.Context, in *runtimev1pb.TopicEven
 	default:
 		log.WarnContext(ctx, "message failed, asking for retry", "error", err)
 		status = runtimev1pb.TopicEventResponse_RETRY
+	}
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, outcomes[status])
 	}
 	instruments().handling.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(
 		attribute.String("topic", in.GetTopic()), attribute.String("outcome", outcomes[status])))

@@ -11,8 +11,13 @@ import (
 
 	runtimev1pb "github.com/dapr/dapr/pkg/proto/runtime/v1"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/codes"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/acme/platform/services/platform/events"
 )
@@ -107,5 +112,56 @@ func TestOnTopicEvent_RecordsHandlingAndLag(t *testing.T) {
 	}
 	if minLag < 2 {
 		t.Errorf("the smallest lag is %v s, want at least 2 s", minLag)
+	}
+}
+
+// Each delivery is a consumer span named after its topic, a child of the delivering span (daprd's,
+// which continues the producer's trace), and the handler runs inside it; a failure marks it.
+func TestOnTopicEvent_ContinuesTheDeliveryTrace(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec)))
+	t.Cleanup(func() { otel.SetTracerProvider(noop.NewTracerProvider()) })
+	var inHandler []trace.SpanContext
+	s := New(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	s.Handle("pubsub", "acme.test", func(ctx context.Context, m Message) error {
+		inHandler = append(inHandler, trace.SpanContextFromContext(ctx))
+		if string(m.Data) == "fail" {
+			return errors.New("database down")
+		}
+		return nil
+	})
+	delivery := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1, 2, 3}, SpanID: trace.SpanID{4, 5, 6},
+		TraceFlags: trace.FlagsSampled, Remote: true})
+	ctx := trace.ContextWithRemoteSpanContext(context.Background(), delivery)
+	for _, data := range []string{"ok", "fail"} {
+		if _, err := s.OnTopicEvent(ctx, &runtimev1pb.TopicEventRequest{Id: "m-" + data, PubsubName: "pubsub", Topic: "acme.test", Data: []byte(data)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spans := rec.Ended()
+	if len(spans) != 2 {
+		t.Fatalf("%d spans ended, want 2", len(spans))
+	}
+	for i, sp := range spans {
+		if sp.Name() != "process acme.test" || sp.SpanKind() != trace.SpanKindConsumer {
+			t.Errorf("span %d: %q %v, want a consumer span named process acme.test", i, sp.Name(), sp.SpanKind())
+		}
+		if sp.Parent().SpanID() != delivery.SpanID() || sp.SpanContext().TraceID() != delivery.TraceID() {
+			t.Errorf("span %d is not a child of the delivery: parent %v", i, sp.Parent())
+		}
+		if inHandler[i].SpanID() != sp.SpanContext().SpanID() {
+			t.Errorf("handler %d ran outside its span", i)
+		}
+		attrs := map[string]string{}
+		for _, a := range sp.Attributes() {
+			attrs[string(a.Key)] = a.Value.Emit()
+		}
+		if attrs["messaging.destination.name"] != "acme.test" || attrs["messaging.message.id"] != "m-"+[]string{"ok", "fail"}[i] ||
+			attrs["messaging.operation.type"] != "process" {
+			t.Errorf("span %d attributes: %v", i, attrs)
+		}
+	}
+	if spans[0].Status().Code != codes.Unset || spans[1].Status().Code != codes.Error {
+		t.Errorf("statuses %v, %v: want unset for a success, error for a failure", spans[0].Status(), spans[1].Status())
 	}
 }
