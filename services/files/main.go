@@ -11,6 +11,9 @@ import (
 	"os"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/metric"
+
 	billingv1 "github.com/acme/platform/contracts/gen/go/acme/billing/v1"
 	filesv1 "github.com/acme/platform/contracts/gen/go/acme/files/v1"
 	opsv1 "github.com/acme/platform/contracts/gen/go/acme/ops/v1"
@@ -61,10 +64,15 @@ func run(ctx context.Context, a *server.App) error {
 			return err
 		}
 	}
-	scanner, err := adapters.NewClamAV(clamd)
+	clamav, err := adapters.NewClamAV(clamd)
 	if err != nil {
 		return err
 	}
+	scans, err := otel.Meter("acme/files").Int64Counter("acme_file_scans", metric.WithDescription("Virus scans of uploads, by verdict."))
+	if err != nil {
+		return err
+	}
+	scanner := adapters.Metered{Scanner: clamav, Scans: scans}
 	dc, err := sidecar.Client(ctx)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/acme/platform/services/platform/jobs"
 	"github.com/acme/platform/services/platform/server"
 	"github.com/google/uuid"
 )
@@ -96,12 +97,18 @@ func (s *Service) Mirror(ctx context.Context) (int, error) {
 // RunInvoicing closes due periods and mirrors invoices every interval until ctx ends.
 func (s *Service) RunInvoicing(ctx context.Context, interval time.Duration) error {
 	return server.Every(ctx, interval, func(ctx context.Context) {
-		if n, err := s.CloseDue(ctx); err != nil {
+		if items, err := jobs.Pass(ctx, "billing.close_periods", func(ctx context.Context) (jobs.Items, error) {
+			n, err := s.CloseDue(ctx)
+			return jobs.Items{"invoiced": n}, err
+		}); err != nil {
 			s.Log.ErrorContext(ctx, "closing billing periods", "error", err)
-		} else if n > 0 {
-			s.Log.InfoContext(ctx, "invoices made", "invoices", n)
+		} else if items["invoiced"] > 0 {
+			s.Log.InfoContext(ctx, "invoices made", "invoices", items["invoiced"])
 		}
-		if _, err := s.Mirror(ctx); err != nil {
+		if _, err := jobs.Pass(ctx, "billing.mirror_invoices", func(ctx context.Context) (jobs.Items, error) {
+			n, err := s.Mirror(ctx)
+			return jobs.Items{"mirrored": n}, err
+		}); err != nil {
 			s.Log.ErrorContext(ctx, "mirroring invoices to Stripe", "error", err)
 		}
 	})
@@ -151,10 +158,13 @@ func (s *Service) RunReconciliation(ctx context.Context, interval time.Duration)
 			first = false
 			return
 		}
-		if checked, repaired, err := s.Reconcile(ctx); err != nil {
+		if items, err := jobs.Pass(ctx, "billing.reconcile", func(ctx context.Context) (jobs.Items, error) {
+			checked, repaired, err := s.Reconcile(ctx)
+			return jobs.Items{"checked": checked, "repaired": repaired}, err
+		}); err != nil {
 			s.Log.ErrorContext(ctx, "reconciling with Stripe", "error", err)
-		} else if repaired > 0 {
-			s.Log.InfoContext(ctx, "reconciled with Stripe", "checked", checked, "repaired", repaired)
+		} else if items["repaired"] > 0 {
+			s.Log.InfoContext(ctx, "reconciled with Stripe", "checked", items["checked"], "repaired", items["repaired"])
 		}
 	})
 }

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/acme/platform/services/platform/errs"
 )
 
@@ -86,4 +89,27 @@ func (c ClamAV) Scan(ctx context.Context, r io.Reader) (bool, string, error) {
 		return false, verdict, nil
 	}
 	return false, "", errs.Unavailable("files.scanner_failed", "the virus scanner could not scan the upload", fmt.Errorf("clamd: %s", verdict))
+}
+
+// Metered counts each scan by verdict (acme_file_scans_total{verdict}: clean, infected or error),
+// so infected uploads and an unreachable scanner show on the dashboard.
+type Metered struct {
+	Scanner interface {
+		Scan(ctx context.Context, r io.Reader) (bool, string, error)
+	}
+	Scans metric.Int64Counter
+}
+
+// Scan scans with the wrapped scanner and counts the verdict.
+func (m Metered) Scan(ctx context.Context, r io.Reader) (bool, string, error) {
+	clean, verdict, err := m.Scanner.Scan(ctx, r)
+	outcome := "clean"
+	switch {
+	case err != nil:
+		outcome = "error"
+	case !clean:
+		outcome = "infected"
+	}
+	m.Scans.Add(ctx, 1, metric.WithAttributes(attribute.String("verdict", outcome)))
+	return clean, verdict, err
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/acme/platform/services/files/internal/domain/file"
 	"github.com/acme/platform/services/platform/caller"
 	"github.com/acme/platform/services/platform/errs"
+	"github.com/acme/platform/services/platform/jobs"
 	"github.com/acme/platform/services/platform/server"
 )
 
@@ -267,15 +268,21 @@ func (s *Service) FinishPending(ctx context.Context) (int, error) {
 // finished within resumableAge.
 func (s *Service) RunUploadWorker(ctx context.Context, interval, age, resumableAge time.Duration) error {
 	return server.Every(ctx, interval, func(ctx context.Context) {
-		if n, err := s.FinishPending(ctx); err != nil {
+		if items, err := jobs.Pass(ctx, "files.finish_uploads", func(ctx context.Context) (jobs.Items, error) {
+			n, err := s.FinishPending(ctx)
+			return jobs.Items{"finished": n}, err
+		}); err != nil {
 			s.Log.ErrorContext(ctx, "finishing complete uploads", "error", err)
-		} else if n > 0 {
-			s.Log.InfoContext(ctx, "complete uploads finished", "files", n)
+		} else if items["finished"] > 0 {
+			s.Log.InfoContext(ctx, "complete uploads finished", "files", items["finished"])
 		}
-		if n, err := s.ExpireAbandoned(ctx, age, resumableAge); err != nil {
+		if items, err := jobs.Pass(ctx, "files.expire_uploads", func(ctx context.Context) (jobs.Items, error) {
+			n, err := s.ExpireAbandoned(ctx, age, resumableAge)
+			return jobs.Items{"expired": n}, err
+		}); err != nil {
 			s.Log.ErrorContext(ctx, "expiring abandoned uploads", "error", err)
-		} else if n > 0 {
-			s.Log.InfoContext(ctx, "abandoned uploads expired", "files", n)
+		} else if items["expired"] > 0 {
+			s.Log.InfoContext(ctx, "abandoned uploads expired", "files", items["expired"])
 		}
 	})
 }
