@@ -39,8 +39,8 @@ help:
 
 # The launcher is built and exec'd (not `go run`), so SIGTERM and Ctrl-C reach it directly.
 run: infra
-	@daprd=$$(deploy/local/sidecar.sh) && go build -o .data/bin/launch ./deploy/local/cmd/launch && \
-	  go build ./services/... && exec .data/bin/launch -f dapr.yaml -daprd "$$daprd"
+	@daprd=$$(deploy/local/sidecar.sh) && jaeger=$$(deploy/local/jaeger.sh) && go build -o .data/bin/launch ./deploy/local/cmd/launch && \
+	  go build ./services/... && exec .data/bin/launch -f dapr.yaml -daprd "$$daprd" -jaeger "$$jaeger"
 
 test: infra lint check-generated
 	@daprd=$$(deploy/local/sidecar.sh) && s3=$$(deploy/local/gobin.sh $(VERSITYGW)) && mail=$$(deploy/local/gobin.sh $(MAILPIT)) && \
@@ -48,7 +48,7 @@ test: infra lint check-generated
 	  export KAFKA_CLASSPATH=$$(deploy/local/java.sh kafka) OPENSEARCH_CLASSPATH=$$(deploy/local/java.sh opensearch) && \
 	  export POLYGLOT_PYTHON=$$(deploy/local/venv.sh tests/polyglot/requirements.txt) && \
 	  export SCHEMATHESIS_PYTHON=$$(deploy/local/venv.sh tests/schemathesis/requirements.txt) && \
-	  export KUBE_BIN=$$(deploy/local/apiserver.sh) && \
+	  export KUBE_BIN=$$(deploy/local/apiserver.sh) JAEGER=$$(deploy/local/jaeger.sh) && \
 	  (cd deploy/local/sidecar && go test -count=1 ./resolvercache/) && \
 	  DAPRD="$$daprd" go test -count=1 -timeout 15m $$(go list ./... | grep -v /tests/e2e) && \
 	  $(MAKE) --no-print-directory fuzz && \

@@ -93,6 +93,9 @@ func (t *Topology) appEnv(a *App) []string {
 	for k, v := range a.Spec.Env {
 		env[k] = v
 	}
+	for k, v := range t.opts.CommonEnv {
+		env[k] = v
+	}
 	for k, v := range t.opts.Env[a.Spec.AppID] {
 		env[k] = v
 	}

@@ -23,6 +23,8 @@ type Options struct {
 	// ResourcesDir, when set, replaces every app's resourcesPaths and configFilePath's folder: tests
 	// point the same components at their own broker and databases (see CopyResources).
 	ResourcesDir string
+	// CommonEnv adds to every app's environment (the trace store's address); Env overrides it.
+	CommonEnv map[string]string
 	// Env adds to or overrides each app's environment, by app id; tests give each app its own database.
 	Env map[string]map[string]string
 	// FreePorts ignores the run file's fixed ports and gives every app and sidecar free ones, so a test

@@ -84,6 +84,7 @@ func TestCopyResources_OverridesAndRefusesStrayOverrides(t *testing.T) {
 	err := CopyResources("../../../components/local", dst, []Override{
 		{Name: "pubsub", Key: "brokers", Value: "127.0.0.1:1"},
 		{Kind: "Configuration", Name: "acme-local", Key: "connectionString", Value: "/tmp/x.db"},
+		{Kind: "Configuration", Name: "acme-local", Key: "spec.tracing.otel.endpointAddress", Value: "127.0.0.1:2"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -96,11 +97,16 @@ func TestCopyResources_OverridesAndRefusesStrayOverrides(t *testing.T) {
 	if !strings.Contains(string(b), "127.0.0.1:1") || strings.Contains(string(b), "9092") {
 		t.Fatalf("pubsub not overridden:\n%s", b)
 	}
-	if b, _ := os.ReadFile(filepath.Join(dst, "config.yaml")); !strings.Contains(string(b), "/tmp/x.db") {
+	if b, _ := os.ReadFile(filepath.Join(dst, "config.yaml")); !strings.Contains(string(b), "/tmp/x.db") ||
+		!strings.Contains(string(b), "endpointAddress: 127.0.0.1:2") {
 		t.Fatalf("config not overridden:\n%s", b)
 	}
-	if err := CopyResources("../../../components/local", t.TempDir(), []Override{{Name: "pubsub", Key: "nope", Value: "x"}}); err == nil {
-		t.Fatal("an override that matched nothing was accepted")
+	for _, stray := range []Override{{Name: "pubsub", Key: "nope", Value: "x"},
+		{Kind: "Configuration", Name: "acme-local", Key: "spec.tracing.otel.nope", Value: "x"},
+		{Kind: "Configuration", Name: "acme-local", Key: "spec.nope.otel.endpointAddress", Value: "x"}} {
+		if err := CopyResources("../../../components/local", t.TempDir(), []Override{stray}); err == nil {
+			t.Fatalf("an override that matched nothing was accepted: %+v", stray)
+		}
 	}
 }
 

@@ -204,6 +204,9 @@ func (t *Topology) appPGIDs() []int {
 	return out
 }
 
+// PGIDs are the process groups this topology started (an app, a sidecar: one group each).
+func (t *Topology) PGIDs() []int { return t.allPGIDs() }
+
 func (t *Topology) allPGIDs() []int {
 	t.mu.Lock()
 	defer t.mu.Unlock()

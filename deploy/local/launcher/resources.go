@@ -12,8 +12,9 @@ import (
 )
 
 // Override changes one value in a copy of the resources folder: the metadata item Key of the
-// Component named Name, or, with Kind "Configuration", the name resolver's configuration item Key.
-// With Key "scopes", Value is added to the component's scopes.
+// Component named Name, or, with Kind "Configuration", the name resolver's configuration item Key,
+// or, for a Key starting "spec.", the existing value at that dotted path of the Configuration (say
+// spec.tracing.otel.endpointAddress). With Key "scopes", Value is added to the component's scopes.
 type Override struct {
 	Kind  string // "Component" (default) or "Configuration"
 	Name  string
@@ -100,6 +101,9 @@ func apply(doc map[string]any, o Override) bool {
 	case "Component":
 		items, _ = spec["metadata"].([]any)
 	case "Configuration":
+		if path, ok := strings.CutPrefix(o.Key, "spec."); ok {
+			return setPath(spec, strings.Split(path, "."), o.Value)
+		}
 		nr, _ := spec["nameResolution"].(map[string]any)
 		cfg, _ := nr["configuration"].(map[string]any)
 		if cfg == nil {
@@ -119,4 +123,19 @@ func apply(doc map[string]any, o Override) bool {
 		}
 	}
 	return false
+}
+
+// setPath replaces the value at path under m, if every step of the path exists.
+func setPath(m map[string]any, path []string, value string) bool {
+	for _, step := range path[:len(path)-1] {
+		if m, _ = m[step].(map[string]any); m == nil {
+			return false
+		}
+	}
+	last := path[len(path)-1]
+	if _, ok := m[last]; !ok {
+		return false
+	}
+	m[last] = value
+	return true
 }
