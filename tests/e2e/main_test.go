@@ -25,6 +25,7 @@ import (
 	"github.com/acme/platform/deploy/local/freeport"
 	"github.com/acme/platform/deploy/local/kafkabroker"
 	"github.com/acme/platform/deploy/local/launcher"
+	"github.com/acme/platform/deploy/local/observability"
 	"github.com/acme/platform/deploy/local/searchnode"
 	"github.com/acme/platform/deploy/local/secretscopes"
 	"github.com/acme/platform/services/platform/events"
@@ -60,6 +61,10 @@ var env struct {
 	gatewayEnv                        map[string]string
 	// The suite's stand-in for hooks.slack.com.
 	slack *slackStandIn
+	// The suite's trace store (every app and sidecar sends its spans there) and the Prometheus
+	// scraping every app and sidecar.
+	traces *observability.TraceStore
+	prom   *observability.Prometheus
 }
 
 func TestMain(m *testing.M) {
@@ -117,6 +122,14 @@ func run(m *testing.M) (code int) {
 	defer mail.stop()
 	env.mailAPI = mail.api
 
+	// The trace store of the suite's own, as make run starts one; every app and sidecar sends it spans.
+	env.traces, err = observability.StartTraceStore(observability.TraceStoreOptions{Dir: filepath.Join(work, "jaeger")})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer env.traces.Close()
+
 	secrets := filepath.Join(work, "secrets.json")
 	if _, err := devsecrets.Write(secrets); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -162,13 +175,14 @@ func run(m *testing.M) (code int) {
 	// are quick and an endpoint is disabled after three failed attempts in a row.
 	appEnv["notifications"] = map[string]string{"WEBHOOK_ALLOW_CIDRS": "127.0.0.1/32", "WEBHOOK_RETRY_BASE": "400ms",
 		"WEBHOOK_RETRY_MAX": "2s", "WEBHOOK_DISABLE_AFTER": "3", "SLACK_WEBHOOK_BASE": env.slack.URL}
-	for _, app := range []string{"users", "projects", "audit", "files"} { // notifications keeps no SQL
-		url, drop, err := postgres.CreateDatabase(ctx, "acme_e2e_"+app)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "e2e:", err)
-			return 1
-		}
-		defer drop(context.Background())
+	// notifications keeps no SQL
+	dbs, dropDBs, err := postgres.CreateDatabases(ctx, "acme_e2e", "users", "projects", "audit", "files")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer dropDBs(context.Background())
+	for app, url := range dbs {
 		if appEnv[app] == nil {
 			appEnv[app] = map[string]string{}
 		}
@@ -245,11 +259,17 @@ func run(m *testing.M) (code int) {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	// Every app's own Configuration (its secret scopes) resolves names in the suite's own file too.
-	var configs []launcher.Override
+	// Every app's own Configuration (its secret scopes) resolves names in the suite's own file too,
+	// and sends the sidecar's spans to the suite's trace store.
+	names := []string{"acme-local"} // the shared Configuration dapr.yaml names for others
 	for _, app := range scopes.AppIDs() {
-		configs = append(configs, launcher.Override{Kind: "Configuration", Name: "acme-local-" + app, Key: "connectionString",
-			Value: filepath.Join(work, "nameresolution.db")})
+		names = append(names, "acme-local-"+app)
+	}
+	var configs []launcher.Override
+	for _, name := range names {
+		configs = append(configs, launcher.Override{Kind: "Configuration", Name: name, Key: "connectionString",
+			Value: filepath.Join(work, "nameresolution.db")},
+			launcher.Override{Kind: "Configuration", Name: name, Key: "spec.tracing.otel.endpointAddress", Value: env.traces.OTLPEndpoint})
 	}
 	err = launcher.CopyResources(filepath.Join(root, "components", "local"), resources, append(configs, []launcher.Override{
 		{Name: "pubsub", Key: "scopes", Value: "eventsink"},
@@ -261,7 +281,6 @@ func run(m *testing.M) (code int) {
 		{Name: "objectstore", Key: "endpoint", Value: s3.endpoint},
 		{Name: "email", Key: "port", Value: mail.smtpPort},
 		{Name: "secretstore", Key: "secretsFile", Value: secrets},
-		{Kind: "Configuration", Name: "acme-local", Key: "connectionString", Value: filepath.Join(work, "nameresolution.db")},
 	}...))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
@@ -281,7 +300,7 @@ func run(m *testing.M) (code int) {
 	env.runFile, env.daprd, env.resources, env.logDir = filepath.Join(root, "dapr.yaml"), daprd, resources, logDir
 	start := time.Now()
 	env.topo, err = launcher.Start(ctx, env.runFile, launcher.Options{
-		Daprd: daprd, LogDir: logDir, ResourcesDir: resources, Env: appEnv, FreePorts: true,
+		Daprd: daprd, LogDir: logDir, ResourcesDir: resources, Env: appEnv, FreePorts: true, CommonEnv: env.traces.ExportEnv(),
 		// A consumer of the tests' own, subscribed through its sidecar like any service.
 		Extra: []launcher.AppSpec{{AppID: "eventsink", AppDirPath: "tests/e2e/eventsink", AppPort: 50199,
 			EnableAppHealthCheck: true, AppHealthProbeInterval: 1, Command: []string{"go", "run", "."},
@@ -294,6 +313,24 @@ func run(m *testing.M) (code int) {
 	fmt.Printf("e2e: topology healthy in %.1fs, logs in %s\n%s\n", time.Since(start).Seconds(), logDir, env.topo.Table())
 	env.gatewayURL = fmt.Sprintf("http://127.0.0.1:%d", env.topo.App("gateway").AppPort)
 	env.gatewayTLS = fmt.Sprintf("https://127.0.0.1:%d", tlsPort)
+
+	// Prometheus as make run starts it, with the platform's rules, scraping every platform app and
+	// sidecar (the suite's event sink serves no metrics) every second.
+	var platform []*launcher.App
+	for _, a := range env.topo.Apps {
+		if a.Spec.AppID != "eventsink" {
+			platform = append(platform, a)
+		}
+	}
+	env.prom, err = observability.StartPrometheus(observability.PrometheusOptions{Dir: filepath.Join(work, "prometheus"),
+		Targets: observability.TopologyTargets(platform), ScrapeInterval: time.Second,
+		RuleFiles: []string{filepath.Join(root, "deploy", "observability", "prometheus", "rules", "*.yaml")}})
+	if err != nil {
+		env.topo.Stop()
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer env.prom.Close()
 
 	code = m.Run()
 
