@@ -33,9 +33,11 @@ import (
 	"github.com/acme/platform/services/gateway/internal/tokens"
 	"github.com/acme/platform/services/platform/daprkit"
 	"github.com/acme/platform/services/platform/server"
+	"github.com/acme/platform/services/platform/telemetry"
 )
 
-func main() { server.Main("gateway", run) }
+// The gateway is the edge: it decides which requests are traced, whatever a client's traceparent says.
+func main() { server.Main("gateway", run, telemetry.Edge()) }
 
 func run(ctx context.Context, a *server.App) error {
 	env, log := a.Env, a.Log

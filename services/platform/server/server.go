@@ -37,13 +37,14 @@ import (
 // tracing and metrics, and a context that SIGINT or SIGTERM cancels. When run returns, the app's
 // background loops are stopped and awaited, then what it registered to close is closed (see App).
 // An error from run, or from a loop, ends the process with status 1 after tracing is flushed.
-func Main(name string, run func(ctx context.Context, a *App) error) {
+// tracing is passed to telemetry.Setup (telemetry.Edge for the app that takes outside requests).
+func Main(name string, run func(ctx context.Context, a *App) error, tracing ...telemetry.Option) {
 	env := config.FromOS()
 	log := telemetry.NewLogger(os.Stderr, name, env.String("LOG_LEVEL", "info"))
 	caller.SetSelf(env.String("APP_ID", name)) // whose calls come through the app's own sidecar
 	tuneMemory(log)
 	ctx, stop := SignalContext()
-	shutdownTracing, err := telemetry.Setup(ctx, name)
+	shutdownTracing, err := telemetry.Setup(ctx, name, tracing...)
 	if err == nil {
 		var stopMetrics func(context.Context) error
 		if stopMetrics, err = telemetry.SetupMetrics(metricsAddr(env), env.Bool("ENABLE_PROFILING", false)); err == nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 
 	"go.opentelemetry.io/otel"
@@ -66,9 +67,26 @@ func NewLogger(w io.Writer, app, level string) *slog.Logger {
 	return slog.New(contextHandler{h}).With("app", app)
 }
 
+// Option changes what Setup installs.
+type Option func(*options)
+
+type options struct{ edge bool }
+
+// Edge is for the process that takes requests from outside (the gateway): it decides itself which
+// traces to record, at the rate OTEL_TRACES_SAMPLER sets, and a caller's sampled flag counts for
+// nothing. The caller's trace id is kept, so a client still finds its request's trace and logs.
+// Otherwise a client could have every one of its requests recorded through every service (at the
+// cluster's cost: spans, exporter queues, the trace store) by setting the flag, or hide them.
+// Within the process and beyond it, spans follow the edge's decision as everywhere else.
+func Edge() Option { return func(o *options) { o.edge = true } }
+
 // Setup installs the global tracer provider and W3C propagators. The returned function flushes and
 // stops the exporter.
-func Setup(ctx context.Context, app string) (func(context.Context) error, error) {
+func Setup(ctx context.Context, app string, opt ...Option) (func(context.Context) error, error) {
+	var o options
+	for _, f := range opt {
+		f(&o)
+	}
 	otel.SetTextMapPropagator(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}))
 	res, err := resource.Merge(resource.Default(), resource.NewWithAttributes(semconv.SchemaURL, semconv.ServiceName(app)))
 	if err != nil {
@@ -81,6 +99,9 @@ func Setup(ctx context.Context, app string) (func(context.Context) error, error)
 			return nil, errors.Join(errors.New("otlp exporter"), err)
 		}
 		opts = append(opts, sdktrace.WithBatcher(exp))
+		if o.edge {
+			opts = append(opts, sdktrace.WithSampler(EdgeSampler(os.Getenv("OTEL_TRACES_SAMPLER"), os.Getenv("OTEL_TRACES_SAMPLER_ARG"))))
+		}
 	} else {
 		// Nowhere to send spans: none is recorded (recording them cost each request CPU for nothing).
 		// Trace ids are still made and passed on, so logs and sidecars keep correlating requests.
@@ -89,4 +110,27 @@ func Setup(ctx context.Context, app string) (func(context.Context) error, error)
 	tp := sdktrace.NewTracerProvider(opts...)
 	otel.SetTracerProvider(tp)
 	return tp.Shutdown, nil
+}
+
+// EdgeSampler samples a new trace and a trace continued from a caller alike: by the sampler the
+// OpenTelemetry environment variables name (sampler, arg), taken as a rate for the trace id; the
+// caller's sampled flag is not read. A span whose parent is in the process follows its parent.
+// The names are the specification's: always_on, always_off, traceidratio and their parentbased_
+// forms (at the edge "parent-based" can only mean the process' own parents); an unknown name or a
+// missing or bad ratio records everything, as the SDK does.
+func EdgeSampler(sampler, arg string) sdktrace.Sampler {
+	var decide sdktrace.Sampler
+	switch strings.TrimPrefix(sampler, "parentbased_") {
+	case "always_off":
+		decide = sdktrace.NeverSample()
+	case "traceidratio":
+		ratio, err := strconv.ParseFloat(arg, 64)
+		if err != nil || ratio < 0 || ratio > 1 {
+			ratio = 1
+		}
+		decide = sdktrace.TraceIDRatioBased(ratio)
+	default:
+		decide = sdktrace.AlwaysSample()
+	}
+	return sdktrace.ParentBased(decide, sdktrace.WithRemoteParentSampled(decide), sdktrace.WithRemoteParentNotSampled(decide))
 }

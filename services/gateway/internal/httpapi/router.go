@@ -18,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/tus/tusd/v2/pkg/handler"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 
@@ -73,8 +74,15 @@ type API struct {
 	TrustedProxies []string
 }
 
-// Handler returns the gateway's HTTP handler, traced with OpenTelemetry.
-func (a *API) Handler() http.Handler { return otelhttp.NewHandler(a.Engine(), "gateway") }
+// Handler returns the gateway's HTTP handler, traced with OpenTelemetry. A client's traceparent and
+// tracestate are continued (its trace id kept; whether to record is the gateway's choice, see
+// telemetry.Edge); its baggage is not taken in: key-values from outside would otherwise travel
+// with every call and event of the request, to every service.
+func (a *API) Handler() http.Handler { return traced(a.Engine()) }
+
+func traced(h http.Handler) http.Handler {
+	return otelhttp.NewHandler(h, "gateway", otelhttp.WithPropagators(propagation.TraceContext{}))
+}
 
 // Engine returns the routes; Engine().Routes() is what the OpenAPI parity test compares.
 func (a *API) Engine() *gin.Engine {
