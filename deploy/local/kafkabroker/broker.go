@@ -14,11 +14,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/acme/platform/deploy/local/freeport"
-
 	"github.com/acme/platform/deploy/local/procgroup"
 )
 
@@ -45,8 +43,7 @@ type Broker struct {
 	// Addr is the client listener, host:port.
 	Addr string
 	opts Options
-	cmd  *exec.Cmd
-	done chan struct{}
+	srv  *procgroup.Server // nil while it is not running
 }
 
 // Command prepares DataDir (configuration, and the KRaft format on first use) and returns the options
@@ -133,49 +130,39 @@ func (b *Broker) start() error {
 	if err != nil {
 		return err
 	}
-	logf, err := os.OpenFile(b.opts.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	srv, err := procgroup.Start("kafka", b.opts.Log, exec.Command(args[0], args[1:]...))
 	if err != nil {
 		return err
 	}
-	defer logf.Close()
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("kafka: %w", err)
-	}
-	b.cmd, b.done = cmd, make(chan struct{})
-	go func() { _ = cmd.Wait(); close(b.done) }()
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-b.done:
-			b.cmd = nil
-			return fmt.Errorf("kafka: the broker exited while starting; see %s", b.opts.Log)
-		default:
-		}
-		if c, err := net.DialTimeout("tcp", b.Addr, time.Second); err == nil {
+	b.srv = srv
+	err = srv.WaitUntil(60*time.Second, 100*time.Millisecond, "answering on "+b.Addr, func() bool {
+		c, err := net.DialTimeout("tcp", b.Addr, time.Second)
+		if err == nil {
 			c.Close()
-			return nil
 		}
-		time.Sleep(100 * time.Millisecond)
+		return err == nil
+	})
+	switch {
+	case err != nil && srv.Exited():
+		b.srv = nil
+	case err != nil:
+		b.Kill()
 	}
-	b.Kill()
-	return fmt.Errorf("kafka: nothing answers on %s after 60 s; see %s", b.Addr, b.opts.Log)
+	return err
 }
 
 // Kill ends the broker with SIGKILL, as a crash would: no flush, no controlled shutdown.
 func (b *Broker) Kill() {
-	if b.cmd == nil {
+	if b.srv == nil {
 		return
 	}
-	procgroup.Kill(b.cmd.Process.Pid, b.done)
-	b.cmd = nil
+	b.srv.Kill()
+	b.srv = nil
 }
 
 // Restart starts a killed or closed broker again on the same ports and data.
 func (b *Broker) Restart() error {
-	if b.cmd != nil {
+	if b.srv != nil {
 		return errors.New("kafka: the broker is running")
 	}
 	return b.start()
@@ -183,19 +170,19 @@ func (b *Broker) Restart() error {
 
 // Close shuts the broker down (SIGTERM: a controlled shutdown), and kills it after 20 s.
 func (b *Broker) Close() {
-	if b.cmd == nil {
+	if b.srv == nil {
 		return
 	}
-	procgroup.Stop(b.cmd.Process.Pid, b.done, 20*time.Second)
-	b.cmd = nil
+	b.srv.Stop(20 * time.Second)
+	b.srv = nil
 }
 
 // Pid is the broker process's id (0 when it is not running).
 func (b *Broker) Pid() int {
-	if b.cmd == nil {
+	if b.srv == nil {
 		return 0
 	}
-	return b.cmd.Process.Pid
+	return b.srv.PID()
 }
 
 func serverProperties(o *Options, logDir string) string {

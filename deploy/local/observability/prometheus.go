@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/acme/platform/deploy/local/procgroup"
 )
 
 // Target is one metrics endpoint: an app's own (component "app", job acme-apps) or its sidecar's
@@ -40,7 +42,7 @@ type PrometheusOptions struct {
 type Prometheus struct {
 	// URL is its UI and HTTP API (/api/v1/query).
 	URL string
-	srv *server
+	srv *procgroup.Server
 }
 
 // StartPrometheus writes prometheus.yml with a static scrape job per component and starts the server.
@@ -75,7 +77,7 @@ func StartPrometheus(o PrometheusOptions) (*Prometheus, error) {
 		return nil, err
 	}
 	p := &Prometheus{URL: fmt.Sprintf("http://127.0.0.1:%d", o.Port), srv: srv}
-	if err := srv.waitOK(p.URL+"/-/ready", time.Minute); err != nil {
+	if err := answering(srv, p.URL+"/-/ready", time.Minute); err != nil {
 		p.Close()
 		return nil, err
 	}
@@ -117,7 +119,7 @@ func Config(targets []Target, every time.Duration, rules []string) ([]byte, erro
 }
 
 // Close stops the server.
-func (p *Prometheus) Close() { p.srv.stop() }
+func (p *Prometheus) Close() { p.srv.Stop(stopGrace) }
 
 // PID is the server's process group leader.
 func (p *Prometheus) PID() int { return p.srv.PID() }

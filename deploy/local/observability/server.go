@@ -12,82 +12,27 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/acme/platform/deploy/local/freeport"
 	"github.com/acme/platform/deploy/local/procgroup"
-	"github.com/acme/platform/services/platform/poll"
 )
 
-// server is one started binary in a process group of its own.
-type server struct {
-	name string
-	cmd  *exec.Cmd
-	done chan struct{}
-	log  string
-	once sync.Once
-}
-
-// start runs bin with args and env in its own process group, its output appended to log.
-func start(name, bin, log string, env []string, args ...string) (*server, error) {
-	if err := os.MkdirAll(filepath.Dir(log), 0o755); err != nil {
-		return nil, err
-	}
-	logf, err := os.OpenFile(log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
+// start runs bin with args, env added to its environment, as a server in a process group of its
+// own with its output appended to log.
+func start(name, bin, log string, env []string, args ...string) (*procgroup.Server, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	s := &server{name: name, cmd: cmd, done: make(chan struct{}), log: log}
-	go func() { _ = cmd.Wait(); close(s.done) }()
-	return s, nil
+	return procgroup.Start(name, log, cmd)
 }
 
-// waitOK waits until url answers 200, failing early if the server exits.
-func (s *server) waitOK(url string, within time.Duration) error {
-	client := &http.Client{Timeout: 2 * time.Second}
-	exited := false
-	ok := poll.Until(within, 100*time.Millisecond, func() bool {
-		select {
-		case <-s.done:
-			exited = true
-			return true
-		default:
-		}
-		resp, err := client.Get(url)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	switch {
-	case exited:
-		return fmt.Errorf("%s exited while starting; see %s", s.name, s.log)
-	case !ok:
-		return fmt.Errorf("%s: %s did not answer within %s; see %s", s.name, url, within, s.log)
-	}
-	return nil
+// answering waits until srv answers 200 at url, failing early if it exits.
+func answering(srv *procgroup.Server, url string, within time.Duration) error {
+	return srv.WaitUntil(within, 100*time.Millisecond, "answering "+url, procgroup.Answers200(url))
 }
 
-// stop ends the group: SIGTERM, then SIGKILL after a grace period. Once: a second call never
-// signals a process group whose number may have been reused.
-func (s *server) stop() {
-	s.once.Do(func() { procgroup.Stop(s.cmd.Process.Pid, s.done, 5*time.Second) })
-}
-
-// PID is the server's process (group leader), for a caller checking nothing was left running.
-func (s *server) PID() int { return s.cmd.Process.Pid }
+// stopGrace is how long a server has to stop after SIGTERM before it is killed.
+const stopGrace = 5 * time.Second
 
 // ports fills each zero port with a free one.
 func ports(ps ...*int) error {

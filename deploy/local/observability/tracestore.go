@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/acme/platform/deploy/local/procgroup"
 )
 
 //go:embed jaeger.yaml
@@ -34,7 +36,7 @@ type TraceStore struct {
 	OTLPEndpoint string
 	// QueryURL is the query API's base (/api/v3/traces/{trace_id}).
 	QueryURL string
-	srv      *server
+	srv      *procgroup.Server
 }
 
 // StartTraceStore starts Jaeger with jaeger.yaml and waits until it reports healthy.
@@ -62,11 +64,11 @@ func StartTraceStore(o TraceStoreOptions) (*TraceStore, error) {
 		return nil, err
 	}
 	s := &TraceStore{OTLPEndpoint: fmt.Sprintf("127.0.0.1:%d", o.OTLPPort), QueryURL: fmt.Sprintf("http://127.0.0.1:%d", o.QueryPort), srv: srv}
-	if err := srv.waitOK(fmt.Sprintf("http://127.0.0.1:%d/status", health), time.Minute); err != nil {
+	if err := answering(srv, fmt.Sprintf("http://127.0.0.1:%d/status", health), time.Minute); err != nil {
 		s.Close()
 		return nil, err
 	}
-	if err := srv.waitOK(s.QueryURL+"/api/v3/services", 30*time.Second); err != nil {
+	if err := answering(srv, s.QueryURL+"/api/v3/services", 30*time.Second); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -74,7 +76,7 @@ func StartTraceStore(o TraceStoreOptions) (*TraceStore, error) {
 }
 
 // Close stops the store; its traces are gone with it.
-func (s *TraceStore) Close() { s.srv.stop() }
+func (s *TraceStore) Close() { s.srv.Stop(stopGrace) }
 
 // PID is the store's process group leader.
 func (s *TraceStore) PID() int { return s.srv.PID() }

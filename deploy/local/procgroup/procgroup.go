@@ -1,5 +1,6 @@
-// Package procgroup ends the process group of a server the local tooling started in a group of
-// its own (daprd, Kafka, OpenSearch), so that nothing it spawned is left behind.
+// Package procgroup starts the local tooling's servers each in a process group of its own (Server:
+// Kafka, OpenSearch, the trace store, Prometheus) and ends a group whole (daprd's too), so that
+// nothing a server spawned is left behind.
 package procgroup
 
 import (

@@ -24,11 +24,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/acme/platform/deploy/local/freeport"
-
 	"github.com/acme/platform/deploy/local/procgroup"
 )
 
@@ -48,8 +46,7 @@ type Options struct {
 type Node struct {
 	// URL is the proxy that go-elasticsearch talks to; DirectURL is the node itself.
 	URL, DirectURL string
-	cmd            *exec.Cmd
-	done           chan struct{}
+	srv            *procgroup.Server
 	proxy          *http.Server
 }
 
@@ -91,25 +88,19 @@ func Start(o Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	logf, err := os.OpenFile(o.Log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
 	cmd := exec.Command(java("java"), fmt.Sprintf("-Xmx%dm", o.HeapMB), fmt.Sprintf("-Xms%dm", o.HeapMB),
 		"-XX:+UseG1GC", "-Djava.awt.headless=true", "-Dfile.encoding=UTF-8",
 		// What the distribution's jvm.options sets and the node checks for.
 		"-Dlog4j2.formatMsgNoLookups=true", "-Dio.netty.allocator.numDirectArenas=0",
 		"-cp", cp+string(os.PathListSeparator)+classes, "SearchNode",
 		filepath.Join(o.Dir, "home"), fmt.Sprint(httpPort), fmt.Sprint(transportPort))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("opensearch: %w", err)
+	srv, err := procgroup.Start("opensearch", o.Log, cmd)
+	if err != nil {
+		return nil, err
 	}
-	n := &Node{DirectURL: fmt.Sprintf("http://127.0.0.1:%d", httpPort), cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(n.done) }()
-	if err := n.waitHealthy(90*time.Second, o.Log); err != nil {
+	n := &Node{DirectURL: fmt.Sprintf("http://127.0.0.1:%d", httpPort), srv: srv}
+	if err := srv.WaitUntil(90*time.Second, 200*time.Millisecond, "healthy (yellow)",
+		procgroup.Answers200(n.DirectURL+"/_cluster/health?wait_for_status=yellow&timeout=1s")); err != nil {
 		n.Close()
 		return nil, err
 	}
@@ -118,27 +109,6 @@ func Start(o Options) (*Node, error) {
 		return nil, err
 	}
 	return n, nil
-}
-
-func (n *Node) waitHealthy(within time.Duration, log string) error {
-	deadline := time.Now().Add(within)
-	client := &http.Client{Timeout: 2 * time.Second}
-	for time.Now().Before(deadline) {
-		select {
-		case <-n.done:
-			return fmt.Errorf("opensearch: the node exited while starting; see %s", log)
-		default:
-		}
-		resp, err := client.Get(n.DirectURL + "/_cluster/health?wait_for_status=yellow&timeout=1s")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	return fmt.Errorf("opensearch: not healthy after %s; see %s", within, log)
 }
 
 // startProxy serves URL: the node's answers with X-Elastic-Product: Elasticsearch added.
@@ -164,7 +134,7 @@ func (n *Node) Close() {
 	if n.proxy != nil {
 		_ = n.proxy.Close()
 	}
-	procgroup.Stop(n.cmd.Process.Pid, n.done, 20*time.Second)
+	n.srv.Stop(20 * time.Second)
 }
 
 // compile turns SearchNode.java into a class directory in the cache, once per source and classpath.
