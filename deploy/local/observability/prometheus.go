@@ -92,9 +92,8 @@ func Config(targets []Target, every time.Duration, rules []string) ([]byte, erro
 		Labels  map[string]string `yaml:"labels"`
 	}
 	type job struct {
-		Name    string  `yaml:"job_name"`
-		Static  []group `yaml:"static_configs"`
-		Timeout string  `yaml:"scrape_timeout,omitempty"`
+		Name   string  `yaml:"job_name"`
+		Static []group `yaml:"static_configs"`
 	}
 	jobs := []*job{{Name: "acme-apps"}, {Name: "acme-sidecars"}}
 	for _, t := range targets {

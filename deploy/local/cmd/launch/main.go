@@ -30,7 +30,7 @@ func main() {
 	runFile := flag.String("f", "dapr.yaml", "Dapr multi-app run file")
 	daprd := flag.String("daprd", os.Getenv("DAPRD"), "daprd binary (make sidecar builds it)")
 	jaeger := flag.String("jaeger", os.Getenv("JAEGER"), "Jaeger v2 binary, the trace store (deploy/local/jaeger.sh builds it)")
-	prometheus := flag.String("prometheus", "prometheus", "Prometheus binary (make infra installs Debian's)")
+	prometheus := flag.String("prometheus", "", "Prometheus binary (default: PROMETHEUS, else prometheus on PATH: make infra installs Debian's)")
 	obs := flag.Bool("observability", true, "start the trace store and Prometheus beside the apps")
 	logDir := flag.String("logs", ".data/run/logs", "folder for app and sidecar logs")
 	flag.Parse()
